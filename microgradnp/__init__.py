@@ -1,0 +1,110 @@
+"""microgradnp: a small, fast, readable deep-learning framework on NumPy.
+
+Public re-exports only; see DESIGN in the README for the architecture.
+
+Example:
+    >>> import microgradnp as mg
+    >>> x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> (x ** 2).sum().backward()
+    >>> x.grad.tolist()
+    [2.0, 4.0, 6.0]
+"""
+
+from . import autograd
+from .autograd import (
+    detect_anomaly,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    no_grad,
+    set_detect_anomaly,
+    set_grad_enabled,
+)
+from .creation import (
+    arange,
+    empty,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .dtypes import (
+    bool_,
+    double,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    set_default_dtype,
+    uint8,
+)
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .ops import (
+    abs,
+    argmax,
+    argmin,
+    broadcast_to,
+    cat,
+    clamp,
+    clip,
+    clone,
+    concatenate,
+    cos,
+    exp,
+    expand,
+    expm1,
+    flatten,
+    gather,
+    linear,
+    log,
+    log1p,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    one_hot,
+    pad,
+    permute,
+    relu,
+    reshape,
+    sigmoid,
+    sign,
+    sin,
+    softmax,
+    split,
+    sqrt,
+    square,
+    squeeze,
+    stack,
+    std,
+    sum,
+    tanh,
+    transpose,
+    unsqueeze,
+    var,
+    where,
+)
+from .ops import pow as pow  # noqa: PLC0414 - shadowing the builtin is PyTorch's choice
+from .random import manual_seed
+from .tensor import Tensor
+
+__version__ = "0.1.0"

@@ -1,0 +1,460 @@
+"""The backward engine: graph nodes, grad mode, `backward`, `grad`, hooks and anomaly mode.
+
+A recorded op leaves a `Node(prim, args, params)` on its output tensor; the node points to
+its inputs, never back to its output, so a graph is freed by reference counting as soon as
+nobody holds its root. `backward` walks the graph once, iteratively, in reverse topological
+order; each primitive's vector-Jacobian product (VJP) runs on raw ndarrays (fast path) or,
+with `create_graph=True`, on Tensors under grad mode so that the backward pass is itself
+recorded and can be differentiated again. Broadcasting is undone here, in one place.
+User-defined ops (`Function`) live at the end of this module.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .graph import GradMode, Node
+from .tensor import Tensor
+
+
+def is_grad_enabled() -> bool:
+    """True when ops on tensors that require grad are being recorded."""
+    return GradMode.enabled
+
+
+class set_grad_enabled:
+    """Context manager / decorator that turns recording on or off.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> x = mg.tensor([1.0], requires_grad=True)
+        >>> with mg.no_grad():
+        ...     y = x * 2
+        >>> y.requires_grad, y.grad_fn is None
+        (False, True)
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._prev: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._prev.append(GradMode.enabled)
+        GradMode.enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        GradMode.enabled = self._prev.pop()
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(self.mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """Context manager and decorator: inside it no graph is recorded at all."""
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Context manager and decorator: turns recording back on (e.g. inside `no_grad`)."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+class detect_anomaly:
+    """Context manager: record where every op was created and check every backward output.
+
+    The first VJP that produces NaN or inf raises `RuntimeError` naming the op and the
+    traceback of the forward call that created it.
+    """
+
+    def __init__(self, check_nan: bool = True) -> None:
+        self.mode = bool(check_nan)
+
+    def __enter__(self) -> detect_anomaly:
+        self._prev = GradMode.anomaly
+        GradMode.anomaly = self.mode
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        GradMode.anomaly = self._prev
+
+
+def set_detect_anomaly(mode: bool) -> None:
+    GradMode.anomaly = bool(mode)
+
+
+def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
+    """Tensors reachable from `roots` through recorded nodes, outputs first.
+
+    Iterative post-order DFS (no recursion, so a million-node chain is fine), then reversed.
+    """
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        node = t._node
+        if node is not None and node.args is not None:
+            for a, need in zip(node.args, node.needs, strict=False):
+                if need and id(a) not in seen:
+                    stack.append((a, False))
+    order.reverse()
+    return order
+
+
+def _sum_to(g: Any, shape: tuple, prim_name: str) -> Any:
+    """Undo broadcasting: sum `g` down to `shape` (recorded when `g` is a Tensor)."""
+    from .ops.reduce import sum_to
+
+    gshape = g.shape
+    if len(gshape) < len(shape) or any(
+        s != 1 and s != gs for s, gs in zip(shape[::-1], gshape[::-1], strict=False)
+    ):
+        raise RuntimeError(
+            f"{prim_name} backward produced a gradient of shape {tuple(gshape)} that cannot be "
+            f"reduced to its input's shape {tuple(shape)}"
+        )
+    return sum_to(g, shape)
+
+
+def _check_finite(node: Node, grads: Iterable[Any]) -> None:
+    for g in grads:
+        if g is None:
+            continue
+        arr = g.data if isinstance(g, Tensor) else np.asarray(g)
+        if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+            where = "".join(node.trace[-3:]) if node.trace else "  (creation trace not recorded)\n"
+            raise RuntimeError(
+                f"Function '{node.name()}' returned nan or inf values in its gradient. "
+                f"The forward call that created it:\n{where}"
+            )
+
+
+def _run_backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence[Tensor] | None,
+) -> dict[int, Any]:
+    """Propagate `root_grads` from `roots`.
+
+    With `inputs=None` gradients are accumulated into the `.grad` of leaves (and of tensors
+    that called `retain_grad()`); otherwise they are returned for `inputs` only, keyed by id,
+    and `.grad` is left untouched.
+    """
+    order = _toposort(roots)
+    reach: set[int] | None = None
+    wanted: set[int] = set()
+    if inputs is not None:
+        wanted = {id(t) for t in inputs}
+        # Prune: only tensors from which some input can be reached need gradients.
+        reach = set()
+        for t in reversed(order):
+            node = t._node
+            if id(t) in wanted or (
+                node is not None
+                and node.args is not None
+                and any(id(a) in reach for a, n in zip(node.args, node.needs, strict=False) if n)
+            ):
+                reach.add(id(t))
+    grads: dict[int, Any] = {}
+    for r, g in zip(roots, root_grads, strict=True):
+        k = id(r)
+        grads[k] = g if k not in grads else grads[k] + g
+    results: dict[int, Any] = {}
+    handed_out: set[int] = set()  # arrays given to a .grad: a second holder gets a copy
+    for t in order:
+        g = grads.pop(id(t), None)
+        if g is None:
+            continue
+        if t._hooks:
+            for hook in t._hooks:
+                new = hook(g if create_graph else Tensor._wrap(g))
+                if new is not None:
+                    g = new if create_graph else np.asarray(new.data if isinstance(new, Tensor)
+                                                            else new)
+        node = t._node
+        if inputs is not None:
+            if id(t) in wanted:
+                results[id(t)] = g
+        elif node is None or t._retains_grad:
+            _accumulate(t, g, create_graph, handed_out)
+        if node is None:
+            continue
+        args = node.args
+        if args is None:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time (through {node.name()}), "
+                "but its saved values were already freed. Specify retain_graph=True on the "
+                "first backward() if you need to backward through the graph again."
+            )
+        needs = node.needs
+        if reach is not None:
+            needs = tuple(
+                n and id(a) in reach for a, n in zip(args, needs, strict=False)
+            )
+            if not any(needs):
+                continue
+        _check_versions(node)
+        prim = node.prim
+        if create_graph:
+            gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
+            with set_grad_enabled(True):
+                in_grads = prim.vjp(gt, t, needs, *args, **node.params)
+        else:
+            raw_args = [a.data if isinstance(a, Tensor) else a for a in args]
+            in_grads = prim.vjp(g, t.data, needs, *raw_args, **node.params)
+        if GradMode.anomaly:
+            _check_finite(node, in_grads)
+        for a, need, ga in zip(args, needs, in_grads, strict=False):
+            if not need or ga is None:
+                continue
+            if ga.shape != a.shape:
+                if create_graph and not isinstance(ga, Tensor):
+                    ga = Tensor._wrap(np.asarray(ga))
+                ga = _sum_to(ga, a.shape, prim.name)
+            k = id(a)
+            prev = grads.get(k)
+            grads[k] = ga if prev is None else prev + ga
+        if not retain_graph:
+            node.args = None
+    return results
+
+
+def _accumulate(t: Tensor, g: Any, create_graph: bool, handed_out: set[int]) -> None:
+    """Add `g` into `t.grad` (PyTorch semantics: accumulate across backward calls)."""
+    if create_graph:
+        gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
+        if gt.dtype != t.dtype:
+            gt = gt.astype(t.dtype)
+        t.grad = gt if t.grad is None else t.grad + gt
+        return
+    if isinstance(g, Tensor):
+        g = g.data
+    if g.dtype != t.data.dtype:
+        g = g.astype(t.data.dtype)
+    if t.grad is None:
+        # NOTE: a VJP may hand the same array (or a view of it) to several inputs (add does);
+        # each .grad must own its memory, or an in-place clip on one would change another.
+        if id(g) in handed_out or g.base is not None or not g.flags.writeable:
+            g = g.copy()
+        handed_out.add(id(g))
+        t.grad = Tensor._wrap(g)
+    else:
+        t.grad.data = t.grad.data + g
+
+
+def _check_versions(node: Node) -> None:
+    for a, v in zip(
+        (a for a in node.args if isinstance(a, Tensor)), node.versions, strict=False
+    ):
+        if a._version != v:
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by "
+                f"an inplace operation: the input of {node.name()} of shape {a.shape} is at "
+                f"version {a._version}; expected version {v} instead."
+            )
+
+
+def _as_root_grad(t: Tensor, gradient: Any, create_graph: bool, who: str) -> Any:
+    if gradient is None:
+        if t.data.size != 1:
+            raise RuntimeError(
+                f"{who}: grad can be implicitly created only for scalar outputs, but the output "
+                f"has shape {t.shape}; pass `gradient=` of that shape"
+            )
+        g = np.ones_like(t.data)
+    else:
+        g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        if g.shape != t.data.shape:
+            raise RuntimeError(
+                f"{who}: gradient has shape {g.shape} but the output has shape {t.shape}"
+            )
+        if create_graph and isinstance(gradient, Tensor):
+            return gradient
+        g = np.array(g, dtype=t.data.dtype)  # copy: the caller keeps its array
+    return Tensor._wrap(g) if create_graph else g
+
+
+def _check_root(t: Tensor, i: int) -> None:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"element {i} of outputs is a {type(t).__name__}, not a Tensor")
+    if not t.requires_grad:
+        raise RuntimeError(
+            f"element {i} of tensors does not require grad and does not have a grad_fn"
+        )
+
+
+def backward(
+    tensors: Tensor | Sequence[Tensor],
+    grad_tensors: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None:
+    """Accumulate d(tensors)/d(leaf) into every leaf's `.grad` (see `Tensor.backward`)."""
+    roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, (Tensor, np.ndarray)):
+        grad_tensors = [grad_tensors] * len(roots) if grad_tensors is None else [grad_tensors]
+    for i, r in enumerate(roots):
+        _check_root(r, i)
+    gs = [
+        _as_root_grad(r, g, create_graph, "backward")
+        for r, g in zip(roots, grad_tensors, strict=True)
+    ]
+    if retain_graph is None:
+        retain_graph = create_graph
+    _run_backward(roots, gs, retain_graph, create_graph, None)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """Gradients of `outputs` with respect to `inputs`, returned (not accumulated).
+
+    Example (a Hessian-vector product of f(x) = sum(x^3), whose Hessian is diag(6x)):
+        >>> import microgradnp as mg
+        >>> x = mg.tensor([1.0, 2.0], requires_grad=True)
+        >>> (g,) = mg.grad((x ** 3).sum(), x, create_graph=True)
+        >>> (hv,) = mg.grad(g, x, grad_outputs=mg.tensor([1.0, 1.0]))
+        >>> hv.tolist()
+        [6.0, 12.0]
+    """
+    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs] * len(outs) if grad_outputs is None else [grad_outputs]
+    for i, o in enumerate(outs):
+        _check_root(o, i)
+    for i, t in enumerate(ins):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} is not a Tensor that requires grad")
+    gs = [
+        _as_root_grad(o, g, create_graph, "grad")
+        for o, g in zip(outs, grad_outputs, strict=True)
+    ]
+    if retain_graph is None:
+        retain_graph = create_graph
+    found = _run_backward(outs, gs, retain_graph, create_graph, ins)
+    result: list[Tensor | None] = []
+    for i, t in enumerate(ins):
+        g = found.get(id(t))
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
+                    "pass allow_unused=True to get None for it"
+                )
+            result.append(None)
+            continue
+        if not isinstance(g, Tensor):
+            g = Tensor._wrap(g if g.base is None else g.copy())
+        if g.dtype != t.dtype:
+            g = g.astype(t.dtype)
+        result.append(g)
+    return tuple(result)
+
+
+class FunctionCtx:
+    """The `ctx` of a user-defined `Function`: stash tensors and values for backward."""
+
+    def __init__(self) -> None:
+        self.saved_tensors: tuple[Tensor, ...] = ()
+        self.needs_input_grad: tuple[bool, ...] = ()
+
+    def save_for_backward(self, *tensors: Tensor) -> None:
+        self.saved_tensors = tensors
+
+
+class _FunctionPrim:
+    """Adapts a `Function` subclass to the engine's primitive interface."""
+
+    __slots__ = ("name", "cls")
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+        self.name = cls.__name__
+
+    def vjp(self, g: Any, out: Any, needs: tuple, *args: Any, ctx: FunctionCtx) -> tuple:
+        fast = not isinstance(g, Tensor)
+        with set_grad_enabled(not fast):
+            res = self.cls.backward(ctx, Tensor._wrap(g) if fast else g)
+        if not isinstance(res, tuple):
+            res = (res,)
+        if len(res) != len(args):
+            raise RuntimeError(
+                f"{self.name}.backward returned {len(res)} gradients but forward took "
+                f"{len(args)} inputs"
+            )
+        if fast:
+            return tuple(None if r is None else np.asarray(r.data if isinstance(r, Tensor)
+                                                            else r) for r in res)
+        return res
+
+
+class Function:
+    """Define an op by its forward and backward, as with `torch.autograd.Function`.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> class Cube(mg.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         ctx.save_for_backward(x)
+        ...         return x * x * x
+        ...     @staticmethod
+        ...     def backward(ctx, g):
+        ...         (x,) = ctx.saved_tensors
+        ...         return g * 3 * x * x      # d/dx x^3 = 3x^2
+        >>> x = mg.tensor([2.0], requires_grad=True)
+        >>> Cube.apply(x).backward(mg.tensor([1.0])); x.grad.tolist()
+        [12.0]
+    """
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, *args: Any) -> Tensor:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, *grads: Tensor) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args: Any) -> Tensor:
+        ctx = FunctionCtx()
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        ctx.needs_input_grad = needs
+        with set_grad_enabled(False):
+            out = cls.forward(ctx, *args)
+        if not isinstance(out, Tensor):
+            out = Tensor._wrap(np.asarray(out))
+        if GradMode.enabled and any(needs):
+            prim = cls.__dict__.get("_prim") or _FunctionPrim(cls)
+            cls._prim = prim
+            versions = tuple(a._version for a in args if isinstance(a, Tensor))
+            out = Tensor._from_op(out.data, Node(prim, args, {"ctx": ctx}, needs, versions))
+        return out

@@ -1,0 +1,319 @@
+"""Elementwise primitives, each forward beside its vector-Jacobian product.
+
+Inputs broadcast as in NumPy; VJPs return gradients of the broadcast shape and the engine
+sums them back. VJPs use only operators and primitives, so they run on ndarrays (fast path)
+and on Tensors (`create_graph=True`); masks that carry no derivative use `raw`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..primitive import primitive, raw
+
+
+def _mask(cond: np.ndarray, like: Any) -> np.ndarray:
+    """A 0/1 mask in the gradient's dtype (so float32 stays float32)."""
+    return cond.astype(raw(like).dtype)
+
+
+@primitive
+def neg(x):
+    return np.negative(x)
+
+
+@neg.defvjp
+def _neg_vjp(g, out, needs, x):
+    return (-g,)
+
+
+@primitive
+def add(x, y):
+    return np.add(x, y)
+
+
+@add.defvjp
+def _add_vjp(g, out, needs, x, y):
+    return g, g
+
+
+@primitive
+def sub(x, y):
+    return np.subtract(x, y)
+
+
+@sub.defvjp
+def _sub_vjp(g, out, needs, x, y):
+    return g, (-g if needs[1] else None)
+
+
+@primitive
+def mul(x, y):
+    return np.multiply(x, y)
+
+
+@mul.defvjp
+def _mul_vjp(g, out, needs, x, y):
+    return (g * y if needs[0] else None), (g * x if needs[1] else None)
+
+
+@primitive
+def div(x, y):
+    return np.true_divide(x, y)
+
+
+@div.defvjp
+def _div_vjp(g, out, needs, x, y):
+    # d(x/y)/dy = -x/y^2 = -out/y
+    return (g / y if needs[0] else None), (-g * out / y if needs[1] else None)
+
+
+@primitive
+def pow_scalar(x, exponent):
+    return np.power(x, exponent)
+
+
+@pow_scalar.defvjp
+def _pow_scalar_vjp(g, out, needs, x, exponent):
+    if exponent == 0:
+        return (g * 0.0,)
+    if exponent == 1:
+        return (g,)
+    if exponent == 2:
+        return (g * 2.0 * x,)
+    return (g * exponent * pow_scalar(x, exponent - 1),)
+
+
+@primitive
+def pow_tensor(x, y):
+    return np.power(x, y)
+
+
+@pow_tensor.defvjp
+def _pow_tensor_vjp(g, out, needs, x, y):
+    gx = g * y * pow_tensor(x, y - 1) if needs[0] else None
+    gy = None
+    if needs[1]:
+        # d(x^y)/dy = x^y log x; taken as 0 where x <= 0 (there x^y is not differentiable in y)
+        positive = raw(x) > 0
+        gy = g * out * log(where(positive, x, 1.0)) * _mask(positive, g)
+    return gx, gy
+
+
+def pow(x: Any, exponent: Any) -> Any:  # noqa: A001 - PyTorch's name
+    """x ** exponent; a Python-number exponent is a constant (no gradient, no log)."""
+    if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
+        return pow_scalar(x, exponent=exponent)
+    return pow_tensor(x, exponent)
+
+
+@primitive
+def exp(x):
+    return np.exp(x)
+
+
+@exp.defvjp
+def _exp_vjp(g, out, needs, x):
+    return (g * out,)
+
+
+@primitive
+def expm1(x):
+    return np.expm1(x)
+
+
+@expm1.defvjp
+def _expm1_vjp(g, out, needs, x):
+    return (g * (out + 1.0),)
+
+
+@primitive
+def log(x):
+    return np.log(x)
+
+
+@log.defvjp
+def _log_vjp(g, out, needs, x):
+    return (g / x,)
+
+
+@primitive
+def log1p(x):
+    return np.log1p(x)
+
+
+@log1p.defvjp
+def _log1p_vjp(g, out, needs, x):
+    return (g / (x + 1.0),)
+
+
+@primitive
+def sqrt(x):
+    return np.sqrt(x)
+
+
+@sqrt.defvjp
+def _sqrt_vjp(g, out, needs, x):
+    return (g / (out * 2.0),)
+
+
+@primitive
+def abs(x):  # noqa: A001
+    return np.abs(x)
+
+
+@abs.defvjp
+def _abs_vjp(g, out, needs, x):
+    return (g * np.sign(raw(x)),)  # subgradient 0 at 0, as PyTorch
+
+
+@primitive
+def sin(x):
+    return np.sin(x)
+
+
+@sin.defvjp
+def _sin_vjp(g, out, needs, x):
+    return (g * cos(x),)
+
+
+@primitive
+def cos(x):
+    return np.cos(x)
+
+
+@cos.defvjp
+def _cos_vjp(g, out, needs, x):
+    return (-g * sin(x),)
+
+
+@primitive
+def tanh(x):
+    return np.tanh(x)
+
+
+@tanh.defvjp
+def _tanh_vjp(g, out, needs, x):
+    return (g * (1.0 - out * out),)  # d tanh = 1 - tanh^2: reuse the output
+
+
+@primitive
+def sigmoid(x):
+    # NOTE: sigma(x) = exp(-log(1 + e^-x)) = exp(-logaddexp(0, -x)) never overflows, for any x
+    # (1/(1+exp(-x)) overflows in exp for x < -88 in float32), and keeps full relative
+    # precision in both tails, unlike 0.5*tanh(x/2)+0.5.
+    out = np.negative(x)
+    np.logaddexp(0, out, out=out)
+    np.negative(out, out=out)
+    return np.exp(out, out=out)
+
+
+@sigmoid.defvjp
+def _sigmoid_vjp(g, out, needs, x):
+    return (g * out * (1.0 - out),)  # d sigma = sigma (1 - sigma)
+
+
+@primitive
+def relu(x):
+    return np.maximum(x, 0)
+
+
+@relu.defvjp
+def _relu_vjp(g, out, needs, x):
+    return (g * _mask(raw(out) > 0, g),)
+
+
+def _balanced(x: Any, y: Any, g: Any) -> np.ndarray:
+    """Weight of x in max(x, y): 1 where x wins, 1/2 on ties (the gradient splits evenly)."""
+    xr, yr = raw(x), raw(y)
+    return _mask(xr > yr, g) + 0.5 * _mask(xr == yr, g)
+
+
+@primitive
+def maximum(x, y):
+    return np.maximum(x, y)
+
+
+@maximum.defvjp
+def _maximum_vjp(g, out, needs, x, y):
+    w = _balanced(x, y, g)
+    return g * w, g * (1.0 - w)
+
+
+@primitive
+def minimum(x, y):
+    return np.minimum(x, y)
+
+
+@minimum.defvjp
+def _minimum_vjp(g, out, needs, x, y):
+    w = _balanced(y, x, g)  # weight of x in min(x, y) = weight of y in max
+    return g * (1.0 - w), g * w
+
+
+@primitive
+def where(condition, x, y):
+    return np.where(condition, x, y)
+
+
+@where.defvjp
+def _where_vjp(g, out, needs, condition, x, y):
+    c = np.asarray(raw(condition), dtype=bool)
+    return None, g * _mask(c, g), g * _mask(~c, g)
+
+
+@primitive
+def clip(x, min=None, max=None):  # noqa: A002
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    return np.clip(x, min, max)
+
+
+@clip.defvjp
+def _clip_vjp(g, out, needs, x, min=None, max=None):  # noqa: A002
+    # gradient passes where min <= x <= max (bounds included, as PyTorch's clamp)
+    xr = raw(x)
+    keep = np.ones(xr.shape, dtype=bool)
+    if min is not None:
+        keep &= xr >= raw(min)
+    if max is not None:
+        keep &= xr <= raw(max)
+    return (g * _mask(keep, g),)
+
+
+def clamp(x: Any, min: Any = None, max: Any = None) -> Any:  # noqa: A002
+    """PyTorch's name for `clip`."""
+    return clip(x, min=raw(min), max=raw(max))
+
+
+def square(x: Any) -> Any:
+    return pow_scalar(x, exponent=2)
+
+
+def sign(x: Any) -> Any:
+    """sign(x), with no gradient (its derivative is 0 almost everywhere)."""
+    from ..tensor import Tensor
+
+    return Tensor._wrap(np.sign(raw(x)))
+
+
+@primitive
+def astype(x, dtype):
+    return x.astype(dtype)
+
+
+@astype.defvjp
+def _astype_vjp(g, out, needs, x, dtype):
+    return (astype(g, raw(x).dtype),)
+
+
+@primitive
+def clone(x):
+    return x.copy()
+
+
+@clone.defvjp
+def _clone_vjp(g, out, needs, x):
+    return (g,)

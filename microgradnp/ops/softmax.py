@@ -1,0 +1,127 @@
+"""Softmax, log-softmax, one-hot, and the fused softmax cross-entropy.
+
+All are stable by construction: each row is shifted by its own maximum, so logits of +-1e4
+give finite results; the cross-entropy never takes log(0).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..primitive import primitive, raw
+from .reduce import _sum
+
+
+@primitive
+def _softmax(x, axis=-1):
+    e = x - np.max(x, axis=axis, keepdims=True)  # NOTE: per-row max shift, never overflows
+    np.exp(e, out=e)
+    e /= np.sum(e, axis=axis, keepdims=True)
+    return e
+
+
+@_softmax.defvjp
+def _softmax_vjp(g, out, needs, x, axis=-1):
+    # J = diag(p) - p p^T  =>  J^T g = p * (g - <g, p>)
+    return (out * (g - _sum(g * out, axis=axis, keepdims=True)),)
+
+
+def softmax(x: Any, dim: int = -1, *, axis: Any = None) -> Any:
+    """exp(x) / sum(exp(x)) along `dim`.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> mg.softmax(mg.tensor([1e4, 0.0]), dim=0).tolist()
+        [1.0, 0.0]
+    """
+    return _softmax(x, axis=dim if axis is None else axis)
+
+
+@primitive
+def _log_softmax(x, axis=-1):
+    z = x - np.max(x, axis=axis, keepdims=True)
+    z -= np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    return z
+
+
+@_log_softmax.defvjp
+def _log_softmax_vjp(g, out, needs, x, axis=-1):
+    # d log_softmax: g - softmax * sum(g), and softmax = exp(log_softmax)
+    from .elementwise import exp
+
+    return (g - exp(out) * _sum(g, axis=axis, keepdims=True),)
+
+
+def log_softmax(x: Any, dim: int = -1, *, axis: Any = None) -> Any:
+    """x - logsumexp(x) along `dim`, computed stably."""
+    return _log_softmax(x, axis=dim if axis is None else axis)
+
+
+def one_hot(labels: Any, num_classes: int = -1) -> Any:
+    """Integer labels of any shape -> int64 tensor with a trailing class dimension."""
+    from ..tensor import Tensor
+
+    y = np.asarray(raw(labels))
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers, got dtype {y.dtype}")
+    if num_classes < 0:
+        num_classes = int(y.max()) + 1 if y.size else 0
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"one_hot: labels must lie in [0, {num_classes}), got range "
+                         f"[{y.min()}, {y.max()}]")
+    out = np.zeros(y.shape + (num_classes,), dtype=np.int64)
+    np.put_along_axis(out, y[..., None].astype(np.intp), 1, axis=-1)
+    return Tensor._wrap(out)
+
+
+@primitive
+def softmax_cross_entropy(logits, target, reduction="mean", cache=None):
+    """Cross-entropy of integer targets under softmax(logits), fused: logits (N, C).
+
+    loss_i = logsumexp(x_i) - x_i[t_i];  d loss_i / d x_i = softmax(x_i) - onehot(t_i).
+    """
+    n = logits.shape[0]
+    rows = np.arange(n)
+    z = logits - np.max(logits, axis=1, keepdims=True)  # per-row shift: exp never overflows
+    e = np.exp(z)
+    s = np.sum(e, axis=1, keepdims=True)
+    losses = np.log(s[:, 0]) - z[rows, target]  # >= 0, and log's argument is >= 1
+    if cache is not None:
+        cache["e"], cache["s"] = e, s
+    if reduction == "mean":
+        return np.mean(losses) if n else np.asarray(np.nan, dtype=logits.dtype)
+    if reduction == "sum":
+        return np.sum(losses)
+    return losses
+
+
+@softmax_cross_entropy.defvjp
+def _softmax_cross_entropy_vjp(g, out, needs, logits, target, reduction="mean", cache=None):
+    from ..tensor import Tensor
+
+    n = raw(logits).shape[0]
+    rows, t = np.arange(n), raw(target)
+    if reduction == "none":
+        scale = _reshape_col(g)
+    elif reduction == "mean":
+        scale = g / n
+    else:
+        scale = g
+    if isinstance(g, Tensor) or cache is None or "e" not in cache:
+        # graph mode: softmax recorded, so that second derivatives work
+        onehot = np.zeros(raw(logits).shape, dtype=raw(logits).dtype)
+        onehot[rows, t] = 1
+        return (_softmax(logits, axis=1) - onehot) * scale, None
+    # fast path: softmax from the forward's exponentials, one-hot subtracted in place
+    p = cache["e"] / cache["s"]
+    p[rows, t] -= 1
+    p *= scale
+    return p, None
+
+
+def _reshape_col(g: Any) -> Any:
+    from .shape import _reshape
+
+    return _reshape(g, shape=(-1, 1))
