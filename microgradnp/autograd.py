@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .graph import GradMode, Node
+from .graph import GradMode, Node, release
 from .tensor import Tensor
 
 
@@ -123,7 +123,7 @@ def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
 
 def _sum_to(g: Any, shape: tuple, prim_name: str) -> Any:
     """Undo broadcasting: sum `g` down to `shape` (recorded when `g` is a Tensor)."""
-    from .ops.reduce import sum_to
+    from .ops.shape import sum_to
 
     gshape = g.shape
     if len(gshape) < len(shape) or any(
@@ -183,6 +183,7 @@ def _run_backward(
         grads[k] = g if k not in grads else grads[k] + g
     results: dict[int, Any] = {}
     handed_out: set[int] = set()  # arrays given to a .grad: a second holder gets a copy
+    stubs: dict[int, Any] = {}
     for t in order:
         g = grads.pop(id(t), None)
         if g is None:
@@ -237,7 +238,7 @@ def _run_backward(
             prev = grads.get(k)
             grads[k] = ga if prev is None else prev + ga
         if not retain_graph:
-            node.args = None
+            release(node, stubs)
     return results
 
 

@@ -56,7 +56,7 @@ class Dataset(ABC):
 
 
 def _first_dim(t: Any) -> int:
-    shape = np.shape(t)
+    shape = t.shape  # tensors refuse NumPy's functions (np.shape), so ask the object itself
     if len(shape) == 0:
         raise ValueError("TensorDataset: every tensor needs a first (sample) dimension; got a "
                          "0-d one")
@@ -83,7 +83,7 @@ class TensorDataset(Dataset):
                         for t in tensors)
         sizes = [_first_dim(t) for t in tensors]
         if len(set(sizes)) != 1:
-            shapes = ", ".join(str(tuple(np.shape(t))) for t in tensors)
+            shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
             raise ValueError(
                 f"TensorDataset: all tensors must have the same size in the first dimension, "
                 f"got shapes {shapes}"
@@ -313,7 +313,8 @@ class StandardScaler:
     `fit` learns per-column `mean_`, `var_` (population variance, ddof=0) and `scale_`
     (`sqrt(var_)`, with 1.0 for constant columns so they are centred but not divided).
     Statistics are computed in float64; `transform` returns the input's float dtype
-    (float64 for integer input), as an mg tensor when given one.
+    (float64 for integer input), as an mg tensor when given one (a new tensor, outside any
+    graph: scaling is preprocessing, not a differentiable op).
 
     Example:
         >>> X = np.array([[0.0, 1.0], [2.0, 1.0], [4.0, 1.0]])

@@ -186,8 +186,9 @@ def make_blobs(n_samples: int | list[int] = 100, n_features: int = 2, *,
                ) -> tuple[np.ndarray, np.ndarray]:
     """Isotropic Gaussian clusters, one per class (scikit-learn's `make_blobs`).
 
-    Centres are `centers` given as an array (n_centers, n_features), or `centers` (default 3)
-    points drawn uniformly from `center_box` in each dimension. An int `n_samples` is split
+    Centres are `centers` given as an array (n_centers, n_features), which then also sets
+    `n_features`, or `centers` (default 3) points drawn uniformly from `center_box` in each
+    of `n_features` dimensions. An int `n_samples` is split
     evenly (the first clusters get one more); a list gives each cluster's count. Cluster `k`
     is labelled `k` and has standard deviation `cluster_std` (or `cluster_std[k]`).
 
@@ -196,7 +197,7 @@ def make_blobs(n_samples: int | list[int] = 100, n_features: int = 2, *,
         0..n_centers-1.
 
     Example:
-        >>> X, y = make_blobs(10, 3, centers=[[0, 0, 0], [5, 5, 5]], cluster_std=0.1,
+        >>> X, y = make_blobs(10, centers=[[0, 0, 0], [5, 5, 5]], cluster_std=0.1,
         ...                   random_state=0)
         >>> X.shape, np.bincount(y).tolist(), bool((np.abs(X - 5 * y[:, None]) < 1).all())
         ((10, 3), [5, 5], True)
@@ -218,10 +219,11 @@ def make_blobs(n_samples: int | list[int] = 100, n_features: int = 2, *,
         low, high = center_box
         centers = rng.uniform(low, high, size=(int(centers), n_features))
     centers = np.asarray(centers, dtype=np.float64)
-    if centers.ndim != 2 or centers.shape[1] != n_features:
+    if centers.ndim != 2:
         raise ValueError(
-            f"make_blobs: centers must have shape (n_centers, {n_features}), got {centers.shape}"
+            f"make_blobs: centers must have shape (n_centers, n_features), got {centers.shape}"
         )
+    n_features = centers.shape[1]
     if len(counts) != len(centers):
         raise ValueError(
             f"make_blobs: {len(counts)} sample counts for {len(centers)} centres"

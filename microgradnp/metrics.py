@@ -489,6 +489,16 @@ def perplexity(loss_or_targets: Any, y_pred: Any = None, *,
     class indices of any shape S and `logits` have shape S + (n_classes,) (log-probabilities
     work too, not probabilities); positions whose target is `ignore_index` are left out.
 
+    Args:
+        loss_or_targets: a mean cross-entropy in nats (or per-token losses), or, with
+            `y_pred`, integer targets of shape S.
+        y_pred: logits of shape S + (n_classes,).
+        ignore_index: a target value to leave out (e.g. padding), as in `CrossEntropyLoss`.
+
+    Returns:
+        `exp(mean negative log-likelihood)`: 1.0 for a perfect model, `n_classes` for a
+        uniform guess.
+
     Example:
         >>> round(perplexity(np.log(4.0)), 6)  # as uncertain as a fair 4-sided die
         4.0
@@ -534,7 +544,7 @@ def _sequence_pairs(y_true: Any, y_pred: Any) -> list[tuple[Any, Any]]:
     if isinstance(y_true, (str, bytes)):
         return [(y_true, y_pred)]
     if isinstance(y_true, (list, tuple)) and y_true and (
-            isinstance(y_true[0], (str, bytes)) or np.ndim(y_true[0]) > 0):
+            isinstance(y_true[0], (str, bytes)) or np.asarray(y_true[0]).ndim > 0):
         if len(y_true) != len(y_pred):
             raise ValueError(
                 f"char_accuracy: {len(y_true)} true sequences but {len(y_pred)} predicted"
@@ -563,6 +573,10 @@ def char_accuracy(y_true: Any, y_pred: Any) -> float:
     the pair contributes `max(len(true), len(pred))` positions: missing or extra characters
     are errors. The result is the total number of matches over the total number of positions
     (1.0 when every sequence is empty).
+
+    Args:
+        y_true: a string or token sequence, a list of them, or an array (n_sequences, length).
+        y_pred: the same structure, or scores with one more (vocabulary) axis.
 
     Example:
         >>> char_accuracy("hello", "hallo")

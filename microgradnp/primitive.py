@@ -13,6 +13,7 @@ broadcast shape: the engine sums them back to each input's shape.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import MethodType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -59,6 +60,10 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        # Bind like a function, so that `Tensor.exp = ops.exp` gives the method `t.exp()`.
+        return self if obj is None else MethodType(self, obj)
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         data = []

@@ -166,7 +166,10 @@ class Tensor:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
 
-    __array_function__ = None  # np.sum(tensor) etc. raise TypeError (see __array_ufunc__)
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        # np.sum(tensor) etc. raise TypeError naming the function (see __array_ufunc__);
+        # use mg.sum(t), or np.sum(t.detach().numpy()) to leave the graph on purpose.
+        return NotImplemented
 
     # ---- graph --------------------------------------------------------------------------
     def detach(self) -> Tensor:

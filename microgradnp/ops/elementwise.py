@@ -204,7 +204,10 @@ def sigmoid(x):
     # NOTE: sigma(x) = exp(-log(1 + e^-x)) = exp(-logaddexp(0, -x)) never overflows, for any x
     # (1/(1+exp(-x)) overflows in exp for x < -88 in float32), and keeps full relative
     # precision in both tails, unlike 0.5*tanh(x/2)+0.5.
-    out = np.negative(x)
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    out = np.negative(x, out=np.empty_like(x))  # one buffer, reused by every step
     np.logaddexp(0, out, out=out)
     np.negative(out, out=out)
     return np.exp(out, out=out)
@@ -249,8 +252,8 @@ def minimum(x, y):
 
 @minimum.defvjp
 def _minimum_vjp(g, out, needs, x, y):
-    w = _balanced(y, x, g)  # weight of x in min(x, y) = weight of y in max
-    return g * (1.0 - w), g * w
+    w = _balanced(y, x, g)  # 1 where y > x: there x is the minimum (1/2 on ties)
+    return g * w, g * (1.0 - w)
 
 
 @primitive

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections import namedtuple
 from typing import Any
 
+import builtins
+
 import numpy as np
 
 from ..primitive import primitive, raw
@@ -78,7 +80,7 @@ def _mean(x, axis=None, keepdims=False):
 
 @_mean.defvjp
 def _mean_vjp(g, out, needs, x, axis=None, keepdims=False):
-    n = raw(x).size // max(raw(out).size, 1) if raw(x).size else 1
+    n = raw(x).size // builtins.max(raw(out).size, 1) if raw(x).size else 1
     return (_expand_like(g, x, axis, keepdims) / n,)
 
 
@@ -112,7 +114,7 @@ def var(
     shape = raw(x).shape
     n = int(np.prod(shape)) // int(np.prod(_kept_shape(shape, axis)))  # reduced count
     diff = x - _mean(x, axis=axis, keepdims=True)
-    return _sum(diff * diff, axis=axis, keepdims=keepdims) / max(n - correction, 0)
+    return _sum(diff * diff, axis=axis, keepdims=keepdims) / builtins.max(n - correction, 0)
 
 
 def std(x: Any, dim: Any = None, **kw: Any) -> Any:

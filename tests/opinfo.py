@@ -1,0 +1,412 @@
+"""The op table: every differentiable op with a NumPy reference, sample inputs and, where
+PyTorch has the same op, the PyTorch spelling. `test_ops.py` drives it.
+
+A sample's float64 arrays become tensors that require grad; any other argument (ints, index
+arrays, bool masks, tuples) is passed as it is to all three implementations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import microgradnp as mg
+from microgradnp import ops
+
+
+@dataclass
+class Sample:
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass
+class OpInfo:
+    name: str  # the primitive's registry name (or a composite's name); the pytest id
+    op: Callable[..., Any]  # microgradnp callable under test
+    ref: Callable[..., Any]  # NumPy reference for the forward
+    samples: Callable[[np.random.Generator], Iterator[Sample]]
+    torch: Callable[..., Any] | None = None  # same computation in PyTorch
+    gradgrad: bool = True  # second derivatives checked (False only with a reason)
+    primitives: tuple[str, ...] = ()  # registry names this entry covers (default: name)
+
+    def covers(self) -> tuple[str, ...]:
+        return self.primitives or (self.name,)
+
+
+UNARY_SHAPES = [(), (3,), (2, 3), (2, 1, 3)]
+BINARY_SHAPES = [((2, 3), (2, 3)), ((2, 3), (3,)), ((2, 1), (1, 3)), ((), (2, 3)), ((3,), ())]
+
+
+def _r(rng: np.random.Generator, shape: tuple, lo: float = -2.0, hi: float = 2.0) -> np.ndarray:
+    return np.asarray(rng.uniform(lo, hi, size=shape))
+
+
+def _away(rng: np.random.Generator, shape: tuple, gap: float = 0.1) -> np.ndarray:
+    """Values in [-2, -gap] U [gap, 2]: away from kinks at 0 (abs, relu, sign)."""
+    return np.asarray(rng.uniform(gap, 2.0, size=shape) * rng.choice([-1.0, 1.0], size=shape))
+
+
+def unary(lo: float = -2.0, hi: float = 2.0, kink: bool = False):
+    def gen(rng):
+        for s in UNARY_SHAPES:
+            yield Sample((_away(rng, s) if kink else _r(rng, s, lo, hi),))
+    return gen
+
+
+def binary(lo: float = -2.0, hi: float = 2.0, rlo: float | None = None, rhi: float | None = None):
+    def gen(rng):
+        for sx, sy in BINARY_SHAPES:
+            yield Sample((_r(rng, sx, lo, hi), _r(rng, sy, rlo if rlo is not None else lo,
+                                                   rhi if rhi is not None else hi)))
+        yield Sample((_r(rng, (2, 3), lo, hi), 1.5))  # a Python scalar operand
+    return gen
+
+
+def reduction(fn_kwargs: Callable[[Any, bool], dict]):
+    def gen(rng):
+        for dim in (None, 0, -1, (0, 2)):
+            for keep in (False, True):
+                yield Sample((_r(rng, (2, 3, 4)),), fn_kwargs(dim, keep))
+        yield Sample((_r(rng, ()),), fn_kwargs(None, False))
+    return gen
+
+
+def _dims(dim, keep):
+    return {"dim": dim, "keepdim": keep}
+
+
+def _np_axis(kw):
+    return {"axis": kw.get("dim"), "keepdims": kw.get("keepdim", False)}
+
+
+def _t_dims(kw):
+    d = kw.get("dim")
+    return {} if d is None else {"dim": d, "keepdim": kw.get("keepdim", False)}
+
+
+def _torch_reduce(name):
+    def fn(x, **kw):
+        import torch
+
+        d = kw.get("dim")
+        if d is None:
+            out = getattr(torch, name)(x)
+            return out.reshape([1] * x.ndim) if kw.get("keepdim") else out
+        return getattr(torch, name)(x, dim=d, keepdim=kw.get("keepdim", False))
+    return fn
+
+
+def _tf(name):
+    def fn(*a, **kw):
+        import torch
+
+        return getattr(torch, name)(*a, **kw)
+    return fn
+
+
+def _softmax_samples(rng):
+    for shape, dim in (((3,), 0), ((2, 4), 1), ((2, 4), 0), ((2, 3, 4), -1)):
+        yield Sample((_r(rng, shape, -3, 3),), {"dim": dim})
+
+
+def _index_samples(rng):
+    x = _r(rng, (4, 3))
+    yield Sample((x, 1))
+    yield Sample((x, (slice(1, 3), None, Ellipsis)))
+    yield Sample((x, np.array([0, 2, 0, 3])))  # repeated rows accumulate
+    yield Sample((x, (np.array([1, 1, 3]), np.array([0, 0, 2]))))
+    yield Sample((x, x > 0))  # boolean mask
+    yield Sample((_r(rng, (2, 3, 4)), (Ellipsis, 1)))
+
+
+def _matmul_samples(rng):
+    for sx, sy in (((2, 3), (3, 4)), ((3,), (3, 2)), ((2, 3), (3,)), ((3,), (3,)),
+                   ((2, 2, 3), (3, 4)), ((2, 1, 2, 3), (2, 3, 2))):
+        yield Sample((_r(rng, sx), _r(rng, sy)))
+
+
+def _linear_samples(rng):
+    yield Sample((_r(rng, (4, 3)), _r(rng, (2, 3)), _r(rng, (2,))))
+    yield Sample((_r(rng, (4, 3)), _r(rng, (2, 3))))
+    yield Sample((_r(rng, (2, 4, 3)), _r(rng, (2, 3)), _r(rng, (2,))))
+    yield Sample((_r(rng, (3,)), _r(rng, (2, 3)), _r(rng, (2,))))
+
+
+def _ce_samples(rng):
+    for red in ("mean", "sum", "none"):
+        yield Sample((_r(rng, (4, 3), -3, 3), np.array([0, 2, 1, 2])), {"reduction": red})
+
+
+def _torch_ce(x, t, reduction="mean"):
+    import torch
+
+    return torch.nn.functional.cross_entropy(x, t, reduction=reduction)
+
+
+def _np_ce(x, t, reduction="mean"):
+    z = x - x.max(1, keepdims=True)
+    losses = np.log(np.exp(z).sum(1)) - z[np.arange(len(t)), t]
+    return {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
+
+
+def _where_samples(rng):
+    for sx, sy in BINARY_SHAPES[:4]:
+        cond = rng.random(np.broadcast_shapes(sx, sy)) > 0.5
+        yield Sample((cond, _r(rng, sx), _r(rng, sy)))
+
+
+def _clip_samples(rng):
+    yield Sample((_away(rng, (2, 3)),), {"min": -0.05, "max": 1.0})
+    yield Sample((_away(rng, (4,)),), {"min": 0.05})
+    yield Sample((_away(rng, (4,)),), {"max": 0.5 + 1e-3})
+
+
+def _cat_samples(rng):
+    yield Sample(([_r(rng, (2, 3)), _r(rng, (1, 3))],), {"dim": 0})
+    yield Sample(([_r(rng, (2, 3)), _r(rng, (2, 1)), _r(rng, (2, 2))],), {"dim": 1})
+
+
+def _stack_samples(rng):
+    yield Sample(([_r(rng, (2, 3)), _r(rng, (2, 3))],), {"dim": 0})
+    yield Sample(([_r(rng, (3,)), _r(rng, (3,)), _r(rng, (3,))],), {"dim": 1})
+
+
+def _pad_samples(rng):
+    yield Sample((_r(rng, (2, 3)), (1, 2)))
+    yield Sample((_r(rng, (2, 3)), (0, 1, 2, 0)), {"value": 0.5})
+
+
+def _permute_samples(rng):
+    yield Sample((_r(rng, (2, 3, 4)), (2, 0, 1)))
+    yield Sample((_r(rng, (2, 3)), (1, 0)))
+
+
+def _reshape_samples(rng):
+    yield Sample((_r(rng, (2, 3)), (3, 2)))
+    yield Sample((_r(rng, (2, 3, 4)), (-1, 4)))
+    yield Sample((_r(rng, ()), (1, 1)))
+
+
+def _expand_samples(rng):
+    yield Sample((_r(rng, (3,)), (2, 3)))
+    yield Sample((_r(rng, (2, 1)), (2, 4)))
+    yield Sample((_r(rng, ()), (2, 2)))
+
+
+def _sum_to_samples(rng):
+    yield Sample((_r(rng, (2, 3)), (3,)))
+    yield Sample((_r(rng, (2, 3)), (2, 1)))
+    yield Sample((_r(rng, (4, 2, 3)), (1, 3)))
+
+
+def _gather_samples(rng):
+    yield Sample((_r(rng, (3, 4)), 1, np.array([[0, 0], [1, 3], [2, 2]])))
+    yield Sample((_r(rng, (3, 4)), 0, np.array([[0, 1, 2, 0], [0, 0, 0, 0]])))
+
+
+def _split_samples(rng):
+    yield Sample((_r(rng, (5, 2)), 2))
+    yield Sample((_r(rng, (2, 5)), [1, 4]), {"dim": 1})
+
+
+def _var_samples(rng):
+    for dim in (None, 0, 1):
+        for corr in (0, 1):
+            yield Sample((_r(rng, (3, 4)),), {"dim": dim, "correction": corr})
+    yield Sample((_r(rng, (3, 4)),), {"dim": 1, "keepdim": True})
+
+
+def _torch_var(name):
+    def fn(x, dim=None, correction=1, keepdim=False):
+        import torch
+
+        return getattr(torch, name)(x, dim=dim, correction=correction, keepdim=keepdim)
+    return fn
+
+
+def _np_var(x, dim=None, correction=1, keepdim=False):
+    return np.var(x, axis=dim, ddof=correction, keepdims=keepdim)
+
+
+def _max_dim_samples(rng):
+    for dim in (0, 1, -1):
+        for keep in (False, True):
+            yield Sample((_r(rng, (3, 4)),), {"dim": dim, "keepdim": keep})
+
+
+def _index_put_samples(rng):
+    yield Sample((_r(rng, (4, 3)), _r(rng, (3,))), {"index": 1})
+    yield Sample((_r(rng, (4, 3)), _r(rng, (2, 3))), {"index": np.array([0, 2])})
+    yield Sample((_r(rng, (4, 3)), _r(rng, ())), {"index": (slice(None), 0)})
+
+
+def _index_add_samples(rng):
+    yield Sample((_r(rng, (4, 3)),), {"index": np.array([0, 2, 0, 1]), "shape": (3, 3)})
+    yield Sample((_r(rng, (3,)),), {"index": (1, slice(None)), "shape": (2, 3)})
+
+
+def _np_index_add(g, index, shape):
+    out = np.zeros(shape)
+    np.add.at(out, index, g)
+    return out
+
+
+def _np_index_put(x, v, index):
+    out = x.copy()
+    out[index] = v
+    return out
+
+
+def _np_pad(x, pad, value=0.0):
+    width = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        width[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return np.pad(x, width, constant_values=value)
+
+
+def _np_gather(x, dim, idx):
+    return np.take_along_axis(x, idx, axis=dim)
+
+
+def _np_sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _np_softmax(x, dim):
+    e = np.exp(x - x.max(dim, keepdims=True))
+    return e / e.sum(dim, keepdims=True)
+
+
+def _np_lse(x, dim=None, keepdim=False):
+    m = np.max(x, axis=dim, keepdims=True)
+    out = np.log(np.sum(np.exp(x - m), axis=dim, keepdims=True)) + m
+    return out if keepdim else np.squeeze(out, axis=dim)
+
+
+def _np_linear(x, w, b=None):
+    return x @ w.T + (0 if b is None else b)
+
+
+def _torch_linear(x, w, b=None):
+    import torch
+
+    return torch.nn.functional.linear(x, w, b)
+
+
+def _torch_pad(x, pad, value=0.0):
+    import torch
+
+    return torch.nn.functional.pad(x, pad, value=value)
+
+
+def _torch_gather(x, dim, idx):
+    import torch
+
+    return torch.gather(x, dim, idx)
+
+
+def _torch_getitem(x, index):
+    import torch
+
+    if isinstance(index, np.ndarray):
+        index = torch.as_tensor(index)
+    elif isinstance(index, tuple):
+        index = tuple(torch.as_tensor(i) if isinstance(i, np.ndarray) else i for i in index)
+    return x[index]
+
+
+OP_DB: list[OpInfo] = [
+    OpInfo("neg", ops.neg, np.negative, unary(), _tf("neg")),
+    OpInfo("add", ops.add, np.add, binary(), _tf("add")),
+    OpInfo("sub", ops.sub, np.subtract, binary(), _tf("sub")),
+    OpInfo("mul", ops.mul, np.multiply, binary(), _tf("mul")),
+    OpInfo("div", ops.div, np.divide, binary(rlo=0.5, rhi=2.0), _tf("div")),
+    OpInfo("pow_scalar", lambda x, e: mg.pow(x, e), np.power,
+           lambda rng: (Sample((_r(rng, s, 0.3, 2.0), e)) for s in UNARY_SHAPES
+                        for e in (2, 3, 0.5, -1.5)), _tf("pow")),
+    OpInfo("pow_tensor", ops.pow_tensor, np.power, binary(0.3, 2.0, -2.0, 2.0), _tf("pow")),
+    OpInfo("exp", ops.exp, np.exp, unary(), _tf("exp")),
+    OpInfo("expm1", ops.expm1, np.expm1, unary(), _tf("expm1")),
+    OpInfo("log", ops.log, np.log, unary(0.2, 3.0), _tf("log")),
+    OpInfo("log1p", ops.log1p, np.log1p, unary(-0.5, 2.0), _tf("log1p")),
+    OpInfo("sqrt", ops.sqrt, np.sqrt, unary(0.2, 3.0), _tf("sqrt")),
+    OpInfo("abs", ops.abs, np.abs, unary(kink=True), _tf("abs")),
+    OpInfo("sin", ops.sin, np.sin, unary(), _tf("sin")),
+    OpInfo("cos", ops.cos, np.cos, unary(), _tf("cos")),
+    OpInfo("tanh", ops.tanh, np.tanh, unary(), _tf("tanh")),
+    OpInfo("sigmoid", ops.sigmoid, _np_sigmoid, unary(-6, 6), _tf("sigmoid")),
+    OpInfo("relu", ops.relu, lambda x: np.maximum(x, 0), unary(kink=True), _tf("relu")),
+    OpInfo("maximum", ops.maximum, np.maximum, binary(), None),
+    OpInfo("minimum", ops.minimum, np.minimum, binary(), None),
+    OpInfo("where", ops.where, np.where, _where_samples, _tf("where")),
+    OpInfo("clip", ops.clip, lambda x, min=None, max=None: np.clip(x, min, max),
+           _clip_samples, _tf("clamp")),
+    OpInfo("astype", lambda x: ops.astype(x, np.float64), lambda x: x, unary(), None),
+    OpInfo("clone", ops.clone, np.copy, unary(), _tf("clone")),
+    OpInfo("reshape", mg.reshape, np.reshape, _reshape_samples, _tf("reshape")),
+    OpInfo("broadcast_to", mg.broadcast_to, np.broadcast_to, _expand_samples,
+           _tf("broadcast_to")),
+    OpInfo("sum_to", ops.sum_to,
+           lambda x, s: np.sum(x, axis=tuple(range(x.ndim - len(s))), keepdims=False).sum(
+               axis=tuple(i for i, n in enumerate(s) if n == 1), keepdims=True).reshape(s),
+           _sum_to_samples, lambda x, s: x.sum_to_size(s)),
+    OpInfo("permute", mg.permute, np.transpose, _permute_samples, _tf("permute")),
+    OpInfo("getitem", ops.getitem, lambda x, i: x[i], _index_samples, _torch_getitem),
+    OpInfo("index_add", lambda g, index, shape: ops.index_add(g, index=index, shape=shape),
+           _np_index_add, _index_add_samples, None),
+    OpInfo("index_put", lambda x, v, index: ops.index_put(x, v, index=index), _np_index_put,
+           _index_put_samples, None),
+    OpInfo("cat", mg.cat, lambda xs, dim: np.concatenate(xs, axis=dim), _cat_samples,
+           _tf("cat")),
+    OpInfo("stack", mg.stack, lambda xs, dim: np.stack(xs, axis=dim), _stack_samples,
+           _tf("stack"), primitives=("stack",)),
+    OpInfo("pad", mg.pad, _np_pad, _pad_samples, _torch_pad),
+    OpInfo("sum", mg.sum, lambda x, **kw: np.sum(x, **_np_axis(kw)), reduction(_dims),
+           _torch_reduce("sum")),
+    OpInfo("mean", mg.mean, lambda x, **kw: np.mean(x, **_np_axis(kw)), reduction(_dims),
+           _torch_reduce("mean")),
+    OpInfo("amax", mg.max, lambda x, **kw: np.max(x, **_np_axis(kw)),
+           lambda rng: (s for s in reduction(_dims)(rng)
+                        if s.kwargs["dim"] is None or isinstance(s.kwargs["dim"], tuple)),
+           lambda x, dim=None, keepdim=False: __import__("torch").amax(
+               x, dim=() if dim is None else dim, keepdim=keepdim)),
+    OpInfo("amin", mg.min, lambda x, **kw: np.min(x, **_np_axis(kw)),
+           lambda rng: (s for s in reduction(_dims)(rng)
+                        if s.kwargs["dim"] is None or isinstance(s.kwargs["dim"], tuple)),
+           lambda x, dim=None, keepdim=False: __import__("torch").amin(
+               x, dim=() if dim is None else dim, keepdim=keepdim)),
+    OpInfo("max_dim", lambda x, **kw: mg.max(x, **kw).values,
+           lambda x, dim, keepdim: np.max(x, axis=dim, keepdims=keepdim), _max_dim_samples,
+           lambda x, **kw: __import__("torch").max(x, **kw).values, primitives=("amax",)),
+    OpInfo("min_dim", lambda x, **kw: mg.min(x, **kw).values,
+           lambda x, dim, keepdim: np.min(x, axis=dim, keepdims=keepdim), _max_dim_samples,
+           lambda x, **kw: __import__("torch").min(x, **kw).values, primitives=("amin",)),
+    OpInfo("logsumexp", mg.logsumexp, lambda x, **kw: _np_lse(x, **kw),
+           lambda rng: (s for s in reduction(_dims)(rng) if s.kwargs["dim"] is not None),
+           _torch_reduce("logsumexp")),
+    OpInfo("var", mg.var, _np_var, _var_samples, _torch_var("var"), primitives=("var",)),
+    OpInfo("std", mg.std, lambda x, **kw: np.sqrt(_np_var(x, **kw)), _var_samples,
+           _torch_var("std"), primitives=("std",)),
+    OpInfo("matmul", mg.matmul, np.matmul, _matmul_samples, _tf("matmul")),
+    OpInfo("linear", mg.linear, _np_linear, _linear_samples, _torch_linear),
+    OpInfo("softmax", mg.softmax, _np_softmax, _softmax_samples, _tf("softmax")),
+    OpInfo("log_softmax", mg.log_softmax, lambda x, dim: np.log(_np_softmax(x, dim)),
+           _softmax_samples, _tf("log_softmax")),
+    OpInfo("softmax_cross_entropy",
+           lambda x, t, reduction: ops.softmax_cross_entropy(x, t, reduction=reduction,
+                                                             cache={}),
+           _np_ce, _ce_samples, _torch_ce),
+    OpInfo("gather", mg.gather, _np_gather, _gather_samples, _torch_gather,
+           primitives=("getitem",)),
+    OpInfo("split", lambda x, s, dim=0: mg.split(x, s, dim=dim)[-1],
+           lambda x, s, dim=0: np.split(x, [s] if isinstance(s, int) else np.cumsum(s)[:-1],
+                                        axis=dim)[-1] if not isinstance(s, int)
+           else x[tuple([slice(None)] * dim + [slice((x.shape[dim] - 1) // s * s, None)])],
+           _split_samples,
+           lambda x, s, dim=0: __import__("torch").split(x, s, dim=dim)[-1],
+           primitives=("getitem",)),
+]

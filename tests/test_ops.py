@@ -1,0 +1,131 @@
+"""Drive the op table: forward vs NumPy, gradcheck, gradgradcheck and PyTorch, per sample."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from opinfo import OP_DB, OpInfo, Sample
+
+import microgradnp as mg
+from microgradnp.primitive import Primitive
+
+try:
+    import torch
+
+    torch.set_default_dtype(torch.float64)
+except ImportError:  # the PyTorch comparisons are skipped
+    torch = None
+
+
+def _is_diff(a) -> bool:
+    return isinstance(a, np.ndarray) and a.dtype == np.float64
+
+
+def _convert(args, make):
+    """Replace every float64 array (also inside lists) by make(array); collect them."""
+    leaves = []
+
+    def conv(a):
+        if _is_diff(a):
+            t = make(a)
+            leaves.append(t)
+            return t
+        if isinstance(a, list):
+            return [conv(x) for x in a]
+        return a
+
+    return [conv(a) for a in args], leaves
+
+
+def _rebuild(args, tensors):
+    it = iter(tensors)
+
+    def put(a):
+        if _is_diff(a):
+            return next(it)
+        if isinstance(a, list):
+            return [put(x) for x in a]
+        return a
+
+    return [put(a) for a in args]
+
+
+def _cases():
+    for info in OP_DB:
+        for i, sample in enumerate(info.samples(np.random.default_rng(0))):
+            yield pytest.param(info, sample, id=f"{info.name}-{i}")
+
+
+CASES = list(_cases())
+
+
+@pytest.mark.parametrize("info,sample", CASES)
+def test_forward_matches_numpy(info: OpInfo, sample: Sample):
+    args, _ = _convert(sample.args, lambda a: mg.tensor(a, requires_grad=True))
+    out = info.op(*args, **sample.kwargs)
+    ref = info.ref(*sample.args, **sample.kwargs)
+    assert out.shape == np.shape(ref)
+    np.testing.assert_allclose(out.data, ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("info,sample", CASES)
+def test_gradcheck(info: OpInfo, sample: Sample):
+    _, leaves = _convert(sample.args, lambda a: mg.tensor(a, requires_grad=True))
+
+    def fn(*tensors):
+        return info.op(*_rebuild(sample.args, tensors), **sample.kwargs)
+
+    assert mg.gradcheck(fn, leaves, atol=1e-7, rtol=1e-6)
+
+
+@pytest.mark.parametrize("info,sample", [c for c in CASES if c.values[0].gradgrad])
+def test_gradgradcheck(info: OpInfo, sample: Sample):
+    _, leaves = _convert(sample.args, lambda a: mg.tensor(a, requires_grad=True))
+
+    def fn(*tensors):
+        return info.op(*_rebuild(sample.args, tensors), **sample.kwargs)
+
+    assert mg.gradgradcheck(fn, leaves, atol=1e-6, rtol=1e-5)
+
+
+def _to_torch(a):
+    if _is_diff(a):
+        return torch.tensor(a, requires_grad=True)
+    if isinstance(a, np.ndarray):
+        return torch.as_tensor(a)
+    if isinstance(a, list):
+        return [_to_torch(x) for x in a]
+    return a
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
+@pytest.mark.parametrize("info,sample", [c for c in CASES if c.values[0].torch is not None])
+def test_against_torch(info: OpInfo, sample: Sample):
+    args, leaves = _convert(sample.args, lambda a: mg.tensor(a, requires_grad=True))
+    out = info.op(*args, **sample.kwargs)
+    targs, tleaves = _convert(sample.args, lambda a: torch.tensor(a, requires_grad=True))
+    targs = [_to_torch(a) if not isinstance(a, torch.Tensor) else a for a in targs]
+    tout = info.torch(*targs, **sample.kwargs)
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-9, atol=1e-12)
+    u = np.random.default_rng(1).standard_normal(out.shape)
+    (out * mg.tensor(u)).sum().backward()
+    (tout * torch.tensor(u)).sum().backward()
+    for ours, theirs in zip(leaves, tleaves, strict=True):
+        np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_every_primitive_has_a_table_entry():
+    covered = {name for info in OP_DB for name in info.covers()}
+    missing = set(Primitive.registry) - covered
+    assert not missing, f"primitives without an OpInfo entry in tests/opinfo.py: {missing}"
+
+
+def test_float32_gradients_stay_float32():
+    for info in OP_DB:
+        sample = next(iter(info.samples(np.random.default_rng(0))))
+        args, leaves = _convert(
+            sample.args, lambda a: mg.tensor(a.astype(np.float32), requires_grad=True))
+        out = info.op(*args, **sample.kwargs)
+        out.sum().backward()
+        for t in leaves:
+            assert t.grad.dtype == np.float32, info.name
