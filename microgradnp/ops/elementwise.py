@@ -16,7 +16,7 @@ from ..primitive import primitive, raw
 
 def _mask(cond: np.ndarray, like: Any) -> np.ndarray:
     """A 0/1 mask in the gradient's dtype (so float32 stays float32)."""
-    return cond.astype(raw(like).dtype)
+    return np.asarray(cond).astype(raw(like).dtype)
 
 
 @primitive

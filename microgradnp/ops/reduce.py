@@ -5,10 +5,9 @@ Public functions take PyTorch's `dim=`/`keepdim=` and NumPy's `axis=`/`keepdims=
 
 from __future__ import annotations
 
+import builtins
 from collections import namedtuple
 from typing import Any
-
-import builtins
 
 import numpy as np
 
