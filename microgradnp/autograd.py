@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
 
-from .graph import GradMode, Node, release
+from .graph import GradMode, Node
 from .tensor import Tensor
 
 
@@ -161,15 +162,18 @@ def _run_backward(
     With `inputs=None` gradients are accumulated into the `.grad` of leaves (and of tensors
     that called `retain_grad()`); otherwise they are returned for `inputs` only, keyed by id,
     and `.grad` is left untouched.
+
+    Order: a node is always recorded after the nodes of its inputs, so visiting nodes by
+    decreasing creation number (`Node.seq`, a max-heap) visits every consumer of a tensor
+    before the tensor itself, with no separate topological sort. Leaves are finished last.
     """
-    order = _toposort(roots)
     reach: set[int] | None = None
     wanted: set[int] = set()
     if inputs is not None:
         wanted = {id(t) for t in inputs}
         # Prune: only tensors from which some input can be reached need gradients.
         reach = set()
-        for t in reversed(order):
+        for t in reversed(_toposort(roots)):
             node = t._node
             if id(t) in wanted or (
                 node is not None
@@ -178,30 +182,31 @@ def _run_backward(
             ):
                 reach.add(id(t))
     grads: dict[int, Any] = {}
+    heap: list[tuple[int, int, Tensor]] = []
+    leaves: list[Tensor] = []
     for r, g in zip(roots, root_grads, strict=True):
         k = id(r)
-        grads[k] = g if k not in grads else grads[k] + g
+        if k in grads:
+            grads[k] = grads[k] + g
+        else:
+            grads[k] = g
+            if r._node is None:
+                leaves.append(r)
+            else:
+                heappush(heap, (-r._node.seq, k, r))
     results: dict[int, Any] = {}
-    handed_out: set[int] = set()  # arrays given to a .grad: a second holder gets a copy
-    stubs: dict[int, Any] = {}
-    for t in order:
-        g = grads.pop(id(t), None)
-        if g is None:
-            continue
+    handed_out: set[int] = set()  # buffers given to a .grad: a second holder gets a copy
+    while heap:
+        _, k, t = heappop(heap)
+        g = grads.pop(k)
         if t._hooks:
-            for hook in t._hooks:
-                new = hook(g if create_graph else Tensor._wrap(g))
-                if new is not None:
-                    g = new if create_graph else np.asarray(new.data if isinstance(new, Tensor)
-                                                            else new)
-        node = t._node
+            g = _run_hooks(t, g, create_graph)
         if inputs is not None:
-            if id(t) in wanted:
-                results[id(t)] = g
-        elif node is None or t._retains_grad:
+            if k in wanted:
+                results[k] = g
+        elif t._retains_grad:
             _accumulate(t, g, create_graph, handed_out)
-        if node is None:
-            continue
+        node = t._node
         args = node.args
         if args is None:
             raise RuntimeError(
@@ -211,12 +216,9 @@ def _run_backward(
             )
         needs = node.needs
         if reach is not None:
-            needs = tuple(
-                n and id(a) in reach for a, n in zip(args, needs, strict=False)
-            )
-            if not any(needs):
-                continue
-        _check_versions(node)
+            needs = tuple([n and id(a) in reach for a, n in zip(args, needs, strict=False)])
+        if node.stamp != GradMode.clock:  # something changed in place since recording
+            _check_versions(node)
         prim = node.prim
         if create_graph:
             gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
@@ -230,16 +232,40 @@ def _run_backward(
         for a, need, ga in zip(args, needs, in_grads, strict=False):
             if not need or ga is None:
                 continue
-            if ga.shape != a.shape:
+            if ga.shape != a.data.shape:
                 if create_graph and not isinstance(ga, Tensor):
                     ga = Tensor._wrap(np.asarray(ga))
-                ga = _sum_to(ga, a.shape, prim.name)
-            k = id(a)
-            prev = grads.get(k)
-            grads[k] = ga if prev is None else prev + ga
+                ga = _sum_to(ga, a.data.shape, prim.name)
+            ka = id(a)
+            prev = grads.get(ka)
+            if prev is None:
+                grads[ka] = ga
+                if a._node is None:
+                    leaves.append(a)
+                else:
+                    heappush(heap, (-a._node.seq, ka, a))
+            else:
+                grads[ka] = prev + ga
         if not retain_graph:
-            release(node, stubs)
+            _release(node, t)
+    for t in leaves:
+        g = grads.pop(id(t))
+        if t._hooks:
+            g = _run_hooks(t, g, create_graph)
+        if inputs is not None:
+            if id(t) in wanted:
+                results[id(t)] = g
+        else:
+            _accumulate(t, g, create_graph, handed_out)
     return results
+
+
+def _run_hooks(t: Tensor, g: Any, create_graph: bool) -> Any:
+    for hook in t._hooks:
+        new = hook(g if create_graph else Tensor._wrap(g))
+        if new is not None:
+            g = new if create_graph else np.asarray(new.data if isinstance(new, Tensor) else new)
+    return g
 
 
 def _accumulate(t: Tensor, g: Any, create_graph: bool, handed_out: set[int]) -> None:
@@ -257,24 +283,35 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed_out: set[int]) -> 
     if t.grad is None:
         # NOTE: a VJP may hand the same array (or a view of it) to several inputs (add does);
         # each .grad must own its memory, or an in-place clip on one would change another.
-        if id(g) in handed_out or g.base is not None or not g.flags.writeable:
+        # NumPy collapses view chains, so `base` is the buffer's owner.
+        owner = id(g if g.base is None else g.base)
+        if owner in handed_out or not g.flags.writeable:
             g = g.copy()
-        handed_out.add(id(g))
+            owner = id(g)
+        handed_out.add(owner)
         t.grad = Tensor._wrap(g)
     else:
         t.grad.data = t.grad.data + g
 
 
 def _check_versions(node: Node) -> None:
-    for a, v in zip(
-        (a for a in node.args if isinstance(a, Tensor)), node.versions, strict=False
-    ):
-        if a._version != v:
+    for a in node.args:
+        if isinstance(a, Tensor) and a._version > node.stamp:
             raise RuntimeError(
                 f"one of the variables needed for gradient computation has been modified by "
-                f"an inplace operation: the input of {node.name()} of shape {a.shape} is at "
-                f"version {a._version}; expected version {v} instead."
+                f"an inplace operation: an input of {node.name()} of shape {a.shape} was "
+                "changed after it was used; compute it out of place, or call backward() "
+                "before changing it (e.g. before optimizer.step())"
             )
+
+
+def _release(node: Node, out: Tensor) -> None:
+    """Free what `node` saved for backward, keeping the graph's structure for drawing: an
+    intermediate input is replaced by its node, leaves and constants are kept."""
+    node.out_meta = (out.data.shape, out.data.dtype, out.grad if out._retains_grad else None)
+    node.edges = tuple([a._node if isinstance(a, Tensor) and a._node is not None else a
+                        for a in node.args])
+    node.args = None
 
 
 def _as_root_grad(t: Tensor, gradient: Any, create_graph: bool, who: str) -> Any:
@@ -284,7 +321,7 @@ def _as_root_grad(t: Tensor, gradient: Any, create_graph: bool, who: str) -> Any
                 f"{who}: grad can be implicitly created only for scalar outputs, but the output "
                 f"has shape {t.shape}; pass `gradient=` of that shape"
             )
-        g = np.ones_like(t.data)
+        g = np.ones(t.data.shape, t.data.dtype)
     else:
         g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
         if g.shape != t.data.shape:
@@ -456,6 +493,5 @@ class Function:
         if GradMode.enabled and any(needs):
             prim = cls.__dict__.get("_prim") or _FunctionPrim(cls)
             cls._prim = prim
-            versions = tuple(a._version for a in args if isinstance(a, Tensor))
-            out = Tensor._from_op(out.data, Node(prim, args, {"ctx": ctx}, needs, versions))
+            out = Tensor._from_op(out.data, Node(prim, args, {"ctx": ctx}, needs))
         return out

@@ -7,6 +7,7 @@ importing the engine, which needs `Tensor`.
 from __future__ import annotations
 
 import traceback
+from itertools import count
 from typing import Any
 
 
@@ -15,35 +16,55 @@ class GradMode:
 
     enabled = True
     anomaly = False
+    # Incremented by every in-place change of a tensor. A tensor's `_version` is the value
+    # of this clock at its last in-place change and a node's `stamp` is its value when the
+    # node was recorded, so an input changed after recording has `_version > stamp` (and
+    # when the clock has not moved since recording, no check is needed at all).
+    clock = 0
     # The modules whose forward is running, outermost first (set by `nn.Module.__call__`);
     # every node records it, so that drawings can group ops by module.
     scope: tuple = ()
 
 
+_sequence = count()
+
+
 class Node:
     """What a recorded op keeps for its backward: the primitive, its inputs and parameters.
 
-    `needs[i]` says whether input i wants a gradient; `versions` are the inputs' in-place
-    version counters at record time (a later in-place change makes backward raise).
+    `needs[i]` says whether input i wants a gradient; `stamp` is the in-place clock at record
+    time (an input changed in place later makes backward raise).
     `args` is set to None once the graph is released after a backward pass.
     """
 
-    __slots__ = ("prim", "args", "params", "needs", "versions", "trace", "scope", "edges")
+    __slots__ = ("prim", "args", "params", "needs", "stamp", "seq", "trace", "scope", "edges",
+                 "out_meta", "_stub")
 
-    def __init__(self, prim: Any, args: tuple, params: dict, needs: tuple, versions: tuple):
+    def __init__(self, prim: Any, args: tuple, params: dict, needs: tuple):
         self.prim = prim
         self.args: tuple | None = args
         self.params = params
         self.needs = needs
-        self.versions = versions
+        self.stamp = GradMode.clock
+        self.seq = next(_sequence)  # creation order: consumers always have a larger seq
         self.trace = traceback.format_stack()[:-2] if GradMode.anomaly else None
         self.scope = GradMode.scope
-        self.edges: tuple | None = None
+        self.edges: tuple | None = None  # set when released: inputs' nodes instead of tensors
+        self.out_meta: tuple | None = None  # (shape, dtype, retained grad) of the output
+        self._stub: TensorStub | None = None
 
     def inputs(self) -> tuple:
-        """The op's arguments: Tensors and constants, or, once the graph has been released
+        """The op's arguments: Tensors and constants or, once the graph has been released
         by a backward pass, `TensorStub`s that keep its structure without its data."""
-        return self.args if self.args is not None else (self.edges or ())
+        if self.args is not None:
+            return self.args
+        return tuple(e.stub() if isinstance(e, Node) else e for e in self.edges or ())
+
+    def stub(self) -> TensorStub:
+        """The (released) output of this node, as a data-less `TensorStub`; one per node."""
+        if self._stub is None:
+            self._stub = TensorStub(self)
+        return self._stub
 
     def name(self) -> str:
         """PyTorch-style node name, e.g. ``MulBackward``."""
@@ -59,42 +80,17 @@ class Node:
 
 
 class TensorStub:
-    """What remains of a tensor once backward has released the graph: its place in the
-    graph, shape, dtype and retained gradient, without its data (for drawing graphs)."""
+    """What remains of an intermediate tensor once backward has released the graph: its
+    place in the graph, shape, dtype and retained gradient, without its data."""
 
-    __slots__ = ("shape", "dtype", "_node", "grad", "requires_grad", "__weakref__")
+    __slots__ = ("shape", "dtype", "_node", "grad", "__weakref__")
+    requires_grad = True
+    is_leaf = False
 
-    def __init__(self, t: Any) -> None:
-        self.shape, self.dtype, self._node = t.shape, t.dtype, t._node
-        self.grad, self.requires_grad = t.grad, t.requires_grad
-
-    @property
-    def is_leaf(self) -> bool:
-        return self._node is None
+    def __init__(self, node: Node) -> None:
+        self.shape, self.dtype, self.grad = node.out_meta or ((), None, None)
+        self._node = node
 
     @property
     def grad_fn(self) -> Any:
         return self._node
-
-
-def release(node: Node, stubs: dict[int, Any]) -> None:
-    """Free what `node` saved for backward, keeping a skeleton of the graph.
-
-    Leaf tensors that require grad (parameters) are kept as they are; every other tensor
-    input becomes a `TensorStub` (one per tensor, shared through `stubs`).
-    """
-    from .tensor import Tensor
-
-    edges = []
-    for a in node.args:
-        if not isinstance(a, Tensor):
-            edges.append(None)
-        elif a._node is None and a.requires_grad:
-            edges.append(a)
-        else:
-            stub = stubs.get(id(a))
-            if stub is None:
-                stub = stubs[id(a)] = TensorStub(a)
-            edges.append(stub)
-    node.edges = tuple(edges)
-    node.args = None

@@ -66,29 +66,19 @@ class Primitive:
         return self if obj is None else MethodType(self, obj)
 
     def __call__(self, *args: Any, **params: Any) -> Any:
-        data = []
-        needs = []
-        versions = []
-        any_tensor = track = False
         for a in args:
             if isinstance(a, Tensor):
-                any_tensor = True
-                data.append(a.data)
-                needs.append(a.requires_grad)
-                versions.append(a._version)
-                if a.requires_grad:
-                    track = True
-            else:
-                data.append(a)
-                needs.append(False)
-        if not any_tensor:
+                break
+        else:  # no Tensor: plain NumPy (this is how VJPs run on the fast path)
             return self.impl(*args, **params)
         try:
-            out = self.impl(*data, **params)
+            out = self.impl(*[a.data if isinstance(a, Tensor) else a for a in args], **params)
         except (ValueError, TypeError, IndexError) as e:
             raise type(e)(f"{self.name}: {e} (inputs: {_describe(args)})") from None
-        if track and GradMode.enabled and out.dtype.kind == "f":
-            return Tensor._from_op(out, Node(self, args, params, tuple(needs), tuple(versions)))
+        if GradMode.enabled:
+            needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+            if True in needs and out.dtype.kind == "f":
+                return Tensor._from_op(out, Node(self, args, params, needs))
         return Tensor._wrap(out)
 
 

@@ -44,6 +44,8 @@ class Tensor:
                 [6., 8.]])
     """
 
+    # `_version`: the in-place clock (graph.GradMode.clock) at this tensor's last in-place
+    # change, 0 if never; backward compares it with the recording time of each node.
     __slots__ = ("data", "grad", "_requires_grad", "_node", "_version", "_retains_grad",
                  "_hooks", "__weakref__")
     # ndarray (+) Tensor must defer to Tensor's reflected operator, and np.exp(tensor) must

@@ -123,7 +123,7 @@ def test_numerics_are_stable_and_warning_free():
         with np.errstate(all="raise", under="ignore"):
             s = mg.sigmoid(mg.tensor([-1000.0, -100.0, 0.0, 100.0, 1000.0], requires_grad=True))
             s.sum().backward()
-            assert np.isfinite(s.data).all() and s.data[0] == 0.0 and s.data[-1] == 1.0
+            assert np.isfinite(s.data).all() and s.data[0] < 1e-37 and s.data[-1] == 1.0
             big = mg.tensor([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4]], requires_grad=True)
             lse = mg.logsumexp(big, dim=1)
             np.testing.assert_allclose(lse.data, [1e4, -1e4 + np.log(3)], rtol=1e-6)

@@ -80,7 +80,8 @@ def inplace(t: Any, op: str, other: Any, **kw: Any) -> Any:
             _in_place_array(op, t.data, other, **kw)
         except (ValueError, TypeError) as e:
             raise type(e)(f"{op}_: {e} (tensor shape {t.shape}, dtype {t.dtype})") from None
-    t._version += 1
+    GradMode.clock += 1
+    t._version = GradMode.clock
     return t
 
 
