@@ -10,7 +10,7 @@ Example:
     [2.0, 4.0, 6.0]
 """
 
-from . import autograd, data, datasets, metrics, optim
+from . import autograd, data, datasets, metrics, nn, optim, plots, train, viz
 from .autograd import (
     detect_anomaly,
     enable_grad,
@@ -105,6 +105,7 @@ from .ops import (
 )
 from .ops import pow as pow  # noqa: PLC0414 - shadowing the builtin is PyTorch's choice
 from .random import manual_seed
+from .serialization import load, save
 from .tensor import Tensor
 
 __version__ = "0.1.0"

@@ -66,20 +66,43 @@ class Primitive:
         return self if obj is None else MethodType(self, obj)
 
     def __call__(self, *args: Any, **params: Any) -> Any:
+        # NOTE: the hot path of every op. One- and two-argument calls (nearly all of them)
+        # are unrolled; the generic loop below handles the rest.
+        n = len(args)
+        if n == 1:
+            (x,) = args
+            if not isinstance(x, Tensor):  # plain NumPy: how VJPs run on the fast path
+                return self.impl(x, **params)
+            out = self._impl(args, (x.data,), params)
+            if x._requires_grad and GradMode.enabled and out.dtype.kind == "f":
+                return Tensor._from_op(out, Node(self, args, params, (True,)))
+            return Tensor._wrap(out)
+        if n == 2:
+            x, y = args
+            xt, yt = isinstance(x, Tensor), isinstance(y, Tensor)
+            if not (xt or yt):
+                return self.impl(x, y, **params)
+            out = self._impl(args, (x.data if xt else x, y.data if yt else y), params)
+            nx, ny = xt and x._requires_grad, yt and y._requires_grad
+            if (nx or ny) and GradMode.enabled and out.dtype.kind == "f":
+                return Tensor._from_op(out, Node(self, args, params, (nx, ny)))
+            return Tensor._wrap(out)
         for a in args:
             if isinstance(a, Tensor):
                 break
-        else:  # no Tensor: plain NumPy (this is how VJPs run on the fast path)
+        else:
             return self.impl(*args, **params)
+        out = self._impl(args, [a.data if isinstance(a, Tensor) else a for a in args], params)
+        needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+        if True in needs and GradMode.enabled and out.dtype.kind == "f":
+            return Tensor._from_op(out, Node(self, args, params, needs))
+        return Tensor._wrap(out)
+
+    def _impl(self, args: tuple, data: Any, params: dict) -> Any:
         try:
-            out = self.impl(*[a.data if isinstance(a, Tensor) else a for a in args], **params)
+            return self.impl(*data, **params)
         except (ValueError, TypeError, IndexError) as e:
             raise type(e)(f"{self.name}: {e} (inputs: {_describe(args)})") from None
-        if GradMode.enabled:
-            needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
-            if True in needs and out.dtype.kind == "f":
-                return Tensor._from_op(out, Node(self, args, params, needs))
-        return Tensor._wrap(out)
 
 
 def primitive(impl: Callable[..., np.ndarray]) -> Primitive:

@@ -372,6 +372,10 @@ class Tensor:
         axis, keepdim = _ops.dim_args(dim, keepdim, kw)
         return Tensor._wrap(np.any(self.data, axis=axis, keepdims=keepdim))
 
+    def where(self, condition: Any, other: Any) -> Tensor:
+        """`mg.where(condition, self, other)`, PyTorch's method spelling."""
+        return _ops.where(condition, self, other)
+
     # ---- in-place (for optimizers and initialisers) ---------------------------------------
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
         return _ops.inplace(self, "add", other if alpha == 1.0 else _ops.mul(other, alpha))

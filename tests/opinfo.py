@@ -410,3 +410,48 @@ OP_DB: list[OpInfo] = [
            lambda x, s, dim=0: __import__("torch").split(x, s, dim=dim)[-1],
            primitives=("getitem",)),
 ]
+
+
+# ---- primitives registered by microgradnp.nn (its binary cross-entropies) -------------------
+from microgradnp.nn import functional as _F  # noqa: E402 - registers the nn primitives
+
+
+def _bce_samples(rng):
+    for s in ((3,), (2, 3)):
+        yield Sample((rng.uniform(0.05, 0.95, s), rng.uniform(0.0, 1.0, s)))
+
+
+def _np_bce(x, y):
+    return -(y * np.log(x) + (1 - y) * np.log1p(-x))
+
+
+def _bce_logits_samples(rng):
+    for s in ((3,), (2, 3)):
+        yield Sample((_r(rng, s, -4, 4), rng.uniform(0.0, 1.0, s)))
+
+
+def _np_bce_logits(x, y, pos_weight=None):
+    lw = 1.0 if pos_weight is None else 1.0 + (pos_weight - 1.0) * y
+    return (1 - y) * x + lw * np.logaddexp(0.0, -x)
+
+
+OP_DB += [
+    OpInfo("binary_cross_entropy",
+           lambda x, y: _F.binary_cross_entropy(x, y, reduction="none"), _np_bce, _bce_samples,
+           lambda x, y: __import__("torch").nn.functional.binary_cross_entropy(
+               x, y, reduction="none")),
+    OpInfo("binary_cross_entropy_with_logits",
+           lambda x, y: _F.binary_cross_entropy_with_logits(x, y, reduction="none"),
+           _np_bce_logits, _bce_logits_samples,
+           lambda x, y: __import__("torch").nn.functional.binary_cross_entropy_with_logits(
+               x, y, reduction="none")),
+    # PyTorch has no gradient for pos_weight, so this entry is checked against NumPy and
+    # finite differences only
+    OpInfo("binary_cross_entropy_with_logits_pos_weight",
+           lambda x, y, p: _F.binary_cross_entropy_with_logits(x, y, reduction="none",
+                                                               pos_weight=p),
+           _np_bce_logits,
+           lambda rng: (Sample((_r(rng, (2, 3), -4, 4), rng.uniform(0.0, 1.0, (2, 3)),
+                                rng.uniform(0.5, 2.0, s))) for s in ((3,), (2, 3))),
+           None, primitives=("binary_cross_entropy_with_logits",)),
+]

@@ -10,9 +10,7 @@ import microgradnp as mg
 from microgradnp.primitive import Primitive
 
 try:
-    import torch
-
-    torch.set_default_dtype(torch.float64)
+    import torch  # arrays are float64, so are the torch tensors made from them
 except ImportError:  # the PyTorch comparisons are skipped
     torch = None
 

@@ -1,0 +1,36 @@
+"""`mg.nn`: modules, layers, losses, and the `functional`, `init` and `utils` helpers.
+
+Example:
+    >>> import microgradnp as mg
+    >>> nn = mg.nn
+    >>> model = nn.Sequential(nn.Linear(4, 8), nn.Sigmoid(), nn.Linear(8, 3))
+    >>> loss = nn.CrossEntropyLoss()(model(mg.randn(5, 4)), mg.tensor([0, 1, 2, 1, 0]))
+    >>> loss.backward()
+    >>> [p.grad.shape for p in model.parameters()]
+    [(8, 4), (8,), (3, 8), (3,)]
+"""
+
+from . import functional, init, utils
+from .containers import ModuleDict, ModuleList, Sequential
+from .layers import (
+    Dropout,
+    Embedding,
+    Flatten,
+    Identity,
+    LayerNorm,
+    Linear,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .module import Module, Parameter, RemovableHandle
+
+__all__ = [
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Embedding", "Flatten",
+    "Identity", "LayerNorm", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleDict",
+    "ModuleList", "NLLLoss", "Parameter", "ReLU", "RemovableHandle", "Sequential", "Sigmoid",
+    "Softmax", "Tanh", "functional", "init", "utils",
+]

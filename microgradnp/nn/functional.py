@@ -1,0 +1,142 @@
+"""`mg.nn.functional` (imported as `F`): the stateless functions behind the layers and losses.
+
+Activations and `linear` are the core ops; `dropout`, `embedding` and `layer_norm` are
+composites defined here; the losses come from `loss_functions.py`.
+
+Example:
+    >>> import microgradnp as mg
+    >>> F = mg.nn.functional
+    >>> x = mg.tensor([[1.0, -1.0]])
+    >>> F.relu(x).tolist(), round(F.softmax(x, dim=1).sum().item(), 6)
+    ([[1.0, 0.0]], 1.0)
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..ops import linear, one_hot, relu, sigmoid, tanh
+from ..primitive import raw
+from ..random import default_generator
+from ..tensor import Tensor
+from .loss_functions import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    mse_loss,
+    nll_loss,
+)
+
+__all__ = [
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
+    "embedding", "layer_norm", "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot",
+    "relu", "sigmoid", "softmax", "tanh",
+]
+
+
+def _softmax_dim(ndim: int, name: str) -> int:
+    # PyTorch's legacy rule when no dim is given (deprecated there too, hence the warning)
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
+                  f"to include dim=X as an argument.", stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Any, dim: int | None = None) -> Tensor:  # noqa: A002
+    """exp(x) / sum(exp(x)) along `dim` (stable for any input)."""
+    if dim is None:
+        dim = _softmax_dim(raw(input).ndim, "softmax")
+    return ops.softmax(input, dim)
+
+
+def log_softmax(input: Any, dim: int | None = None) -> Tensor:  # noqa: A002
+    """x - logsumexp(x) along `dim` (stable for any input)."""
+    if dim is None:
+        dim = _softmax_dim(raw(input).ndim, "log_softmax")
+    return ops.log_softmax(input, dim)
+
+
+def dropout(input: Any, p: float = 0.5, training: bool = True,  # noqa: A002
+            inplace: bool = False) -> Tensor:
+    """Inverted dropout: zero each element with probability `p` and scale the survivors by
+    1 / (1 - p), so the expected value is unchanged; the identity when not `training`.
+
+    The mask is drawn from the generator seeded by `mg.manual_seed`. `inplace` is accepted
+    for PyTorch compatibility; the result is always a new tensor.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> _ = mg.manual_seed(0)
+        >>> mg.nn.functional.dropout(mg.ones(6), p=0.5).tolist()
+        [2.0, 2.0, 2.0, 0.0, 0.0, 0.0]
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    xr = raw(input)
+    if p == 1.0:
+        return input * np.zeros(xr.shape, xr.dtype)
+    draw_dtype = np.float64 if xr.dtype == np.float64 else np.float32
+    mask = (default_generator().random(xr.shape, dtype=draw_dtype) >= p).astype(xr.dtype)
+    mask /= 1.0 - p  # as PyTorch: bernoulli(1 - p) / (1 - p), in the input's dtype
+    return input * mask
+
+
+def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:  # noqa: A002
+    """Rows of `weight` (num_embeddings, dim) picked by the integer tensor `input`.
+
+    Gradients of repeated indices add up; the row `padding_idx` receives no gradient.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> w = mg.tensor([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]])
+        >>> mg.nn.functional.embedding(mg.tensor([[2, 1]]), w).tolist()
+        [[[3.0, 4.0], [1.0, 2.0]]]
+    """
+    idx = np.asarray(raw(input))
+    num = raw(weight).shape[0]
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+    if idx.size and (idx.min() < 0 or idx.max() >= num):
+        raise IndexError(f"embedding: indices must lie in [0, {num}), got values in "
+                         f"[{idx.min()}, {idx.max()}]")
+    out = weight[idx]
+    if padding_idx is None:
+        return out
+    if padding_idx < 0:
+        padding_idx += num
+    # where() passes the gradient only to the selected branch; the padding rows take the
+    # constant copy, so weight[padding_idx] gets none
+    keep = (idx != padding_idx)[..., None]
+    return ops.where(keep, out, raw(weight)[idx])
+
+
+def layer_norm(input: Any, normalized_shape: int | tuple[int, ...],  # noqa: A002
+               weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the trailing `normalized_shape` dimensions to zero mean and unit
+    (biased) variance, then scale by `weight` and shift by `bias`.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> y = mg.nn.functional.layer_norm(mg.tensor([[1.0, 2.0, 3.0]]), (3,))
+        >>> [round(v, 3) for v in y.tolist()[0]]
+        [-1.225, 0.0, 1.225]
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    xs = raw(input).shape
+    if not shape or xs[len(xs) - len(shape):] != shape:
+        raise ValueError(f"layer_norm: input of shape {xs} does not end with normalized_shape "
+                         f"{shape}")
+    axes = tuple(range(-len(shape), 0))
+    centred = input - ops.mean(input, dim=axes, keepdim=True)
+    var = ops.mean(centred * centred, dim=axes, keepdim=True)  # biased, as PyTorch
+    out = centred / ops.sqrt(var + eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out

@@ -1,0 +1,277 @@
+"""Layers: `Linear`, activations (`Sigmoid`, `ReLU`, `Tanh`, `Softmax`, `LogSoftmax`),
+`Dropout`, `Identity`, `Flatten`, `Embedding` and `LayerNorm`.
+
+Each is a thin `Module` over `functional`; parameters are created with PyTorch's shapes and
+default initialisation, from the generator seeded by `mg.manual_seed`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import dtypes, ops
+from ..autograd import no_grad
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+
+def _empty(*shape: int, dtype: Any = None) -> Parameter:
+    return Parameter(np.empty(shape, dtype=dtypes.get_default_dtype() if dtype is None
+                              else np.dtype(dtype)))
+
+
+class Linear(Module):
+    """y = x @ weight.T + bias, with weight of shape (out_features, in_features).
+
+    Initialised as PyTorch's `nn.Linear`: weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)).
+
+    Example:
+        >>> import microgradnp as mg
+        >>> layer = mg.nn.Linear(3, 2)
+        >>> layer, layer.weight.shape, layer(mg.zeros(4, 3)).shape
+        (Linear(in_features=3, out_features=2, bias=True), (2, 3), (4, 2))
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = _empty(out_features, in_features, dtype=dtype)
+        if bias:
+            self.bias = _empty(out_features, dtype=dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # kaiming_uniform_(a=sqrt(5)) gives bound = gain * sqrt(3 / fan_in) with
+        # gain = sqrt(2 / (1 + 5)), i.e. 1 / sqrt(fan_in) -- PyTorch's default
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder; arguments are ignored)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class Sigmoid(Module):
+    """1 / (1 + exp(-x)), elementwise (stable for any input)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.sigmoid(x)
+
+
+class ReLU(Module):
+    """max(x, 0), elementwise. `inplace` is accepted for compatibility and ignored."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.relu(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Tanh(Module):
+    """tanh(x), elementwise."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.tanh(x)
+
+
+class Softmax(Module):
+    """Softmax along `dim` (PyTorch's legacy implicit dim, with a warning, when None)."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """Log-softmax along `dim`, computed stably (legacy implicit dim, as `Softmax`)."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.log_softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Dropout(Module):
+    """Inverted dropout with probability `p` in training mode; the identity in eval mode.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> drop = mg.nn.Dropout(0.25)
+        >>> drop
+        Dropout(p=0.25, inplace=False)
+        >>> bool((drop.eval()(mg.ones(4)) == 1).all())
+        True
+    """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Flatten(Module):
+    """Merge dimensions `start_dim`..`end_dim` (by default all but the batch dimension)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.flatten(x, self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Embedding(Module):
+    """A lookup table: integer ids -> rows of `weight` (num_embeddings, embedding_dim).
+
+    Initialised from N(0, 1); the row `padding_idx` (if given) starts at zero and gets no
+    gradient.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> emb = mg.nn.Embedding(10, 3, padding_idx=0)
+        >>> emb, emb(mg.tensor([[1, 2], [0, 9]])).shape, emb.weight[0].tolist()
+        (Embedding(10, 3, padding_idx=0), (2, 2, 3), [0.0, 0.0, 0.0])
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int,
+                 padding_idx: int | None = None, *, dtype: Any = None,
+                 _weight: Any = None) -> None:
+        super().__init__()
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"padding_idx must be within num_embeddings "
+                                 f"({num_embeddings}), got {padding_idx}")
+            padding_idx %= num_embeddings
+        self.padding_idx = padding_idx
+        if _weight is None:
+            self.weight = _empty(num_embeddings, embedding_dim, dtype=dtype)
+            self.reset_parameters()
+        else:
+            if tuple(np.shape(_weight.data if isinstance(_weight, Tensor) else _weight)) != (
+                    num_embeddings, embedding_dim):
+                raise ValueError(f"Embedding: _weight must have shape ({num_embeddings}, "
+                                 f"{embedding_dim})")
+            self.weight = Parameter(_weight)
+
+    def reset_parameters(self) -> None:
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight[self.padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(cls, embeddings: Any, freeze: bool = True,
+                        padding_idx: int | None = None) -> Embedding:
+        """An Embedding holding (a copy of) the 2-D `embeddings`; frozen by default."""
+        arr = np.array(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
+        if arr.ndim != 2:
+            raise ValueError(f"Embeddings parameter is expected to be 2-dimensional, got "
+                             f"shape {arr.shape}")
+        emb = cls(arr.shape[0], arr.shape[1], padding_idx=padding_idx, _weight=arr)
+        emb.weight.requires_grad = not freeze
+        return emb
+
+    def forward(self, x: Any) -> Tensor:
+        return F.embedding(x, self.weight, self.padding_idx)
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        return s if self.padding_idx is None else s + f", padding_idx={self.padding_idx}"
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the trailing `normalized_shape` dims, with learnable
+    elementwise scale (ones) and shift (zeros).
+
+    Example:
+        >>> import microgradnp as mg
+        >>> mg.nn.LayerNorm(4)
+        LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True)
+    """
+
+    def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5,
+                 elementwise_affine: bool = True, bias: bool = True, *,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = _empty(*self.normalized_shape, dtype=dtype)
+            if bias:
+                self.bias = _empty(*self.normalized_shape, dtype=dtype)
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
