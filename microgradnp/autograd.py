@@ -196,8 +196,9 @@ def _run_backward(
                 heappush(heap, (-r._node.seq, k, r))
     results: dict[int, Any] = {}
     handed_out: set[int] = set()  # buffers given to a .grad: a second holder gets a copy
+    clock, anomaly = GradMode.clock, GradMode.anomaly
     while heap:
-        _, k, t = heappop(heap)
+        k, t = heappop(heap)[1:]
         g = grads.pop(k)
         if t._hooks:
             g = _run_hooks(t, g, create_graph)
@@ -217,35 +218,38 @@ def _run_backward(
         needs = node.needs
         if reach is not None:
             needs = tuple([n and id(a) in reach for a, n in zip(args, needs, strict=False)])
-        if node.stamp != GradMode.clock:  # something changed in place since recording
+        if node.stamp != clock:  # something changed in place since recording
             _check_versions(node)
         prim = node.prim
         if create_graph:
             gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
             with set_grad_enabled(True):
                 in_grads = prim.vjp(gt, t, needs, *args, **node.params)
+        elif node.params:
+            in_grads = prim.vjp(g, t.data, needs, *node.data, **node.params)
         else:
-            raw_args = [a.data if isinstance(a, Tensor) else a for a in args]
-            in_grads = prim.vjp(g, t.data, needs, *raw_args, **node.params)
-        if GradMode.anomaly:
+            in_grads = prim.vjp(g, t.data, needs, *node.data)
+        if anomaly:
             _check_finite(node, in_grads)
-        for a, need, ga in zip(args, needs, in_grads, strict=False):
-            if not need or ga is None:
-                continue
-            if ga.shape != a.data.shape:
-                if create_graph and not isinstance(ga, Tensor):
-                    ga = Tensor._wrap(np.asarray(ga))
-                ga = _sum_to(ga, a.data.shape, prim.name)
-            ka = id(a)
-            prev = grads.get(ka)
-            if prev is None:
-                grads[ka] = ga
-                if a._node is None:
-                    leaves.append(a)
+        i = 0
+        for ga in in_grads:
+            if ga is not None and needs[i]:
+                a = args[i]
+                if ga.shape != a.data.shape:
+                    if create_graph and not isinstance(ga, Tensor):
+                        ga = Tensor._wrap(np.asarray(ga))
+                    ga = _sum_to(ga, a.data.shape, prim.name)
+                ka = id(a)
+                prev = grads.get(ka)
+                if prev is None:
+                    grads[ka] = ga
+                    if a._node is None:
+                        leaves.append(a)
+                    else:
+                        heappush(heap, (-a._node.seq, ka, a))
                 else:
-                    heappush(heap, (-a._node.seq, ka, a))
-            else:
-                grads[ka] = prev + ga
+                    grads[ka] = prev + ga
+            i += 1
         if not retain_graph:
             _release(node, t)
     for t in leaves:
@@ -311,7 +315,7 @@ def _release(node: Node, out: Tensor) -> None:
     node.out_meta = (out.data.shape, out.data.dtype, out.grad if out._retains_grad else None)
     node.edges = tuple([a._node if isinstance(a, Tensor) and a._node is not None else a
                         for a in node.args])
-    node.args = None
+    node.args = node.data = None
 
 
 def _as_root_grad(t: Tensor, gradient: Any, create_graph: bool, who: str) -> Any:
@@ -493,5 +497,6 @@ class Function:
         if GradMode.enabled and any(needs):
             prim = cls.__dict__.get("_prim") or _FunctionPrim(cls)
             cls._prim = prim
-            out = Tensor._from_op(out.data, Node(prim, args, {"ctx": ctx}, needs))
+            data = [a.data if isinstance(a, Tensor) else a for a in args]
+            out = Tensor._from_op(out.data, Node(prim, args, data, {"ctx": ctx}, needs))
         return out

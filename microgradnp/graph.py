@@ -37,12 +37,13 @@ class Node:
     `args` is set to None once the graph is released after a backward pass.
     """
 
-    __slots__ = ("prim", "args", "params", "needs", "stamp", "seq", "trace", "scope", "edges",
-                 "out_meta", "_stub")
+    __slots__ = ("prim", "args", "data", "params", "needs", "stamp", "seq", "trace", "scope",
+                 "edges", "out_meta", "_stub")
 
-    def __init__(self, prim: Any, args: tuple, params: dict, needs: tuple):
+    def __init__(self, prim: Any, args: tuple, data: Any, params: dict, needs: tuple):
         self.prim = prim
         self.args: tuple | None = args
+        self.data = data  # the args with each Tensor replaced by its array (fast-path VJPs)
         self.params = params
         self.needs = needs
         self.stamp = GradMode.clock

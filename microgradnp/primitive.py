@@ -73,29 +73,32 @@ class Primitive:
             (x,) = args
             if not isinstance(x, Tensor):  # plain NumPy: how VJPs run on the fast path
                 return self.impl(x, **params)
-            out = self._impl(args, (x.data,), params)
+            data = (x.data,)
+            out = self._impl(args, data, params)
             if x._requires_grad and GradMode.enabled and out.dtype.kind == "f":
-                return Tensor._from_op(out, Node(self, args, params, (True,)))
+                return Tensor._from_op(out, Node(self, args, data, params, (True,)))
             return Tensor._wrap(out)
         if n == 2:
             x, y = args
             xt, yt = isinstance(x, Tensor), isinstance(y, Tensor)
             if not (xt or yt):
                 return self.impl(x, y, **params)
-            out = self._impl(args, (x.data if xt else x, y.data if yt else y), params)
+            data = (x.data if xt else x, y.data if yt else y)
+            out = self._impl(args, data, params)
             nx, ny = xt and x._requires_grad, yt and y._requires_grad
             if (nx or ny) and GradMode.enabled and out.dtype.kind == "f":
-                return Tensor._from_op(out, Node(self, args, params, (nx, ny)))
+                return Tensor._from_op(out, Node(self, args, data, params, (nx, ny)))
             return Tensor._wrap(out)
         for a in args:
             if isinstance(a, Tensor):
                 break
         else:
             return self.impl(*args, **params)
-        out = self._impl(args, [a.data if isinstance(a, Tensor) else a for a in args], params)
+        data = [a.data if isinstance(a, Tensor) else a for a in args]
+        out = self._impl(args, data, params)
         needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
         if True in needs and GradMode.enabled and out.dtype.kind == "f":
-            return Tensor._from_op(out, Node(self, args, params, needs))
+            return Tensor._from_op(out, Node(self, args, data, params, needs))
         return Tensor._wrap(out)
 
     def _impl(self, args: tuple, data: Any, params: dict) -> Any:

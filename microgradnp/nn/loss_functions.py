@@ -314,7 +314,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, *,  # noqa: A002
         xr = raw(input)
         if xr.ndim == 2 and t.shape[0] == xr.shape[0] > 0 and reduction in _REDUCTIONS:
             # one max over the unsigned view catches negative and too large indices at once
-            top = t.view(_UNSIGNED[t.itemsize]).max()
+            top = np.maximum.reduce(t.view(_UNSIGNED[t.itemsize]))
             if top < xr.shape[1]:
                 return softmax_cross_entropy(input, t, reduction=reduction, cache={})
     return _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..primitive import primitive, raw
+from ..tensor import Tensor
 
 
 def _mask(cond: np.ndarray, like: Any) -> np.ndarray:
@@ -209,11 +210,13 @@ def sigmoid(x):
     # NOTE: 1 / (1 + exp(-x)) keeps full relative precision in both tails (exp is accurate
     # relative to its value), unlike 0.5*tanh(x/2)+0.5, and is 10x faster than
     # exp(-logaddexp(0, -x)); the cap on -x makes it overflow-free for any input.
-    x = np.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(np.float64)
-    out = np.negative(x, out=np.empty_like(x))  # one buffer, reused by every step
-    np.minimum(out, _EXP_CAP.get(x.dtype, 709.0), out=out)
+    if x.ndim == 0:  # NumPy returns scalars for 0-d inputs; the in-place steps need an array
+        x = x.reshape(1)
+        return sigmoid.impl(x).reshape(())
+    out = np.maximum(x, -_EXP_CAP.get(x.dtype, 709.0))  # the one buffer; -x <= cap
+    np.negative(out, out=out)
     np.exp(out, out=out)
     out += 1.0
     return np.reciprocal(out, out=out)
@@ -303,8 +306,6 @@ def square(x: Any) -> Any:
 
 def sign(x: Any) -> Any:
     """sign(x), with no gradient (its derivative is 0 almost everywhere)."""
-    from ..tensor import Tensor
-
     return Tensor._wrap(np.sign(raw(x)))
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..graph import GradMode
 from ..primitive import raw
+from ..tensor import Tensor
 from . import elementwise as E
 from .shape import _normalize_index, index_put
 
@@ -57,8 +58,6 @@ def _in_place_array(op: str, a: np.ndarray, other: Any, **kw: Any) -> None:
 
 
 def inplace(t: Any, op: str, other: Any, **kw: Any) -> Any:
-    from ..tensor import Tensor
-
     other_rg = isinstance(other, Tensor) and other.requires_grad
     if GradMode.enabled and (t.requires_grad or other_rg):
         if t.requires_grad and t.is_leaf:

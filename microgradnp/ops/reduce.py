@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..primitive import primitive, raw
+from ..tensor import Tensor
 from .elementwise import exp, sqrt
 from .shape import _broadcast_to, _reshape
 
@@ -146,8 +147,6 @@ amin.defvjp(_extreme_vjp)
 
 def _max_or_min(x: Any, dim: Any, keepdim: bool, kw: dict, extreme: Any, arg: Any,
                 pairwise: Any) -> Any:
-    from ..tensor import Tensor
-
     if isinstance(dim, (Tensor, np.ndarray)):  # torch.max(a, b) is the elementwise maximum
         return pairwise(x, dim)
     axis, keepdims = dim_args(dim, keepdim, kw)
@@ -179,8 +178,6 @@ def min(x: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # no
 
 
 def _arg(fn: Any, x: Any, dim: Any, keepdim: bool, kw: dict) -> Any:
-    from ..tensor import Tensor
-
     axis, keepdims = dim_args(dim, keepdim, kw)
     xr = raw(x)
     if axis is None:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..primitive import primitive, raw
+from ..tensor import Tensor
 
 
 def _shape_arg(shape: tuple) -> tuple:
@@ -157,8 +158,6 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
 
 
 def _normalize_index(index: Any) -> Any:
-    from ..tensor import Tensor
-
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):

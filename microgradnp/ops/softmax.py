@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..primitive import primitive, raw
+from ..tensor import Tensor
 from .reduce import _sum
 
 
@@ -61,8 +62,6 @@ def log_softmax(x: Any, dim: int = -1, *, axis: Any = None) -> Any:
 
 def one_hot(labels: Any, num_classes: int = -1) -> Any:
     """Integer labels of any shape -> int64 tensor with a trailing class dimension."""
-    from ..tensor import Tensor
-
     y = np.asarray(raw(labels))
     if y.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, got dtype {y.dtype}")
@@ -88,9 +87,10 @@ def softmax_cross_entropy(logits, target, reduction="mean", cache=None):
     e = np.exp(z)
     s = np.add.reduce(e, axis=1, keepdims=True)
     losses = np.log(s[:, 0])  # log's argument is >= 1: never log(0)
-    losses -= z[np.arange(n), target]
+    rows = np.arange(n)
+    losses -= z[rows, target]
     if cache is not None:
-        cache["e"], cache["s"] = e, s
+        cache["e"], cache["s"], cache["rows"] = e, s, rows
     if reduction == "mean":
         return np.add.reduce(losses) / n if n else np.asarray(np.nan, dtype=logits.dtype)
     if reduction == "sum":
@@ -100,25 +100,23 @@ def softmax_cross_entropy(logits, target, reduction="mean", cache=None):
 
 @softmax_cross_entropy.defvjp
 def _softmax_cross_entropy_vjp(g, out, needs, logits, target, reduction="mean", cache=None):
-    from ..tensor import Tensor
-
     n = raw(logits).shape[0]
-    rows, t = np.arange(n), raw(target)
-    if reduction == "none":
-        scale = _reshape_col(g)
-    elif reduction == "mean":
-        scale = g / n
-    else:
-        scale = g
     if isinstance(g, Tensor) or cache is None or "e" not in cache:
         # graph mode: softmax recorded, so that second derivatives work
+        if reduction == "none":
+            scale = _reshape_col(g)
+        else:
+            scale = g / n if reduction == "mean" else g
         onehot = np.zeros(raw(logits).shape, dtype=raw(logits).dtype)
-        onehot[rows, t] = 1
+        onehot[np.arange(n), raw(target)] = 1
         return (_softmax(logits, axis=1) - onehot) * scale, None
     # fast path: softmax from the forward's exponentials, one-hot subtracted in place
     p = cache["e"] / cache["s"]
-    p[rows, t] -= 1
-    p *= scale
+    p[cache["rows"], target] -= 1
+    if reduction == "none":
+        p *= g[:, None]
+    else:
+        p *= g.item() / n if reduction == "mean" else g.item()  # a Python float keeps p's dtype
     return p, None
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import enable_grad, no_grad
+from ..autograd import enable_grad
 from ..graph import GradMode
 from ..tensor import Tensor
 
@@ -160,12 +160,13 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         GradMode.clock += 1  # one in-place "tick" for the whole step (see graph.GradMode)
-        with no_grad():
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is not None:
-                        self._update(p, p.grad.data, self.state[p], group)
-                        p._version = GradMode.clock
+        clock = GradMode.clock
+        # Kernels work on the arrays themselves, so nothing is recorded: no no_grad() needed.
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p, p.grad.data, self.state[p], group)
+                    p._version = clock
         return loss
 
     def state_dict(self) -> dict[str, Any]:

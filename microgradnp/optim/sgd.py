@@ -31,6 +31,9 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, buf: np.ndarray | None, *, l
         >>> p.tolist(), buf.tolist()
         ([0.5, 2.5], [1.0, -1.0])
     """
+    if momentum == 0 and weight_decay == 0 and not maximize:  # plain SGD: one temporary
+        param -= np.multiply(grad, lr)
+        return buf
     d = decayed_grad(param, grad, weight_decay, maximize)  # the one scratch array
     if momentum != 0:
         if buf is None:
