@@ -282,7 +282,7 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed_out: set[int]) -> 
         return
     if isinstance(g, Tensor):
         g = g.data
-    if g.dtype != t.data.dtype:
+    if g.dtype is not t.data.dtype and g.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)
     if t.grad is None:
         # NOTE: a VJP may hand the same array (or a view of it) to several inputs (add does);

@@ -66,46 +66,48 @@ class Primitive:
         return self if obj is None else MethodType(self, obj)
 
     def __call__(self, *args: Any, **params: Any) -> Any:
-        # NOTE: the hot path of every op. One- and two-argument calls (nearly all of them)
-        # are unrolled; the generic loop below handles the rest.
+        # NOTE: the hot path of every op. Calls of one to three arguments (nearly all) are
+        # unrolled; the generic loop at the end handles the rest.
         n = len(args)
-        if n == 1:
-            (x,) = args
-            if not isinstance(x, Tensor):  # plain NumPy: how VJPs run on the fast path
-                return self.impl(x, **params)
-            data = (x.data,)
-            out = self._impl(args, data, params)
-            if x._requires_grad and GradMode.enabled and out.dtype.kind == "f":
-                return Tensor._from_op(out, Node(self, args, data, params, (True,)))
-            return Tensor._wrap(out)
-        if n == 2:
-            x, y = args
-            xt, yt = isinstance(x, Tensor), isinstance(y, Tensor)
-            if not (xt or yt):
-                return self.impl(x, y, **params)
-            data = (x.data if xt else x, y.data if yt else y)
-            out = self._impl(args, data, params)
-            nx, ny = xt and x._requires_grad, yt and y._requires_grad
-            if (nx or ny) and GradMode.enabled and out.dtype.kind == "f":
-                return Tensor._from_op(out, Node(self, args, data, params, (nx, ny)))
-            return Tensor._wrap(out)
-        for a in args:
-            if isinstance(a, Tensor):
-                break
-        else:
-            return self.impl(*args, **params)
-        data = [a.data if isinstance(a, Tensor) else a for a in args]
-        out = self._impl(args, data, params)
-        needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+        try:
+            if n == 1:
+                (x,) = args
+                if not isinstance(x, Tensor):  # plain NumPy: how VJPs run on the fast path
+                    return self.impl(x, **params)
+                data: Any = (x.data,)
+                out = self.impl(x.data, **params)
+                needs: tuple = _NEEDS1 if x._requires_grad else _NEEDS0
+            elif n == 2:
+                x, y = args
+                xt, yt = isinstance(x, Tensor), isinstance(y, Tensor)
+                if not (xt or yt):
+                    return self.impl(x, y, **params)
+                data = (x.data if xt else x, y.data if yt else y)
+                out = self.impl(*data, **params)
+                needs = (xt and x._requires_grad, yt and y._requires_grad)
+            elif n == 3:
+                x, y, z = args
+                xt, yt, zt = isinstance(x, Tensor), isinstance(y, Tensor), isinstance(z, Tensor)
+                if not (xt or yt or zt):
+                    return self.impl(x, y, z, **params)
+                data = (x.data if xt else x, y.data if yt else y, z.data if zt else z)
+                out = self.impl(*data, **params)
+                needs = (xt and x._requires_grad, yt and y._requires_grad,
+                         zt and z._requires_grad)
+            else:
+                if not any(isinstance(a, Tensor) for a in args):
+                    return self.impl(*args, **params)
+                data = [a.data if isinstance(a, Tensor) else a for a in args]
+                out = self.impl(*data, **params)
+                needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+        except (ValueError, TypeError, IndexError) as e:
+            raise type(e)(f"{self.name}: {e} (inputs: {_describe(args)})") from None
         if True in needs and GradMode.enabled and out.dtype.kind == "f":
             return Tensor._from_op(out, Node(self, args, data, params, needs))
         return Tensor._wrap(out)
 
-    def _impl(self, args: tuple, data: Any, params: dict) -> Any:
-        try:
-            return self.impl(*data, **params)
-        except (ValueError, TypeError, IndexError) as e:
-            raise type(e)(f"{self.name}: {e} (inputs: {_describe(args)})") from None
+
+_NEEDS0, _NEEDS1 = (False,), (True,)
 
 
 def primitive(impl: Callable[..., np.ndarray]) -> Primitive:

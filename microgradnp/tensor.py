@@ -211,6 +211,16 @@ class Tensor:
         create_graph: bool = False,
     ) -> None:
         """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad."""
+        if gradient is None and not create_graph and self._node is not None:
+            # the common case, `loss.backward()`, without the general argument handling
+            d = self.data
+            if d.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for scalar outputs, but "
+                    f"the output has shape {d.shape}; pass `gradient=` of that shape")
+            _autograd._run_backward((self,), (np.ones(d.shape, d.dtype),), bool(retain_graph),
+                                    False, None)
+            return
         _autograd.backward(self, gradient, retain_graph, create_graph)
 
     # ---- dtype conversion ----------------------------------------------------------------

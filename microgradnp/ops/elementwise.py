@@ -197,11 +197,18 @@ def tanh(x):
 
 @tanh.defvjp
 def _tanh_vjp(g, out, needs, x):
-    return (g * (1.0 - out * out),)  # d tanh = 1 - tanh^2: reuse the output
+    # d tanh = 1 - tanh^2: reuse the output
+    if isinstance(g, np.ndarray) and out.ndim:  # fast path: one new array, not three
+        r = np.multiply(out, out)
+        np.subtract(1.0, r, out=r)
+        r *= g
+        return (r,)
+    return (g * (1.0 - out * out),)
 
 
 # exp(-x) overflows (and warns) once -x exceeds log(max float); capping -x there changes
 # sigma(x) only below ~1e-38 (float32) or ~1e-308 (float64), where it is 0 to any use.
+# Large inputs silence the warning instead, which is cheaper than the extra pass.
 _EXP_CAP = {np.dtype(np.float16): 11.0, np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}
 
 
@@ -215,16 +222,27 @@ def sigmoid(x):
     if x.ndim == 0:  # NumPy returns scalars for 0-d inputs; the in-place steps need an array
         x = x.reshape(1)
         return sigmoid.impl(x).reshape(())
-    out = np.maximum(x, -_EXP_CAP.get(x.dtype, 709.0))  # the one buffer; -x <= cap
-    np.negative(out, out=out)
-    np.exp(out, out=out)
+    if x.size >= 16384:  # large: an errstate costs less than the pass that caps -x
+        with np.errstate(over="ignore"):  # exp(-x) = inf gives exactly 1/(1+inf) = 0
+            out = np.negative(x)
+            np.exp(out, out=out)
+    else:
+        out = np.maximum(x, -_EXP_CAP.get(x.dtype, 709.0))  # the one buffer; -x <= cap
+        np.negative(out, out=out)
+        np.exp(out, out=out)
     out += 1.0
     return np.reciprocal(out, out=out)
 
 
 @sigmoid.defvjp
 def _sigmoid_vjp(g, out, needs, x):
-    return (g * out * (1.0 - out),)  # d sigma = sigma (1 - sigma)
+    # d sigma = sigma (1 - sigma): reuse the output
+    if isinstance(g, np.ndarray) and out.ndim:  # fast path: one new array, not three
+        r = np.subtract(1.0, out)
+        r *= out
+        r *= g
+        return (r,)
+    return (g * out * (1.0 - out),)
 
 
 @primitive
@@ -234,6 +252,8 @@ def relu(x):
 
 @relu.defvjp
 def _relu_vjp(g, out, needs, x):
+    if isinstance(g, np.ndarray):
+        return (np.multiply(g, out > 0),)  # a bool mask multiplies without a float copy
     return (g * _mask(raw(out) > 0, g),)
 
 
