@@ -198,7 +198,7 @@ def _run_backward(
     handed_out: set[int] = set()  # buffers given to a .grad: a second holder gets a copy
     clock, anomaly = GradMode.clock, GradMode.anomaly
     while heap:
-        k, t = heappop(heap)[1:]
+        _, k, t = heappop(heap)
         g = grads.pop(k)
         if t._hooks:
             g = _run_hooks(t, g, create_graph)

@@ -218,7 +218,8 @@ class Tensor:
                 raise RuntimeError(
                     f"backward: grad can be implicitly created only for scalar outputs, but "
                     f"the output has shape {d.shape}; pass `gradient=` of that shape")
-            _autograd._run_backward((self,), (np.ones(d.shape, d.dtype),), bool(retain_graph),
+            one = np.array(1, d.dtype) if d.ndim == 0 else np.ones(d.shape, d.dtype)
+            _autograd._run_backward((self,), (one,), bool(retain_graph),
                                     False, None)
             return
         _autograd.backward(self, gradient, retain_graph, create_graph)

@@ -87,10 +87,11 @@ def softmax_cross_entropy(logits, target, reduction="mean", cache=None):
     e = np.exp(z)
     s = np.add.reduce(e, axis=1, keepdims=True)
     losses = np.log(s[:, 0])  # log's argument is >= 1: never log(0)
-    rows = np.arange(n)
-    losses -= z[rows, target]
+    flat = np.arange(0, n * z.shape[1], z.shape[1])
+    flat += target  # flat index of each row's label: one 1-D gather instead of a 2-D one
+    losses -= z.take(flat)
     if cache is not None:
-        cache["e"], cache["s"], cache["rows"] = e, s, rows
+        cache["e"], cache["s"], cache["flat"] = e, s, flat
     if reduction == "mean":
         return np.add.reduce(losses) / n if n else np.asarray(np.nan, dtype=logits.dtype)
     if reduction == "sum":
@@ -112,7 +113,7 @@ def _softmax_cross_entropy_vjp(g, out, needs, logits, target, reduction="mean", 
         return (_softmax(logits, axis=1) - onehot) * scale, None
     # fast path: softmax from the forward's exponentials, one-hot subtracted in place
     p = cache["e"] / cache["s"]
-    p[cache["rows"], target] -= 1
+    p.reshape(-1)[cache["flat"]] -= 1
     if reduction == "none":
         p *= g[:, None]
     else:

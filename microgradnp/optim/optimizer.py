@@ -150,9 +150,12 @@ class Optimizer:
                     p.grad.requires_grad = False
                     p.grad.data[...] = 0
 
-    def _scratch(self, like: np.ndarray) -> np.ndarray:
+    def _scratch(self, like: np.ndarray) -> np.ndarray | None:
         """A scratch array shaped like `like`: a view of one buffer that grows to the largest
-        parameter, so that updates allocate nothing per step."""
+        parameter, so that updates of large parameters allocate nothing per step. None for
+        small ones, where a fresh temporary costs less than slicing the buffer."""
+        if like.size < 4096:
+            return None
         buf = self._scratch_buffer
         if buf.size < like.size or buf.dtype != like.dtype:
             buf = self._scratch_buffer = np.empty(max(like.size, buf.size), like.dtype)
