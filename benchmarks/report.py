@@ -239,8 +239,14 @@ def save(res: dict, out: Path = RESULTS_DIR, *, with_plot: bool = True) -> list[
     return paths
 
 
+GAPS_MD = HERE / "GAPS.md"  # hand-written: why each missed target is missed (profiles)
+
+
 def write_results_md(res: dict, path: Path = RESULTS_MD) -> Path:
-    path.write_text(results_md(res))
+    text = results_md(res)
+    if GAPS_MD.exists():
+        text = text.rstrip("\n") + "\n\n" + GAPS_MD.read_text()
+    path.write_text(text)
     return path
 
 

@@ -80,7 +80,6 @@ class Optimizer:
                             f"Tensors or dicts, but got {type(params).__name__}")
         self._validate(defaults)
         self.defaults = defaults
-        self._scratch_buffer = np.empty(0)  # reused by updates that need a temporary
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, (set, frozenset)):
@@ -149,17 +148,6 @@ class Optimizer:
                         p.grad = p.grad.detach()
                     p.grad.requires_grad = False
                     p.grad.data[...] = 0
-
-    def _scratch(self, like: np.ndarray) -> np.ndarray | None:
-        """A scratch array shaped like `like`: a view of one buffer that grows to the largest
-        parameter, so that updates of large parameters allocate nothing per step. None for
-        small ones, where a fresh temporary costs less than slicing the buffer."""
-        if like.size < 4096:
-            return None
-        buf = self._scratch_buffer
-        if buf.size < like.size or buf.dtype != like.dtype:
-            buf = self._scratch_buffer = np.empty(max(like.size, buf.size), like.dtype)
-        return buf[: like.size].reshape(like.shape)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return `closure()`'s loss, if given.

@@ -16,8 +16,7 @@ from .optimizer import Optimizer, ParamsT, check_nonnegative, decayed_grad
 
 def sgd_update(param: np.ndarray, grad: np.ndarray, buf: np.ndarray | None, *, lr: float,
                momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
-               nesterov: bool = False, maximize: bool = False,
-               scratch: np.ndarray | None = None) -> np.ndarray | None:
+               nesterov: bool = False, maximize: bool = False) -> np.ndarray | None:
     """One SGD step on `param` in place; returns the momentum buffer (new on the first step).
 
     Math (g = ∇ or -∇ when maximizing, μ momentum, τ dampening, λ weight decay):
@@ -33,7 +32,9 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, buf: np.ndarray | None, *, l
         ([0.5, 2.5], [1.0, -1.0])
     """
     if momentum == 0 and weight_decay == 0 and not maximize:  # plain SGD
-        param -= np.multiply(grad, lr, out=scratch)  # `scratch` (if given): no allocation
+        # NOTE: one transient temporary; a persistent scratch buffer would save the
+        # allocation but raise the peak memory of a step by the largest parameter's size
+        param -= np.multiply(grad, lr)
         return buf
     d = decayed_grad(param, grad, weight_decay, maximize)  # the one scratch array
     if momentum != 0:
@@ -94,6 +95,6 @@ class SGD(Optimizer):
         buf = sgd_update(param.data, grad, state.get("momentum_buffer"), lr=group["lr"],
                          momentum=group["momentum"], dampening=group["dampening"],
                          weight_decay=group["weight_decay"], nesterov=group["nesterov"],
-                         maximize=group["maximize"], scratch=self._scratch(grad))
+                         maximize=group["maximize"])
         if buf is not None:
             state["momentum_buffer"] = buf
