@@ -17,3 +17,14 @@ def _restore_global_state():
     mg.set_default_dtype(dtype)
     mg.autograd.GradMode.enabled = True
     mg.autograd.GradMode.anomaly = False
+
+
+@pytest.fixture
+def torch():
+    """PyTorch as the oracle (skipped where it is not installed), with its default dtype
+    float32 for the test and restored afterwards."""
+    torch = pytest.importorskip("torch")
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    yield torch
+    torch.set_default_dtype(previous)

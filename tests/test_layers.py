@@ -16,17 +16,6 @@ from microgradnp.nn import init
 TOL = {np.float32: dict(rtol=1e-6, atol=1e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
 
 
-@pytest.fixture
-def torch():
-    """PyTorch as the oracle, with its default dtype float32 (another test module may have
-    changed it for the whole session)."""
-    torch = pytest.importorskip("torch")
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float32)
-    yield torch
-    torch.set_default_dtype(previous)
-
-
 def _to_torch(torch, module, tmodule):
     """Give the torch module our module's weights (through the state dict: same names)."""
     tmodule.load_state_dict({k: torch.tensor(v.data) for k, v in module.state_dict().items()})

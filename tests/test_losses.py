@@ -16,17 +16,6 @@ REDUCTIONS = ("mean", "sum", "none")
 TOL = {np.float32: dict(rtol=2e-6, atol=2e-6), np.float64: dict(rtol=1e-10, atol=1e-10)}
 
 
-@pytest.fixture
-def torch():
-    """PyTorch as the oracle, with its default dtype float32 (another test module may have
-    changed it for the whole session)."""
-    torch = pytest.importorskip("torch")
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float32)
-    yield torch
-    torch.set_default_dtype(previous)
-
-
 def _run_both(torch, mg_fn, torch_fn, diff_arrays, consts=(), seed=0):
     """Run mg_fn(*diff, *consts) and torch_fn(...) on the same values; backward a random
     cotangent through both. Returns (mg value, torch value, mg grads, torch grads)."""

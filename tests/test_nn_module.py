@@ -15,17 +15,6 @@ import microgradnp.nn as nn
 from microgradnp.nn import functional as F
 
 
-@pytest.fixture
-def torch():
-    """PyTorch as the oracle, with its default dtype float32 (another test module may have
-    changed it for the whole session)."""
-    torch = pytest.importorskip("torch")
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float32)
-    yield torch
-    torch.set_default_dtype(previous)
-
-
 class Block(nn.Module):
     """A module with a parameter, a buffer, a child and a container, for naming tests."""
 

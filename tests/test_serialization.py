@@ -20,17 +20,6 @@ from microgradnp.serialization import load, save
 pytest.importorskip("safetensors")
 
 
-@pytest.fixture
-def torch():
-    """PyTorch as the oracle, with its default dtype float32 (another test module may have
-    changed it for the whole session)."""
-    torch = pytest.importorskip("torch")
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float32)
-    yield torch
-    torch.set_default_dtype(previous)
-
-
 def _mlp():
     return nn.Sequential(nn.Linear(4, 8), nn.Sigmoid(), nn.Linear(8, 3))
 
