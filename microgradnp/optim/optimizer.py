@@ -163,11 +163,16 @@ class Optimizer:
         clock = GradMode.clock
         # Kernels work on the arrays themselves, so nothing is recorded: no no_grad() needed.
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._update(p, p.grad.data, self.state[p], group)
-                    p._version = clock
+            self._update_group(group, clock)
         return loss
+
+    def _update_group(self, group: dict[str, Any], clock: int) -> None:
+        """Update every parameter of `group` that has a gradient (stamped with `clock`)."""
+        state = self.state
+        for p in group["params"]:
+            if p.grad is not None:
+                self._update(p, p.grad.data, state[p], group)
+                p._version = clock
 
     def state_dict(self) -> dict[str, Any]:
         """Copy of the state, parameters referred to by index (PyTorch's layout).

@@ -90,6 +90,19 @@ class SGD(Optimizer):
         if options["nesterov"] and (options["momentum"] <= 0 or options["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
+    def _update_group(self, group: dict[str, Any], clock: int) -> None:
+        if group["momentum"] or group["weight_decay"] or group["maximize"]:
+            super()._update_group(group, clock)
+            return
+        # Plain SGD, the common case, without the per-parameter call: θ -= lr g
+        lr, state = group["lr"], self.state
+        for p in group["params"]:
+            g = p.grad
+            if g is not None:
+                state[p]  # noqa: B018 - an (empty) state entry per parameter, as torch.optim
+                p.data -= np.multiply(g.data, lr)
+                p._version = clock
+
     def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         buf = sgd_update(param.data, grad, state.get("momentum_buffer"), lr=group["lr"],
