@@ -99,29 +99,45 @@ def set_detect_anomaly(mode: bool) -> None:
 
 def _resolve(args: tuple, keep: list) -> tuple:
     """A node's inputs with each `WeakInput` replaced by its tensor when that is still alive,
-    else by a stand-in: one Tensor per producing node (so that all its consumers, in this
-    pass and in graphs that a create_graph pass built on it, key its gradient alike) with the
-    node's saved output, or a data-less array of the right shape when the node's VJP does
-    not read its output. `keep` holds the stand-ins for the length of the pass."""
-    res = []
-    for a in args:
-        if type(a) is WeakInput:
-            t = a.live()
-            if t is a:
-                node = a._node
-                t = node.standin() if node.standin is not None else None
-                if t is None:
-                    data = node.out_data
-                    if data is None:
-                        data = np.broadcast_to(np.zeros((), a.dtype), a.shape)
-                    t = Tensor._from_op(data, node)
-                    if node.retained is not None:
-                        t._retains_grad, t.grad = True, node.retained[0]
-                    node.standin = weakref.ref(t)
-                    keep.append(t)
-            a = t
-        res.append(a)
-    return tuple(res)
+    else by a stand-in (see `_stand_in`); `keep` holds new stand-ins for the whole pass."""
+    if len(args) == 1:  # unary ops: most of them
+        return (_stand_in(args[0], keep),) if type(args[0]) is WeakInput else args
+    return tuple([_stand_in(a, keep) if type(a) is WeakInput else a for a in args])
+
+
+def _stand_in(a: WeakInput, keep: list) -> Tensor:
+    """The tensor behind `a` if alive, else one Tensor per producing node (so that all its
+    consumers, in this pass and in graphs that a create_graph pass built on it, key its
+    gradient alike) holding the node's saved output, or, when the node's VJP does not read
+    its output, a read-only zero-strided array of the right shape that takes no memory."""
+    t = a.ref()
+    node = a._node
+    if t is not None and t._node is node:
+        return t
+    if node.standin is None or (t := node.standin()) is None:
+        data = node.out_data
+        if data is None:
+            data = _PLACEHOLDERS.get((a.shape, a.dtype))
+            if data is None:
+                data = _placeholder(a.shape, a.dtype)
+        t = Tensor._from_op(data, node)
+        if node.retained is not None:
+            t._retains_grad, t.grad = True, node.retained[0]
+        node.standin = weakref.ref(t)
+        keep.append(t)
+    return t
+
+
+_PLACEHOLDERS: dict = {}  # (shape, dtype) -> read-only zero-strided zeros, for `_stand_in`
+
+
+def _placeholder(shape: tuple, dtype: Any) -> np.ndarray:
+    if len(_PLACEHOLDERS) > 256:
+        _PLACEHOLDERS.clear()
+    buf = np.zeros(1, dtype)
+    buf.flags.writeable = False
+    data = _PLACEHOLDERS[shape, dtype] = np.ndarray(shape, dtype, buf, 0, (0,) * len(shape))
+    return data
 
 
 def _toposort(roots: Sequence[Tensor], keep: list) -> list[Tensor]:
@@ -353,8 +369,12 @@ def _release(node: Node, out: Tensor) -> None:
     """Free what `node` saved for backward, keeping the graph's structure for drawing: an
     intermediate input is replaced by its node, leaves and constants are kept."""
     node.out_meta = (out.data.shape, out.data.dtype, out.grad if out._retains_grad else None)
-    node.edges = tuple([a._node if isinstance(a, (Tensor, WeakInput)) and a._node is not None
-                        else a for a in node.args])
+    if node.prim.saves_inputs:
+        node.edges = tuple([a._node if isinstance(a, Tensor) and a._node is not None else a
+                            for a in node.args])
+    else:  # a WeakInput stands for an intermediate
+        node.edges = tuple([a._node if type(a) is WeakInput or isinstance(a, Tensor)
+                            and a._node is not None else a for a in node.args])
     node.args = node.data = node.out_data = None
 
 

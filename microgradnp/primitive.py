@@ -121,6 +121,9 @@ class Primitive:
             if self.saves_inputs:
                 return Tensor._from_op(out, Node(self, args, data, params, needs,
                                                  out if self.saves_out else None))
+            if n == 1 and x._node is not None:  # e.g. sigmoid of a layer's output
+                return Tensor._from_op(out, Node(self, (WeakInput(x),), _NONE1, params, needs,
+                                                 out if self.saves_out else None))
             return Tensor._from_op(out, _record_unsaved(self, args, data, params, needs, out))
         return Tensor._wrap(out)
 
@@ -128,17 +131,16 @@ class Primitive:
 def _record_unsaved(prim: Primitive, args: tuple, data: Any, params: dict, needs: tuple,
                     out: np.ndarray) -> Node:
     """A node that holds its intermediate inputs weakly (its VJP does not read them)."""
-    for i, a in enumerate(args):
-        if isinstance(a, Tensor) and a._node is not None:
-            args = args[:i] + tuple([WeakInput(b) if isinstance(b, Tensor) and b._node is not None
-                                     else b for b in args[i:]])
-            data = tuple([None if type(b) is WeakInput else d
-                          for b, d in zip(args, data, strict=True)])
-            break
+    if any(isinstance(a, Tensor) and a._node is not None for a in args):
+        args = tuple([WeakInput(a) if isinstance(a, Tensor) and a._node is not None else a
+                      for a in args])
+        data = tuple([None if type(a) is WeakInput else d
+                      for a, d in zip(args, data, strict=True)])
     return Node(prim, args, data, params, needs, out if prim.saves_out else None)
 
 
 _NEEDS0, _NEEDS1 = (False,), (True,)
+_NONE1 = (None,)
 
 
 def primitive(impl: Callable[..., np.ndarray]) -> Primitive:
