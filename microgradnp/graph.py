@@ -25,6 +25,10 @@ class GradMode:
     # The modules whose forward is running, outermost first (set by `nn.Module.__call__`);
     # every node records it, so that drawings can group ops by module.
     scope: tuple = ()
+    # An intermediate input that an op's backward does not read (sigmoid's, add's) is held
+    # weakly, and so freed as soon as nobody else holds it, from this size on; below it the
+    # bookkeeping costs more time than the memory is worth, and the node keeps the input.
+    weak_min_bytes = 16384
 
 
 _sequence = count()

@@ -11,7 +11,8 @@ broadcast shape: the engine sums them back to each input's shape.
 
 `defvjp(uses_inputs=False)` declares a VJP that never reads its tensor inputs (sigmoid and
 tanh use only `out`, add uses nothing): the recorded node then holds intermediate inputs
-weakly, and the engine passes None (fast path) or a stand-in (graph mode) for them.
+weakly (from `GradMode.weak_min_bytes` on), and the engine passes None (fast path) or a
+stand-in (graph mode) for them.
 `uses_out=False` declares one that never reads the values of `out` (its shape and size
 may be read); ops that do read them keep the output array in the node, since the output
 tensor may be freed while a consumer that holds it weakly still needs its backward.
@@ -118,10 +119,11 @@ class Primitive:
         except (ValueError, TypeError, IndexError) as e:
             raise type(e)(f"{self.name}: {e} (inputs: {_describe(args)})") from None
         if True in needs and GradMode.enabled and out.dtype.kind == "f":
-            if self.saves_inputs:
+            if self.saves_inputs or n == 1 and (
+                    x._node is None or x.data.nbytes < GradMode.weak_min_bytes):
                 return Tensor._from_op(out, Node(self, args, data, params, needs,
                                                  out if self.saves_out else None))
-            if n == 1 and x._node is not None:  # e.g. sigmoid of a layer's output
+            if n == 1:  # e.g. sigmoid of a layer's output
                 return Tensor._from_op(out, Node(self, (WeakInput(x),), _NONE1, params, needs,
                                                  out if self.saves_out else None))
             return Tensor._from_op(out, _record_unsaved(self, args, data, params, needs, out))
@@ -131,9 +133,11 @@ class Primitive:
 def _record_unsaved(prim: Primitive, args: tuple, data: Any, params: dict, needs: tuple,
                     out: np.ndarray) -> Node:
     """A node that holds its intermediate inputs weakly (its VJP does not read them)."""
-    if any(isinstance(a, Tensor) and a._node is not None for a in args):
-        args = tuple([WeakInput(a) if isinstance(a, Tensor) and a._node is not None else a
-                      for a in args])
+    least = GradMode.weak_min_bytes
+    if any(isinstance(a, Tensor) and a._node is not None and a.data.nbytes >= least
+           for a in args):
+        args = tuple([WeakInput(a) if isinstance(a, Tensor) and a._node is not None
+                      and a.data.nbytes >= least else a for a in args])
         data = tuple([None if type(a) is WeakInput else d
                       for a, d in zip(args, data, strict=True)])
     return Node(prim, args, data, params, needs, out if prim.saves_out else None)

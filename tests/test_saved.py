@@ -16,6 +16,12 @@ import microgradnp as mg
 RNG = np.random.default_rng(0)
 
 
+@pytest.fixture(autouse=True)
+def weak_from_any_size(monkeypatch):
+    # small inputs are kept by default (cheaper); here every unneeded one is held weakly
+    monkeypatch.setattr(mg.graph.GradMode, "weak_min_bytes", 0)
+
+
 def t64(*shape, positive=False, requires_grad=True):
     a = RNG.standard_normal(shape)
     if positive:
@@ -181,7 +187,26 @@ def test_in_place_change_of_a_held_input_still_raises():
         y.backward()
 
 
-def test_training_step_peak_memory_drops_the_pre_activation():
+def test_small_inputs_are_kept_by_default_large_ones_freed(monkeypatch):
+    monkeypatch.undo()
+    x = t64(4, 8)
+    small = x * 2.0
+    ref = weakref.ref(small)
+    y = mg.sigmoid(small)
+    del small
+    assert ref() is not None  # 256 bytes: kept, as by any other op
+    x = t64(64, 64)
+    large = x * 2.0
+    ref = weakref.ref(large)
+    z = mg.sigmoid(large)
+    del large
+    assert ref() is None  # 32 KiB: freed
+    (y.sum() + z.sum()).backward()
+    assert x.grad.shape == (64, 64)
+
+
+def test_training_step_peak_memory_drops_the_pre_activation(monkeypatch):
+    monkeypatch.undo()  # the default threshold, as in training
     n, d, h = 256, 64, 512
     x = mg.tensor(RNG.standard_normal((n, d)), dtype=mg.float64)
     w1, w2 = t64(h, d), t64(10, h)
