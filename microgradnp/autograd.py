@@ -114,15 +114,17 @@ def _stand_in(a: WeakInput, keep: list) -> Tensor:
     node = a._node
     if t is not None and t._node is node:
         return t
-    if node.standin is None or (t := node.standin()) is None:
+    ref = getattr(node, "standin", None)
+    if ref is None or (t := ref()) is None:
         data = node.out_data
         if data is None:
             data = _PLACEHOLDERS.get((a.shape, a.dtype))
             if data is None:
                 data = _placeholder(a.shape, a.dtype)
         t = Tensor._from_op(data, node)
-        if node.retained is not None:
-            t._retains_grad, t.grad = True, node.retained[0]
+        box = getattr(node, "retained", None)
+        if box is not None:
+            t._retains_grad, t.grad = True, box[0]
         node.standin = weakref.ref(t)
         keep.append(t)
     return t
@@ -257,8 +259,9 @@ def _run_backward(
                 results[k] = g
         elif t._retains_grad:
             _accumulate(t, g, create_graph, handed_out)
-            if t._node.retained is not None:  # a stand-in for a freed tensor
-                t._node.retained[0] = t.grad
+            box = getattr(t._node, "retained", None)
+            if box is not None:  # a stand-in for a freed tensor
+                box[0] = t.grad
         node = t._node
         args = node.args
         if args is None:
@@ -367,14 +370,11 @@ def _check_versions(node: Node) -> None:
 
 def _release(node: Node, out: Tensor) -> None:
     """Free what `node` saved for backward, keeping the graph's structure for drawing: an
-    intermediate input is replaced by its node, leaves and constants are kept."""
+    intermediate input is replaced by its node, leaves, constants and `WeakInput`s (which
+    keep no data) are kept."""
     node.out_meta = (out.data.shape, out.data.dtype, out.grad if out._retains_grad else None)
-    if node.prim.saves_inputs:
-        node.edges = tuple([a._node if isinstance(a, Tensor) and a._node is not None else a
-                            for a in node.args])
-    else:  # a WeakInput stands for an intermediate
-        node.edges = tuple([a._node if type(a) is WeakInput or isinstance(a, Tensor)
-                            and a._node is not None else a for a in node.args])
+    node.edges = tuple([a._node if isinstance(a, Tensor) and a._node is not None else a
+                        for a in node.args])
     node.args = node.data = node.out_data = None
 
 

@@ -63,8 +63,9 @@ class Node:
         self.edges: tuple | None = None  # set when released: inputs' nodes instead of tensors
         self.out_meta: tuple | None = None  # (shape, dtype, retained grad) of the output
         self.out_data = out_data
-        self.retained: list | None = None  # [grad]: retain_grad() on a freed output (WeakInput)
-        self.standin: Any = None  # weakref to the Tensor standing in for a freed output
+        # Set only when used (read with getattr): `retained`, [grad] once retain_grad() was
+        # called on a freed output (WeakInput); `standin`, a weakref to the Tensor standing
+        # in for a freed output during backward.
         self._stub: TensorStub | None = None
 
     def inputs(self) -> tuple:
@@ -72,7 +73,8 @@ class Node:
         by a backward pass, `TensorStub`s that keep its structure without its data."""
         if self.args is not None:
             return tuple([a.live() if type(a) is WeakInput else a for a in self.args])
-        return tuple(e.stub() if isinstance(e, Node) else e for e in self.edges or ())
+        return tuple(e.stub() if isinstance(e, Node) else e._node.stub()
+                     if type(e) is WeakInput else e for e in self.edges or ())
 
     def stub(self) -> TensorStub:
         """The (released) output of this node, as a data-less `TensorStub`; one per node."""
@@ -131,14 +133,14 @@ class WeakInput(TensorStub):
     # A freed tensor can still have its gradient retained (for drawings): it is kept in the
     # producing node, and the backward pass's stand-in for the tensor fills it.
     def retain_grad(self) -> None:
-        if self._node.retained is None:
+        if getattr(self._node, "retained", None) is None:
             self._node.retained = [None]
 
     @property
     def _retains_grad(self) -> bool:
-        return self._node.retained is not None
+        return getattr(self._node, "retained", None) is not None
 
     @property
     def grad(self) -> Any:  # type: ignore[override]
-        box = self._node.retained
+        box = getattr(self._node, "retained", None)
         return None if box is None else box[0]

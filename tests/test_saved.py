@@ -144,6 +144,17 @@ def test_hooks_and_retain_grad_on_a_held_intermediate():
     np.testing.assert_allclose(x.grad.data, 2 * dz * w.data, rtol=1e-12)
 
 
+def test_released_skeleton_shows_a_held_intermediate_retained_grad():
+    x, w = _inputs(False)
+    z = x * w
+    z.retain_grad()
+    y = mg.sigmoid(z).sum()
+    y.backward()
+    (stub,) = y.grad_fn.inputs()[0].grad_fn.inputs()
+    assert stub.grad_fn is z.grad_fn and stub.shape == (3, 4)
+    np.testing.assert_array_equal(stub.grad.data, z.grad.data)
+
+
 def test_grad_with_respect_to_a_held_intermediate_and_through_freed_ones():
     x, w = _inputs(False)
     z = x * w
