@@ -12,13 +12,14 @@ User-defined ops (`Function`) live at the end of this module.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
 
-from .graph import GradMode, Node
+from .graph import GradMode, Node, WeakInput
 from .tensor import Tensor
 
 
@@ -96,7 +97,52 @@ def set_detect_anomaly(mode: bool) -> None:
     GradMode.anomaly = bool(mode)
 
 
-def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
+def _resolve(args: tuple, keep: list) -> tuple:
+    """A node's inputs with each `WeakInput` replaced by its tensor when that is still alive,
+    else by a stand-in (see `_stand_in`); `keep` holds new stand-ins for the whole pass."""
+    if len(args) == 1:  # unary ops: most of them
+        return (_stand_in(args[0], keep),) if type(args[0]) is WeakInput else args
+    return tuple([_stand_in(a, keep) if type(a) is WeakInput else a for a in args])
+
+
+def _stand_in(a: WeakInput, keep: list) -> Tensor:
+    """The tensor behind `a` if alive, else one Tensor per producing node (so that all its
+    consumers, in this pass and in graphs that a create_graph pass built on it, key its
+    gradient alike) holding the node's saved output, or, when the node's VJP does not read
+    its output, a read-only zero-strided array of the right shape that takes no memory."""
+    t = a.ref()
+    node = a._node
+    if t is not None and t._node is node:
+        return t
+    ref = getattr(node, "standin", None)
+    if ref is None or (t := ref()) is None:
+        data = node.out_data
+        if data is None:
+            data = _PLACEHOLDERS.get((a.shape, a.dtype))
+            if data is None:
+                data = _placeholder(a.shape, a.dtype)
+        t = Tensor._from_op(data, node)
+        box = getattr(node, "retained", None)
+        if box is not None:
+            t._retains_grad, t.grad = True, box[0]
+        node.standin = weakref.ref(t)
+        keep.append(t)
+    return t
+
+
+_PLACEHOLDERS: dict = {}  # (shape, dtype) -> read-only zero-strided zeros, for `_stand_in`
+
+
+def _placeholder(shape: tuple, dtype: Any) -> np.ndarray:
+    if len(_PLACEHOLDERS) > 256:
+        _PLACEHOLDERS.clear()
+    buf = np.zeros(1, dtype)
+    buf.flags.writeable = False
+    data = _PLACEHOLDERS[shape, dtype] = np.ndarray(shape, dtype, buf, 0, (0,) * len(shape))
+    return data
+
+
+def _toposort(roots: Sequence[Tensor], keep: list) -> list[Tensor]:
     """Tensors reachable from `roots` through recorded nodes, outputs first.
 
     Iterative post-order DFS (no recursion, so a million-node chain is fine), then reversed.
@@ -115,7 +161,8 @@ def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
         stack.append((t, True))
         node = t._node
         if node is not None and node.args is not None:
-            for a, need in zip(node.args, node.needs, strict=False):
+            args = node.args if node.prim.saves_inputs else _resolve(node.args, keep)
+            for a, need in zip(args, node.needs, strict=False):
                 if need and id(a) not in seen:
                     stack.append((a, False))
     order.reverse()
@@ -169,16 +216,21 @@ def _run_backward(
     """
     reach: set[int] | None = None
     wanted: set[int] = set()
+    keep: list = []  # stand-ins made by `_resolve`
     if inputs is not None:
         wanted = {id(t) for t in inputs}
-        # Prune: only tensors from which some input can be reached need gradients.
+        # Prune: only tensors from which some input can be reached need gradients. (`order`
+        # lives as long as the pass: weak inputs resolve the same way, and ids stay unique.)
         reach = set()
-        for t in reversed(_toposort(roots)):
+        order = _toposort(roots, keep)
+        for t in reversed(order):
             node = t._node
             if id(t) in wanted or (
                 node is not None
                 and node.args is not None
-                and any(id(a) in reach for a, n in zip(node.args, node.needs, strict=False) if n)
+                and any(id(a) in reach for a, n in zip(
+                    node.args if node.prim.saves_inputs else _resolve(node.args, keep),
+                    node.needs, strict=False) if n)
             ):
                 reach.add(id(t))
     grads: dict[int, Any] = {}
@@ -207,6 +259,9 @@ def _run_backward(
                 results[k] = g
         elif t._retains_grad:
             _accumulate(t, g, create_graph, handed_out)
+            box = getattr(t._node, "retained", None)
+            if box is not None:  # a stand-in for a freed tensor
+                box[0] = t.grad
         node = t._node
         args = node.args
         if args is None:
@@ -215,12 +270,14 @@ def _run_backward(
                 "but its saved values were already freed. Specify retain_graph=True on the "
                 "first backward() if you need to backward through the graph again."
             )
+        prim = node.prim
+        if not prim.saves_inputs:
+            args = _resolve(args, keep)
         needs = node.needs
         if reach is not None:
             needs = tuple([n and id(a) in reach for a, n in zip(args, needs, strict=False)])
         if node.stamp != clock:  # something changed in place since recording
             _check_versions(node)
-        prim = node.prim
         if create_graph:
             gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
             with set_grad_enabled(True):
@@ -300,6 +357,8 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed_out: set[int]) -> 
 
 def _check_versions(node: Node) -> None:
     for a in node.args:
+        if type(a) is WeakInput:
+            a = a.ref()  # an input that died cannot have changed
         if isinstance(a, Tensor) and a._version > node.stamp:
             raise RuntimeError(
                 f"one of the variables needed for gradient computation has been modified by "
@@ -311,11 +370,12 @@ def _check_versions(node: Node) -> None:
 
 def _release(node: Node, out: Tensor) -> None:
     """Free what `node` saved for backward, keeping the graph's structure for drawing: an
-    intermediate input is replaced by its node, leaves and constants are kept."""
+    intermediate input is replaced by its node, leaves, constants and `WeakInput`s (which
+    keep no data) are kept."""
     node.out_meta = (out.data.shape, out.data.dtype, out.grad if out._retains_grad else None)
     node.edges = tuple([a._node if isinstance(a, Tensor) and a._node is not None else a
                         for a in node.args])
-    node.args = node.data = None
+    node.args = node.data = node.out_data = None
 
 
 def _as_root_grad(t: Tensor, gradient: Any, create_graph: bool, who: str) -> Any:
@@ -436,6 +496,7 @@ class _FunctionPrim:
     """Adapts a `Function` subclass to the engine's primitive interface."""
 
     __slots__ = ("name", "cls")
+    saves_inputs = True  # ctx.save_for_backward decides what backward sees
 
     def __init__(self, cls: type) -> None:
         self.cls = cls

@@ -7,6 +7,7 @@ importing the engine, which needs `Tensor`.
 from __future__ import annotations
 
 import traceback
+import weakref
 from itertools import count
 from typing import Any
 
@@ -24,6 +25,10 @@ class GradMode:
     # The modules whose forward is running, outermost first (set by `nn.Module.__call__`);
     # every node records it, so that drawings can group ops by module.
     scope: tuple = ()
+    # An intermediate input that an op's backward does not read (sigmoid's, add's) is held
+    # weakly, and so freed as soon as nobody else holds it, from this size on; below it the
+    # bookkeeping costs more time than the memory is worth, and the node keeps the input.
+    weak_min_bytes = 16384
 
 
 _sequence = count()
@@ -34,13 +39,18 @@ class Node:
 
     `needs[i]` says whether input i wants a gradient; `stamp` is the in-place clock at record
     time (an input changed in place later makes backward raise).
+    An intermediate input that the VJP does not use (`prim.saves_inputs` false: sigmoid, add,
+    ...) is held only through a `WeakInput`, with None in `data`, so that it is freed as soon
+    as nobody else holds it. `out_data` is the output array, kept by ops whose VJP reads it
+    (`prim.saves_out`) for when the output tensor itself has been freed.
     `args` is set to None once the graph is released after a backward pass.
     """
 
     __slots__ = ("prim", "args", "data", "params", "needs", "stamp", "seq", "trace", "scope",
-                 "edges", "out_meta", "_stub")
+                 "edges", "out_meta", "out_data", "retained", "standin", "_stub")
 
-    def __init__(self, prim: Any, args: tuple, data: Any, params: dict, needs: tuple):
+    def __init__(self, prim: Any, args: tuple, data: Any, params: dict, needs: tuple,
+                 out_data: Any = None):
         self.prim = prim
         self.args: tuple | None = args
         self.data = data  # the args with each Tensor replaced by its array (fast-path VJPs)
@@ -52,14 +62,19 @@ class Node:
         self.scope = GradMode.scope
         self.edges: tuple | None = None  # set when released: inputs' nodes instead of tensors
         self.out_meta: tuple | None = None  # (shape, dtype, retained grad) of the output
+        self.out_data = out_data
+        # Set only when used (read with getattr): `retained`, [grad] once retain_grad() was
+        # called on a freed output (WeakInput); `standin`, a weakref to the Tensor standing
+        # in for a freed output during backward.
         self._stub: TensorStub | None = None
 
     def inputs(self) -> tuple:
         """The op's arguments: Tensors and constants or, once the graph has been released
         by a backward pass, `TensorStub`s that keep its structure without its data."""
         if self.args is not None:
-            return self.args
-        return tuple(e.stub() if isinstance(e, Node) else e for e in self.edges or ())
+            return tuple([a.live() if type(a) is WeakInput else a for a in self.args])
+        return tuple(e.stub() if isinstance(e, Node) else e._node.stub()
+                     if type(e) is WeakInput else e for e in self.edges or ())
 
     def stub(self) -> TensorStub:
         """The (released) output of this node, as a data-less `TensorStub`; one per node."""
@@ -95,3 +110,37 @@ class TensorStub:
     @property
     def grad_fn(self) -> Any:
         return self._node
+
+
+class WeakInput(TensorStub):
+    """An intermediate input that a node does not need for its backward, held weakly: the
+    tensor itself while someone else keeps it alive (`live()`), else a data-less stub that
+    still knows the node that produced it, its shape and dtype."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, t: Any) -> None:
+        self.ref = weakref.ref(t)
+        self._node = t._node
+        self.shape = t.data.shape
+        self.dtype = t.data.dtype
+
+    def live(self) -> Any:
+        """The tensor if it is still alive and still the output of the same node, else self."""
+        t = self.ref()
+        return t if t is not None and t._node is self._node else self
+
+    # A freed tensor can still have its gradient retained (for drawings): it is kept in the
+    # producing node, and the backward pass's stand-in for the tensor fills it.
+    def retain_grad(self) -> None:
+        if getattr(self._node, "retained", None) is None:
+            self._node.retained = [None]
+
+    @property
+    def _retains_grad(self) -> bool:
+        return getattr(self._node, "retained", None) is not None
+
+    @property
+    def grad(self) -> Any:  # type: ignore[override]
+        box = getattr(self._node, "retained", None)
+        return None if box is None else box[0]

@@ -8,6 +8,14 @@ and records a `Node` when grad mode is on and some input requires grad.
 A VJP has the signature ``vjp(g, out, needs, *args, **params) -> tuple`` (one gradient or
 None per argument; `needs[i]` says whether argument i wants one). Gradients may have the
 broadcast shape: the engine sums them back to each input's shape.
+
+`defvjp(uses_inputs=False)` declares a VJP that never reads its tensor inputs (sigmoid and
+tanh use only `out`, add uses nothing): the recorded node then holds intermediate inputs
+weakly (from `GradMode.weak_min_bytes` on), and the engine passes None (fast path) or a
+stand-in (graph mode) for them.
+`uses_out=False` declares one that never reads the values of `out` (its shape and size
+may be read); ops that do read them keep the output array in the node, since the output
+tensor may be freed while a consumer that holds it weakly still needs its backward.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .graph import GradMode, Node
+from .graph import GradMode, Node, WeakInput
 from .tensor import Tensor
 
 
@@ -43,19 +51,27 @@ class Primitive:
     """A differentiable op: `impl` on ndarrays, and `vjp` set with `defvjp`."""
 
     registry: ClassVar[dict[str, Primitive]] = {}
-    __slots__ = ("name", "impl", "vjp", "__wrapped__")
+    __slots__ = ("name", "impl", "vjp", "saves_inputs", "saves_out", "__wrapped__")
 
     def __init__(self, impl: Callable[..., np.ndarray], name: str | None = None) -> None:
         self.name = name or impl.__name__.lstrip("_")  # `_sum` registers as "sum"
         self.impl = impl
         self.vjp: Callable[..., tuple] | None = None
+        self.saves_inputs = True
+        self.saves_out = True
         self.__wrapped__ = impl
         if self.name in Primitive.registry:
             raise ValueError(f"primitive {self.name!r} is already registered")
         Primitive.registry[self.name] = self
 
-    def defvjp(self, vjp: Callable[..., tuple]) -> Callable[..., tuple]:
+    def defvjp(self, vjp: Callable[..., tuple] | None = None, *, uses_inputs: bool = True,
+               uses_out: bool = True) -> Any:
+        """Set the VJP (as a decorator, bare or with flags: see the module docstring)."""
+        if vjp is None:
+            return lambda f: self.defvjp(f, uses_inputs=uses_inputs, uses_out=uses_out)
         self.vjp = vjp
+        self.saves_inputs = uses_inputs
+        self.saves_out = uses_out
         return vjp
 
     def __repr__(self) -> str:
@@ -103,11 +119,32 @@ class Primitive:
         except (ValueError, TypeError, IndexError) as e:
             raise type(e)(f"{self.name}: {e} (inputs: {_describe(args)})") from None
         if True in needs and GradMode.enabled and out.dtype.kind == "f":
-            return Tensor._from_op(out, Node(self, args, data, params, needs))
+            if self.saves_inputs or n == 1 and (
+                    x._node is None or x.data.nbytes < GradMode.weak_min_bytes):
+                return Tensor._from_op(out, Node(self, args, data, params, needs,
+                                                 out if self.saves_out else None))
+            if n == 1:  # e.g. sigmoid of a layer's output
+                return Tensor._from_op(out, Node(self, (WeakInput(x),), _NONE1, params, needs,
+                                                 out if self.saves_out else None))
+            return Tensor._from_op(out, _record_unsaved(self, args, data, params, needs, out))
         return Tensor._wrap(out)
 
 
+def _record_unsaved(prim: Primitive, args: tuple, data: Any, params: dict, needs: tuple,
+                    out: np.ndarray) -> Node:
+    """A node that holds its intermediate inputs weakly (its VJP does not read them)."""
+    least = GradMode.weak_min_bytes
+    if any(isinstance(a, Tensor) and a._node is not None and a.data.nbytes >= least
+           for a in args):
+        args = tuple([WeakInput(a) if isinstance(a, Tensor) and a._node is not None
+                      and a.data.nbytes >= least else a for a in args])
+        data = tuple([None if type(a) is WeakInput else d
+                      for a, d in zip(args, data, strict=True)])
+    return Node(prim, args, data, params, needs, out if prim.saves_out else None)
+
+
 _NEEDS0, _NEEDS1 = (False,), (True,)
+_NONE1 = (None,)
 
 
 def primitive(impl: Callable[..., np.ndarray]) -> Primitive:

@@ -100,7 +100,7 @@ def _binary_cross_entropy(x, y):
     return (y - 1.0) * log_1mx - y * log_x
 
 
-@_binary_cross_entropy.defvjp
+@_binary_cross_entropy.defvjp(uses_out=False)
 def _binary_cross_entropy_vjp(g, out, needs, x, y):
     gx = gy = None
     if needs[0]:
@@ -154,7 +154,7 @@ def _binary_cross_entropy_with_logits(x, y, pos_weight=None):
     return (1.0 - y) * x + (1.0 + (pos_weight - 1.0) * y) * sp
 
 
-@_binary_cross_entropy_with_logits.defvjp
+@_binary_cross_entropy_with_logits.defvjp(uses_out=False)
 def _bce_with_logits_vjp(g, out, needs, x, y, pos_weight=None):
     gx = gy = gp = None
     if pos_weight is None:

@@ -25,7 +25,7 @@ def neg(x):
     return np.negative(x)
 
 
-@neg.defvjp
+@neg.defvjp(uses_inputs=False, uses_out=False)
 def _neg_vjp(g, out, needs, x):
     return (-g,)
 
@@ -35,7 +35,7 @@ def add(x, y):
     return np.add(x, y)
 
 
-@add.defvjp
+@add.defvjp(uses_inputs=False, uses_out=False)
 def _add_vjp(g, out, needs, x, y):
     return g, g
 
@@ -45,7 +45,7 @@ def sub(x, y):
     return np.subtract(x, y)
 
 
-@sub.defvjp
+@sub.defvjp(uses_inputs=False, uses_out=False)
 def _sub_vjp(g, out, needs, x, y):
     return g, (-g if needs[1] else None)
 
@@ -55,7 +55,7 @@ def mul(x, y):
     return np.multiply(x, y)
 
 
-@mul.defvjp
+@mul.defvjp(uses_out=False)
 def _mul_vjp(g, out, needs, x, y):
     return (g * y if needs[0] else None), (g * x if needs[1] else None)
 
@@ -76,7 +76,7 @@ def pow_scalar(x, exponent):
     return np.power(x, exponent)
 
 
-@pow_scalar.defvjp
+@pow_scalar.defvjp(uses_out=False)
 def _pow_scalar_vjp(g, out, needs, x, exponent):
     if exponent == 0:
         return (g * 0.0,)
@@ -115,7 +115,7 @@ def exp(x):
     return np.exp(x)
 
 
-@exp.defvjp
+@exp.defvjp(uses_inputs=False)
 def _exp_vjp(g, out, needs, x):
     return (g * out,)
 
@@ -125,7 +125,7 @@ def expm1(x):
     return np.expm1(x)
 
 
-@expm1.defvjp
+@expm1.defvjp(uses_inputs=False)
 def _expm1_vjp(g, out, needs, x):
     return (g * (out + 1.0),)
 
@@ -135,7 +135,7 @@ def log(x):
     return np.log(x)
 
 
-@log.defvjp
+@log.defvjp(uses_out=False)
 def _log_vjp(g, out, needs, x):
     return (g / x,)
 
@@ -145,7 +145,7 @@ def log1p(x):
     return np.log1p(x)
 
 
-@log1p.defvjp
+@log1p.defvjp(uses_out=False)
 def _log1p_vjp(g, out, needs, x):
     return (g / (x + 1.0),)
 
@@ -155,7 +155,7 @@ def sqrt(x):
     return np.sqrt(x)
 
 
-@sqrt.defvjp
+@sqrt.defvjp(uses_inputs=False)
 def _sqrt_vjp(g, out, needs, x):
     return (g / (out * 2.0),)
 
@@ -165,7 +165,7 @@ def abs(x):  # noqa: A001
     return np.abs(x)
 
 
-@abs.defvjp
+@abs.defvjp(uses_out=False)
 def _abs_vjp(g, out, needs, x):
     return (g * np.sign(raw(x)),)  # subgradient 0 at 0, as PyTorch
 
@@ -175,7 +175,7 @@ def sin(x):
     return np.sin(x)
 
 
-@sin.defvjp
+@sin.defvjp(uses_out=False)
 def _sin_vjp(g, out, needs, x):
     return (g * cos(x),)
 
@@ -185,7 +185,7 @@ def cos(x):
     return np.cos(x)
 
 
-@cos.defvjp
+@cos.defvjp(uses_out=False)
 def _cos_vjp(g, out, needs, x):
     return (-g * sin(x),)
 
@@ -195,7 +195,7 @@ def tanh(x):
     return np.tanh(x)
 
 
-@tanh.defvjp
+@tanh.defvjp(uses_inputs=False)
 def _tanh_vjp(g, out, needs, x):
     # d tanh = 1 - tanh^2: reuse the output
     if isinstance(g, np.ndarray) and out.ndim:  # fast path: one new array, not three
@@ -234,7 +234,7 @@ def sigmoid(x):
     return np.reciprocal(out, out=out)
 
 
-@sigmoid.defvjp
+@sigmoid.defvjp(uses_inputs=False)
 def _sigmoid_vjp(g, out, needs, x):
     # d sigma = sigma (1 - sigma): reuse the output
     if isinstance(g, np.ndarray) and out.ndim:  # fast path: one new array, not three
@@ -250,7 +250,7 @@ def relu(x):
     return np.maximum(x, 0)
 
 
-@relu.defvjp
+@relu.defvjp(uses_inputs=False)
 def _relu_vjp(g, out, needs, x):
     if isinstance(g, np.ndarray):
         return (np.multiply(g, out > 0),)  # a bool mask multiplies without a float copy
@@ -268,7 +268,7 @@ def maximum(x, y):
     return np.maximum(x, y)
 
 
-@maximum.defvjp
+@maximum.defvjp(uses_out=False)
 def _maximum_vjp(g, out, needs, x, y):
     w = _balanced(x, y, g)
     return g * w, g * (1.0 - w)
@@ -279,7 +279,7 @@ def minimum(x, y):
     return np.minimum(x, y)
 
 
-@minimum.defvjp
+@minimum.defvjp(uses_out=False)
 def _minimum_vjp(g, out, needs, x, y):
     w = _balanced(y, x, g)  # 1 where y > x: there x is the minimum (1/2 on ties)
     return g * w, g * (1.0 - w)
@@ -290,7 +290,7 @@ def where(condition, x, y):
     return np.where(condition, x, y)
 
 
-@where.defvjp
+@where.defvjp(uses_out=False)
 def _where_vjp(g, out, needs, condition, x, y):
     c = np.asarray(raw(condition), dtype=bool)
     return None, g * _mask(c, g), g * _mask(~c, g)
@@ -303,7 +303,7 @@ def clip(x, min=None, max=None):  # noqa: A002
     return np.clip(x, min, max)
 
 
-@clip.defvjp
+@clip.defvjp(uses_out=False)
 def _clip_vjp(g, out, needs, x, min=None, max=None):  # noqa: A002
     # gradient passes where min <= x <= max (bounds included, as PyTorch's clamp)
     xr = raw(x)
@@ -334,7 +334,7 @@ def astype(x, dtype):
     return x.astype(dtype)
 
 
-@astype.defvjp
+@astype.defvjp(uses_out=False)
 def _astype_vjp(g, out, needs, x, dtype):
     return (astype(g, raw(x).dtype),)
 
@@ -344,6 +344,6 @@ def clone(x):
     return x.copy()
 
 
-@clone.defvjp
+@clone.defvjp(uses_inputs=False, uses_out=False)
 def _clone_vjp(g, out, needs, x):
     return (g,)

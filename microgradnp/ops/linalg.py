@@ -26,7 +26,7 @@ def _matmul(x, y):
     return np.matmul(x, y)
 
 
-@_matmul.defvjp
+@_matmul.defvjp(uses_out=False)
 def _matmul_vjp(g, out, needs, x, y):
     xs, ys = raw(x).shape, raw(y).shape
     # Promote 1-D operands to matrices as NumPy does (x: (k,) -> (1, k), y: (k,) -> (k, 1)),
@@ -78,7 +78,7 @@ def _linear(x, weight, bias=None):
     return out
 
 
-@_linear.defvjp
+@_linear.defvjp(uses_out=False)
 def _linear_vjp(g, out, needs, x, weight, bias=None):
     # out = x W^T + b:  dx = g W,  dW = g^T x (batch flattened),  db = sum of g over batch
     if isinstance(g, np.ndarray):

@@ -56,7 +56,7 @@ def _sum(x, axis=None, keepdims=False):
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
-@_sum.defvjp
+@_sum.defvjp(uses_out=False)
 def _sum_vjp(g, out, needs, x, axis=None, keepdims=False):
     return (_expand_like(g, x, axis, keepdims),)
 
@@ -78,7 +78,7 @@ def _mean(x, axis=None, keepdims=False):
     return np.mean(x, axis=axis, keepdims=keepdims)
 
 
-@_mean.defvjp
+@_mean.defvjp(uses_out=False)
 def _mean_vjp(g, out, needs, x, axis=None, keepdims=False):
     n = raw(x).size // builtins.max(raw(out).size, 1) if raw(x).size else 1
     return (_expand_like(g, x, axis, keepdims) / n,)

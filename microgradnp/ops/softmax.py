@@ -23,7 +23,7 @@ def _softmax(x, axis=-1):
     return e
 
 
-@_softmax.defvjp
+@_softmax.defvjp(uses_inputs=False)
 def _softmax_vjp(g, out, needs, x, axis=-1):
     # J = diag(p) - p p^T  =>  J^T g = p * (g - <g, p>)
     return (out * (g - _sum(g * out, axis=axis, keepdims=True)),)
@@ -47,7 +47,7 @@ def _log_softmax(x, axis=-1):
     return z
 
 
-@_log_softmax.defvjp
+@_log_softmax.defvjp(uses_inputs=False)
 def _log_softmax_vjp(g, out, needs, x, axis=-1):
     # d log_softmax: g - softmax * sum(g), and softmax = exp(log_softmax)
     from .elementwise import exp
@@ -99,7 +99,7 @@ def softmax_cross_entropy(logits, target, reduction="mean", cache=None):
     return losses
 
 
-@softmax_cross_entropy.defvjp
+@softmax_cross_entropy.defvjp(uses_out=False)
 def _softmax_cross_entropy_vjp(g, out, needs, logits, target, reduction="mean", cache=None):
     n = raw(logits).shape[0]
     if isinstance(g, Tensor) or cache is None or "e" not in cache:

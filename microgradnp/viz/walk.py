@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..graph import TensorStub
+from ..graph import TensorStub, WeakInput
 from ..tensor import Tensor
 
 
@@ -205,7 +205,7 @@ def retain_grads(roots: Any) -> int:
     marked = 0
     for item in walk(roots, group_modules=False).items:
         t = getattr(item, "tensor", None)
-        if isinstance(t, Tensor) and t._node is not None and not t._retains_grad:
+        if isinstance(t, (Tensor, WeakInput)) and t._node is not None and not t._retains_grad:
             t.retain_grad()
             marked += 1
     return marked
