@@ -119,32 +119,28 @@ class Primitive:
         except (ValueError, TypeError, IndexError) as e:
             raise type(e)(f"{self.name}: {e} (inputs: {_describe(args)})") from None
         if True in needs and GradMode.enabled and out.dtype.kind == "f":
-            if self.saves_inputs or n == 1 and (
-                    x._node is None or x.data.nbytes < GradMode.weak_min_bytes):
-                return Tensor._from_op(out, Node(self, args, data, params, needs,
-                                                 out if self.saves_out else None))
-            if n == 1:  # e.g. sigmoid of a layer's output
-                return Tensor._from_op(out, Node(self, (WeakInput(x),), _NONE1, params, needs,
-                                                 out if self.saves_out else None))
-            return Tensor._from_op(out, _record_unsaved(self, args, data, params, needs, out))
+            saved_out = out if self.saves_out else None
+            if not self.saves_inputs:  # hold large intermediate inputs weakly (graph.py)
+                least = GradMode.weak_min_bytes
+                for a in args:
+                    if isinstance(a, Tensor) and a._node is not None and a.data.nbytes >= least:
+                        return Tensor._from_op(out, _record_unsaved(self, args, data, params,
+                                                                     needs, saved_out))
+            return Tensor._from_op(out, Node(self, args, data, params, needs, saved_out))
         return Tensor._wrap(out)
 
 
 def _record_unsaved(prim: Primitive, args: tuple, data: Any, params: dict, needs: tuple,
-                    out: np.ndarray) -> Node:
-    """A node that holds its intermediate inputs weakly (its VJP does not read them)."""
+                    saved_out: Any) -> Node:
+    """A node that holds its large intermediate inputs weakly (its VJP does not read them)."""
     least = GradMode.weak_min_bytes
-    if any(isinstance(a, Tensor) and a._node is not None and a.data.nbytes >= least
-           for a in args):
-        args = tuple([WeakInput(a) if isinstance(a, Tensor) and a._node is not None
-                      and a.data.nbytes >= least else a for a in args])
-        data = tuple([None if type(a) is WeakInput else d
-                      for a, d in zip(args, data, strict=True)])
-    return Node(prim, args, data, params, needs, out if prim.saves_out else None)
+    args = tuple([WeakInput(a) if isinstance(a, Tensor) and a._node is not None
+                  and a.data.nbytes >= least else a for a in args])
+    data = tuple([None if type(a) is WeakInput else d for a, d in zip(args, data, strict=True)])
+    return Node(prim, args, data, params, needs, saved_out)
 
 
 _NEEDS0, _NEEDS1 = (False,), (True,)
-_NONE1 = (None,)
 
 
 def primitive(impl: Callable[..., np.ndarray]) -> Primitive:
