@@ -1,100 +1,34 @@
-"""The backward engine: graph nodes, grad mode, `backward`, `grad`, hooks and anomaly mode.
+"""The backward engine: `backward`, `grad`, hooks, accumulation and releasing the graph.
 
-A recorded op leaves a `Node(prim, args, params)` on its output tensor; the node points to
+A recorded op leaves a `Node` (graph.py) on its output tensor; the node points to
 its inputs, never back to its output, so a graph is freed by reference counting as soon as
 nobody holds its root. `backward` walks the graph once, iteratively, in reverse topological
 order; each primitive's vector-Jacobian product (VJP) runs on raw ndarrays (fast path) or,
 with `create_graph=True`, on Tensors under grad mode so that the backward pass is itself
 recorded and can be differentiated again. Broadcasting is undone here, in one place.
-User-defined ops (`Function`) live at the end of this module.
+Grad mode is in grad_mode.py and user-defined ops (`Function`) in function.py; both are
+re-exported here, so that `mg.autograd` reads like `torch.autograd`.
 """
 
 from __future__ import annotations
 
-import functools
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
 
+from .grad_mode import (  # noqa: F401 - re-exported: mg.autograd.no_grad etc.
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_detect_anomaly,
+    set_grad_enabled,
+)
 from .graph import GradMode, Node, WeakInput
 from .tensor import Tensor
-
-
-def is_grad_enabled() -> bool:
-    """True when ops on tensors that require grad are being recorded."""
-    return GradMode.enabled
-
-
-class set_grad_enabled:
-    """Context manager / decorator that turns recording on or off.
-
-    Example:
-        >>> import microgradnp as mg
-        >>> x = mg.tensor([1.0], requires_grad=True)
-        >>> with mg.no_grad():
-        ...     y = x * 2
-        >>> y.requires_grad, y.grad_fn is None
-        (False, True)
-    """
-
-    def __init__(self, mode: bool) -> None:
-        self.mode = bool(mode)
-        self._prev: list[bool] = []
-
-    def __enter__(self) -> None:
-        self._prev.append(GradMode.enabled)
-        GradMode.enabled = self.mode
-
-    def __exit__(self, *exc: object) -> None:
-        GradMode.enabled = self._prev.pop()
-
-    def __call__(self, fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with set_grad_enabled(self.mode):
-                return fn(*args, **kwargs)
-
-        return wrapper
-
-
-class no_grad(set_grad_enabled):
-    """Context manager and decorator: inside it no graph is recorded at all."""
-
-    def __init__(self) -> None:
-        super().__init__(False)
-
-
-class enable_grad(set_grad_enabled):
-    """Context manager and decorator: turns recording back on (e.g. inside `no_grad`)."""
-
-    def __init__(self) -> None:
-        super().__init__(True)
-
-
-class detect_anomaly:
-    """Context manager: record where every op was created and check every backward output.
-
-    The first VJP that produces NaN or inf raises `RuntimeError` naming the op and the
-    traceback of the forward call that created it.
-    """
-
-    def __init__(self, check_nan: bool = True) -> None:
-        self.mode = bool(check_nan)
-
-    def __enter__(self) -> detect_anomaly:
-        self._prev = GradMode.anomaly
-        GradMode.anomaly = self.mode
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        GradMode.anomaly = self._prev
-
-
-def set_detect_anomaly(mode: bool) -> None:
-    GradMode.anomaly = bool(mode)
 
 
 def _resolve(args: tuple, keep: list) -> tuple:
@@ -481,83 +415,5 @@ def grad(
     return tuple(result)
 
 
-class FunctionCtx:
-    """The `ctx` of a user-defined `Function`: stash tensors and values for backward."""
-
-    def __init__(self) -> None:
-        self.saved_tensors: tuple[Tensor, ...] = ()
-        self.needs_input_grad: tuple[bool, ...] = ()
-
-    def save_for_backward(self, *tensors: Tensor) -> None:
-        self.saved_tensors = tensors
-
-
-class _FunctionPrim:
-    """Adapts a `Function` subclass to the engine's primitive interface."""
-
-    __slots__ = ("name", "cls")
-    saves_inputs = True  # ctx.save_for_backward decides what backward sees
-
-    def __init__(self, cls: type) -> None:
-        self.cls = cls
-        self.name = cls.__name__
-
-    def vjp(self, g: Any, out: Any, needs: tuple, *args: Any, ctx: FunctionCtx) -> tuple:
-        fast = not isinstance(g, Tensor)
-        with set_grad_enabled(not fast):
-            res = self.cls.backward(ctx, Tensor._wrap(g) if fast else g)
-        if not isinstance(res, tuple):
-            res = (res,)
-        if len(res) != len(args):
-            raise RuntimeError(
-                f"{self.name}.backward returned {len(res)} gradients but forward took "
-                f"{len(args)} inputs"
-            )
-        if fast:
-            return tuple(None if r is None else np.asarray(r.data if isinstance(r, Tensor)
-                                                            else r) for r in res)
-        return res
-
-
-class Function:
-    """Define an op by its forward and backward, as with `torch.autograd.Function`.
-
-    Example:
-        >>> import microgradnp as mg
-        >>> class Cube(mg.autograd.Function):
-        ...     @staticmethod
-        ...     def forward(ctx, x):
-        ...         ctx.save_for_backward(x)
-        ...         return x * x * x
-        ...     @staticmethod
-        ...     def backward(ctx, g):
-        ...         (x,) = ctx.saved_tensors
-        ...         return g * 3 * x * x      # d/dx x^3 = 3x^2
-        >>> x = mg.tensor([2.0], requires_grad=True)
-        >>> Cube.apply(x).backward(mg.tensor([1.0])); x.grad.tolist()
-        [12.0]
-    """
-
-    @staticmethod
-    def forward(ctx: FunctionCtx, *args: Any) -> Tensor:
-        raise NotImplementedError
-
-    @staticmethod
-    def backward(ctx: FunctionCtx, *grads: Tensor) -> Any:
-        raise NotImplementedError
-
-    @classmethod
-    def apply(cls, *args: Any) -> Tensor:
-        ctx = FunctionCtx()
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        ctx.needs_input_grad = needs
-        with set_grad_enabled(False):
-            out = cls.forward(ctx, *args)
-        if not isinstance(out, Tensor):
-            out = Tensor._wrap(np.asarray(out))
-        if GradMode.enabled and any(needs):
-            prim = cls.__dict__.get("_prim") or _FunctionPrim(cls)
-            cls._prim = prim
-            data = [a.data if isinstance(a, Tensor) else a for a in args]
-            out = Tensor._from_op(out.data, Node(prim, args, data, {"ctx": ctx}, needs))
-        return out
+# Imported last: `Function` records nodes that this engine runs (mg.autograd.Function).
+from .function import Function, FunctionCtx  # noqa: E402, F401
