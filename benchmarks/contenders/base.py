@@ -123,3 +123,56 @@ OPS: dict[str, str] = {
     "sum": "a.sum() (4x4)",
     "getitem": "a[1:3] (4x4)",
 }
+
+
+# The per-op workloads, spelled with operators that every array-like contender understands.
+OP_FUNCS: dict[str, Callable] = {
+    "add": lambda a, b: a + b,
+    "mul": lambda a, b: a * b,
+    "matmul": lambda a, b: a @ b,
+    "sum": lambda a, b: a.sum(),
+    "getitem": lambda a, b: a[1:3],
+}
+
+
+class TorchStyleOps:
+    """`op_forward`, `op_backward`, `op_grads` and `chain` for contenders with PyTorch's
+    tensor API (`.grad`, `.backward()`, `.numpy()`); they supply `_leaf(array)`, a tensor
+    that requires grad."""
+
+    def _leaf(self, a: np.ndarray):
+        raise NotImplementedError
+
+    def op_forward(self, op, a, b):
+        f, ta, tb = OP_FUNCS[op], self._leaf(a), self._leaf(b)
+        return lambda: f(ta, tb)
+
+    def op_backward(self, op, a, b):
+        f, ta, tb = OP_FUNCS[op], self._leaf(a), self._leaf(b)
+
+        def run():
+            ta.grad = tb.grad = None
+            f(ta, tb).sum().backward()
+
+        return run
+
+    def op_grads(self, op, a, b):
+        f, ta, tb = OP_FUNCS[op], self._leaf(a), self._leaf(b)
+        f(ta, tb).sum().backward()
+        return [t.grad.numpy() for t in (ta, tb) if t.grad is not None]
+
+    def chain(self, n, x, c):
+        tx = self._leaf(x)
+
+        def build():
+            y = tx
+            for _ in range(n):
+                y = y * c
+            return y.sum()
+
+        def backward(root):
+            tx.grad = None
+            root.backward()
+            return tx.grad.numpy()
+
+        return build, backward

@@ -14,15 +14,7 @@ import importlib
 
 import numpy as np
 
-from benchmarks.contenders.base import Contender, MLPProblem, Trainer, Unsupported
-
-_OPS = {
-    "add": lambda a, b: a + b,
-    "mul": lambda a, b: a * b,
-    "matmul": lambda a, b: a @ b,
-    "sum": lambda a, b: a.sum(),
-    "getitem": lambda a, b: a[1:3],
-}
+from benchmarks.contenders.base import Contender, MLPProblem, TorchStyleOps, Trainer, Unsupported
 
 
 def _missing_core(mg) -> list[str]:
@@ -73,7 +65,7 @@ class _MgTrainer(Trainer):
         return [np.array(q.detach().numpy()) for q in self.model.parameters()]
 
 
-class Microgradnp(Contender):
+class Microgradnp(TorchStyleOps, Contender):
     name = "microgradnp"
     key = "microgradnp"
 
@@ -121,39 +113,7 @@ class Microgradnp(Contender):
 
         return run
 
-    def _leaves(self, a, b):
-        return (self.mg.tensor(a, requires_grad=True), self.mg.tensor(b, requires_grad=True))
+    def _leaf(self, a):
+        return self.mg.tensor(a, requires_grad=True)
 
-    def op_forward(self, op, a, b):
-        f, (ta, tb) = _OPS[op], self._leaves(a, b)
-        return lambda: f(ta, tb)
 
-    def op_backward(self, op, a, b):
-        f, (ta, tb) = _OPS[op], self._leaves(a, b)
-
-        def run():
-            ta.grad = tb.grad = None
-            f(ta, tb).sum().backward()
-
-        return run
-
-    def op_grads(self, op, a, b):
-        f, (ta, tb) = _OPS[op], self._leaves(a, b)
-        f(ta, tb).sum().backward()
-        return [t.grad.numpy() for t in (ta, tb) if t.grad is not None]
-
-    def chain(self, n, x, c):
-        tx = self.mg.tensor(x, requires_grad=True)
-
-        def build():
-            y = tx
-            for _ in range(n):
-                y = y * c
-            return y.sum()
-
-        def backward(root):
-            tx.grad = None
-            root.backward()
-            return tx.grad.numpy()
-
-        return build, backward

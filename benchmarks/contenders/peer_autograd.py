@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.contenders.base import Contender, MLPProblem, Trainer, Unsupported
+from benchmarks.contenders.base import OP_FUNCS, Contender, MLPProblem, Trainer, Unsupported
 
 
 def _forward(anp, params, x, act):
@@ -49,15 +49,6 @@ class _AutogradTrainer(Trainer):
         return [q.copy() for q in self.ps]
 
 
-_OPS = {
-    "add": lambda a, b: a + b,
-    "mul": lambda a, b: a * b,
-    "matmul": lambda a, b: a @ b,
-    "sum": lambda a, b: a.sum(),
-    "getitem": lambda a, b: a[1:3],
-}
-
-
 class HIPSAutograd(Contender):
     name = "HIPS autograd"
     key = "autograd"
@@ -91,7 +82,7 @@ class HIPSAutograd(Contender):
         raise Unsupported("records operations only inside grad(); see the op+backward table")
 
     def op_backward(self, op, a, b):
-        f = _OPS[op]
+        f = OP_FUNCS[op]
         g = self.ag.grad(lambda ab: f(ab[0], ab[1]).sum())
         return lambda: g((a, b))
 

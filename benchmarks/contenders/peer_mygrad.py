@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.contenders.base import Contender, MLPProblem, Trainer
+from benchmarks.contenders.base import OP_FUNCS, Contender, MLPProblem, Trainer
 
 
 class _MyGradTrainer(Trainer):
@@ -31,15 +31,6 @@ class _MyGradTrainer(Trainer):
 
     def params(self):
         return [q.data.copy() for q in self.ps]
-
-
-_OPS = {
-    "add": lambda a, b: a + b,
-    "mul": lambda a, b: a * b,
-    "matmul": lambda a, b: a @ b,
-    "sum": lambda a, b: a.sum(),
-    "getitem": lambda a, b: a[1:3],
-}
 
 
 class MyGrad(Contender):
@@ -84,15 +75,15 @@ class MyGrad(Contender):
         return self.mg.tensor(a), self.mg.tensor(b)
 
     def op_forward(self, op, a, b):
-        f, (ta, tb) = _OPS[op], self._leaves(a, b)
+        f, (ta, tb) = OP_FUNCS[op], self._leaves(a, b)
         return lambda: f(ta, tb)
 
     def op_backward(self, op, a, b):
-        f, (ta, tb) = _OPS[op], self._leaves(a, b)
+        f, (ta, tb) = OP_FUNCS[op], self._leaves(a, b)
         return lambda: f(ta, tb).sum().backward()
 
     def op_grads(self, op, a, b):
-        f, (ta, tb) = _OPS[op], self._leaves(a, b)
+        f, (ta, tb) = OP_FUNCS[op], self._leaves(a, b)
         f(ta, tb).sum().backward()
         return [t.grad for t in (ta, tb) if t.grad is not None]
 

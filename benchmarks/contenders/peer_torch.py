@@ -8,7 +8,7 @@ Example::
 
 from __future__ import annotations
 
-from benchmarks.contenders.base import Contender, MLPProblem, Trainer
+from benchmarks.contenders.base import Contender, MLPProblem, TorchStyleOps, Trainer
 
 
 def _model(torch, p: MLPProblem):
@@ -46,16 +46,7 @@ class _TorchTrainer(Trainer):
         return [q.detach().numpy().copy() for q in self.model.parameters()]
 
 
-_OPS = {
-    "add": lambda a, b: a + b,
-    "mul": lambda a, b: a * b,
-    "matmul": lambda a, b: a @ b,
-    "sum": lambda a, b: a.sum(),
-    "getitem": lambda a, b: a[1:3],
-}
-
-
-class PyTorch(Contender):
+class PyTorch(TorchStyleOps, Contender):
     name = "PyTorch"
     key = "torch"
     memory_probe = "torch"
@@ -95,40 +86,7 @@ class PyTorch(Contender):
 
         return run
 
-    def _leaves(self, a, b):
-        t = self.torch
-        return t.tensor(a, requires_grad=True), t.tensor(b, requires_grad=True)
+    def _leaf(self, a):
+        return self.torch.tensor(a, requires_grad=True)
 
-    def op_forward(self, op, a, b):
-        f, (ta, tb) = _OPS[op], self._leaves(a, b)
-        return lambda: f(ta, tb)
 
-    def op_backward(self, op, a, b):
-        f, (ta, tb) = _OPS[op], self._leaves(a, b)
-
-        def run():
-            ta.grad = tb.grad = None
-            f(ta, tb).sum().backward()
-
-        return run
-
-    def op_grads(self, op, a, b):
-        f, (ta, tb) = _OPS[op], self._leaves(a, b)
-        f(ta, tb).sum().backward()
-        return [t.grad.numpy() for t in (ta, tb) if t.grad is not None]
-
-    def chain(self, n, x, c):
-        tx = self.torch.tensor(x, requires_grad=True)
-
-        def build():
-            y = tx
-            for _ in range(n):
-                y = y * c
-            return y.sum()
-
-        def backward(root):
-            tx.grad = None
-            root.backward()
-            return tx.grad.numpy()
-
-        return build, backward
