@@ -20,7 +20,25 @@ def _index(idx: Any, n: int, who: str) -> int:
     return i + n if i < 0 else i
 
 
-class Sequential(Module):
+class _NumberedModules(Module):
+    """What Sequential and ModuleList share: children named "0", "1", ... in order."""
+
+    def __delitem__(self, idx: Any) -> None:
+        keys = list(self._modules)
+        name = type(self).__name__
+        doomed = keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys), name)]]
+        for key in doomed:
+            delattr(self, key)
+        _renumber(self)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+
+class Sequential(_NumberedModules):
     """Modules applied one after the other: `Sequential(a, b)(x) == b(a(x))`.
 
     Indexable (an int gives a module, a slice a `Sequential`), iterable, with `len`.
@@ -54,20 +72,6 @@ class Sequential(Module):
     def __setitem__(self, idx: int, module: Module) -> None:
         key = list(self._modules)[_index(idx, len(self._modules), "Sequential")]
         setattr(self, key, module)
-
-    def __delitem__(self, idx: Any) -> None:
-        keys = list(self._modules)
-        doomed = keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys),
-                                                                        "Sequential")]]
-        for key in doomed:
-            delattr(self, key)
-        _renumber(self)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
 
     def append(self, module: Module) -> Sequential:
         self.add_module(str(len(self)), module)
@@ -105,7 +109,7 @@ def _insert(container: Module, index: int, module: Module) -> None:
         container.add_module(str(i), m)
 
 
-class ModuleList(Module):
+class ModuleList(_NumberedModules):
     """A list of modules whose parameters are registered (a plain list would hide them).
 
     Example:
@@ -127,20 +131,6 @@ class ModuleList(Module):
 
     def __setitem__(self, idx: int, module: Module) -> None:
         setattr(self, str(_index(idx, len(self._modules), "ModuleList")), module)
-
-    def __delitem__(self, idx: Any) -> None:
-        keys = list(self._modules)
-        doomed = keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys),
-                                                                        "ModuleList")]]
-        for key in doomed:
-            delattr(self, key)
-        _renumber(self)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
 
     def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
         return self.extend(modules)
