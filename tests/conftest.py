@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
+import microgradnp as mg
+
 # CI runs the property-based tests on a fixed sequence of examples, so that a run is
 # reproducible; elsewhere hypothesis explores new ones each time.
 settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
-
-import microgradnp as mg
 
 
 @pytest.fixture
