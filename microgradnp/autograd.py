@@ -319,7 +319,8 @@ def _as_root_grad(t: Tensor, gradient: Any, create_graph: bool, who: str) -> Any
                 f"{who}: grad can be implicitly created only for scalar outputs, but the output "
                 f"has shape {t.shape}; pass `gradient=` of that shape"
             )
-        g = np.ones(t.data.shape, t.data.dtype)
+        d = t.data
+        g = np.array(1, d.dtype) if d.ndim == 0 else np.ones(d.shape, d.dtype)
     else:
         g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
         if g.shape != t.data.shape:

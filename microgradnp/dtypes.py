@@ -31,7 +31,3 @@ def set_default_dtype(dtype: object) -> None:
 def get_default_dtype() -> np.dtype:
     """The current default floating dtype."""
     return _default[0]
-
-
-def is_floating(dtype: np.dtype) -> bool:
-    return dtype.kind == "f"

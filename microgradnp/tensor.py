@@ -213,14 +213,8 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad."""
         if gradient is None and not create_graph and self._node is not None:
             # the common case, `loss.backward()`, without the general argument handling
-            d = self.data
-            if d.size != 1:
-                raise RuntimeError(
-                    f"backward: grad can be implicitly created only for scalar outputs, but "
-                    f"the output has shape {d.shape}; pass `gradient=` of that shape")
-            one = np.array(1, d.dtype) if d.ndim == 0 else np.ones(d.shape, d.dtype)
-            _autograd._run_backward((self,), (one,), bool(retain_graph),
-                                    False, None)
+            one = _autograd._as_root_grad(self, None, False, "backward")
+            _autograd._run_backward((self,), (one,), bool(retain_graph), False, None)
             return
         _autograd.backward(self, gradient, retain_graph, create_graph)
 

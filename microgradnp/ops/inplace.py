@@ -18,16 +18,14 @@ from ..tensor import Tensor
 from . import elementwise as E
 from .shape import _normalize_index, index_put
 
+# The four arithmetic in-place ops: the recorded primitive and the ufunc that writes in place.
+_ARITHMETIC = {"add": (E.add, np.add), "sub": (E.sub, np.subtract),
+               "mul": (E.mul, np.multiply), "div": (E.div, np.true_divide)}
+
 
 def _out_of_place(op: str, x: Any, other: Any, **kw: Any) -> Any:
-    if op == "add":
-        return E.add(x, other)
-    if op == "sub":
-        return E.sub(x, other)
-    if op == "mul":
-        return E.mul(x, other)
-    if op == "div":
-        return E.div(x, other)
+    if op in _ARITHMETIC:
+        return _ARITHMETIC[op][0](x, other)
     if op == "clip":
         return E.clip(x, **kw)
     if op in ("fill", "copy"):
@@ -39,14 +37,8 @@ def _out_of_place(op: str, x: Any, other: Any, **kw: Any) -> Any:
 
 def _in_place_array(op: str, a: np.ndarray, other: Any, **kw: Any) -> None:
     o = raw(other)
-    if op == "add":
-        np.add(a, o, out=a)
-    elif op == "sub":
-        np.subtract(a, o, out=a)
-    elif op == "mul":
-        np.multiply(a, o, out=a)
-    elif op == "div":
-        np.true_divide(a, o, out=a)
+    if op in _ARITHMETIC:
+        _ARITHMETIC[op][1](a, o, out=a)
     elif op == "clip":
         np.clip(a, kw.get("min"), kw.get("max"), out=a)
     elif op in ("fill", "copy"):

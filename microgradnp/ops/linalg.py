@@ -56,18 +56,18 @@ def matmul(x: Any, y: Any) -> Any:
         >>> (mg.ones(2, 3) @ mg.ones(3, 4)).shape
         (2, 4)
     """
-    xs, ys = np.shape(raw(x)), np.shape(raw(y))
-    if not xs or not ys:
-        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {xs} "
-                         f"and {ys}")
-    k_x = xs[-1]
-    k_y = ys[0] if len(ys) == 1 else ys[-2]
-    if k_x != k_y:
+    try:
+        return _matmul(x, y)
+    except ValueError:  # explained only on failure: the happy path stays lean
+        xs, ys = np.shape(raw(x)), np.shape(raw(y))
+        if not xs or not ys:
+            raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes "
+                             f"{xs} and {ys}") from None
+        k_x, k_y = xs[-1], (ys[0] if len(ys) == 1 else ys[-2])
         raise ValueError(
             f"matmul: shapes {xs} and {ys} are not aligned: {k_x} (dim {len(xs) - 1} of the "
             f"first) != {k_y} (dim {max(len(ys) - 2, 0)} of the second)"
-        )
-    return _matmul(x, y)
+        ) from None
 
 
 @primitive

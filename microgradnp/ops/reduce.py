@@ -13,7 +13,7 @@ import numpy as np
 
 from ..primitive import primitive, raw
 from ..tensor import Tensor
-from .elementwise import exp, sqrt
+from .elementwise import exp, maximum, minimum, sqrt
 from .shape import _broadcast_to, _reshape
 
 _MinMax = namedtuple("_MinMax", ["values", "indices"])
@@ -162,8 +162,6 @@ def max(x: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # no
 
     The gradient is split evenly between tied maxima.
     """
-    from .elementwise import maximum
-
     return _max_or_min(x, dim, keepdim, kw, amax, np.argmax, maximum)
 
 
@@ -172,8 +170,6 @@ def min(x: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # no
 
     The gradient is split evenly between tied minima.
     """
-    from .elementwise import minimum
-
     return _max_or_min(x, dim, keepdim, kw, amin, np.argmin, minimum)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from ..primitive import primitive, raw
 from ..tensor import Tensor
 from .reduce import _sum
+from .shape import _reshape
 
 
 @primitive
@@ -105,7 +106,7 @@ def _softmax_cross_entropy_vjp(g, out, needs, logits, target, reduction="mean", 
     if isinstance(g, Tensor) or cache is None or "e" not in cache:
         # graph mode: softmax recorded, so that second derivatives work
         if reduction == "none":
-            scale = _reshape_col(g)
+            scale = _reshape(g, shape=(-1, 1))
         else:
             scale = g / n if reduction == "mean" else g
         onehot = np.zeros(raw(logits).shape, dtype=raw(logits).dtype)
@@ -119,9 +120,3 @@ def _softmax_cross_entropy_vjp(g, out, needs, logits, target, reduction="mean", 
     else:
         p *= g.item() / n if reduction == "mean" else g.item()  # a Python float keeps p's dtype
     return p, None
-
-
-def _reshape_col(g: Any) -> Any:
-    from .shape import _reshape
-
-    return _reshape(g, shape=(-1, 1))
