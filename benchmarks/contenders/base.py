@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -135,6 +136,36 @@ OP_FUNCS: dict[str, Callable] = {
 }
 
 
+def chain_builder(tx, n: int, c) -> Callable:
+    """``build()`` for the chain workload: ``(tx * c * c * ... * c).sum()``, n products."""
+
+    def build():
+        y = tx
+        for _ in range(n):
+            y = y * c
+        return y.sum()
+
+    return build
+
+
+class TorchStyleTrainer(Trainer):
+    """The training step of contenders with PyTorch's module API (microgradnp, PyTorch):
+    subclasses set ``model``, ``opt`` (SGD), ``x``, ``y`` and ``ce`` (cross-entropy)."""
+
+    model: Any
+    opt: Any
+    x: Any
+    y: Any
+    ce: Callable
+
+    def step(self) -> float:
+        self.opt.zero_grad()
+        loss = self.ce(self.model(self.x), self.y)
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+
 class TorchStyleOps:
     """`op_forward`, `op_backward`, `op_grads` and `chain` for contenders with PyTorch's
     tensor API (`.grad`, `.backward()`, `.numpy()`); they supply `_leaf(array)`, a tensor
@@ -163,12 +194,7 @@ class TorchStyleOps:
 
     def chain(self, n, x, c):
         tx = self._leaf(x)
-
-        def build():
-            y = tx
-            for _ in range(n):
-                y = y * c
-            return y.sum()
+        build = chain_builder(tx, n, c)
 
         def backward(root):
             tx.grad = None

@@ -14,7 +14,13 @@ import importlib
 
 import numpy as np
 
-from benchmarks.contenders.base import Contender, MLPProblem, TorchStyleOps, Trainer, Unsupported
+from benchmarks.contenders.base import (
+    Contender,
+    MLPProblem,
+    TorchStyleOps,
+    TorchStyleTrainer,
+    Unsupported,
+)
 
 
 def _missing_core(mg) -> list[str]:
@@ -44,19 +50,12 @@ def _model(mg, p: MLPProblem):
     return mg.nn.Sequential(*mods)
 
 
-class _MgTrainer(Trainer):
+class _MgTrainer(TorchStyleTrainer):
     def __init__(self, mg, p: MLPProblem):
         self.model = _model(mg, p)
         self.opt = mg.optim.SGD(self.model.parameters(), lr=p.lr)
         self.x, self.y = mg.from_numpy(p.x), mg.from_numpy(p.y)
         self.ce = mg.nn.functional.cross_entropy
-
-    def step(self) -> float:
-        self.opt.zero_grad()
-        loss = self.ce(self.model(self.x), self.y)
-        loss.backward()
-        self.opt.step()
-        return loss.item()
 
     def grads(self):
         return [np.array(q.grad.numpy()) for q in self.model.parameters()]

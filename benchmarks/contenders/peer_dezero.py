@@ -21,7 +21,7 @@ import contextlib
 
 import numpy as np
 
-from benchmarks.contenders.base import Contender, MLPProblem, Trainer
+from benchmarks.contenders.base import Contender, MLPProblem, Trainer, chain_builder
 
 _ALIASES = {"int": int, "float": float, "bool": bool, "object": object, "complex": complex}
 
@@ -188,12 +188,7 @@ class DeZero(Contender):
     def chain(self, n, x, c):
         tx = self.dz.Variable(x.copy())
         c = np.float32(c)
-
-        def build():
-            y = tx
-            for _ in range(n):
-                y = y * c
-            return y.sum()
+        build = chain_builder(tx, n, c)
 
         def backward(root):
             tx.cleargrad()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.contenders.base import OP_FUNCS, Contender, MLPProblem, Trainer
+from benchmarks.contenders.base import OP_FUNCS, Contender, MLPProblem, Trainer, chain_builder
 
 
 class _MyGradTrainer(Trainer):
@@ -89,12 +89,7 @@ class MyGrad(Contender):
 
     def chain(self, n, x, c):
         tx = self.mg.tensor(x)
-
-        def build():
-            y = tx
-            for _ in range(n):
-                y = y * c
-            return y.sum()
+        build = chain_builder(tx, n, c)
 
         def backward(root):
             root.backward()

@@ -8,7 +8,7 @@ Example::
 
 from __future__ import annotations
 
-from benchmarks.contenders.base import Contender, MLPProblem, TorchStyleOps, Trainer
+from benchmarks.contenders.base import Contender, MLPProblem, TorchStyleOps, TorchStyleTrainer
 
 
 def _model(torch, p: MLPProblem):
@@ -24,20 +24,13 @@ def _model(torch, p: MLPProblem):
     return torch.nn.Sequential(*mods)
 
 
-class _TorchTrainer(Trainer):
+class _TorchTrainer(TorchStyleTrainer):
     def __init__(self, torch, p: MLPProblem):
         self.torch = torch
         self.model = _model(torch, p)
         self.opt = torch.optim.SGD(self.model.parameters(), lr=p.lr)
         self.x, self.y = torch.from_numpy(p.x), torch.from_numpy(p.y)
         self.ce = torch.nn.functional.cross_entropy
-
-    def step(self) -> float:
-        self.opt.zero_grad()
-        loss = self.ce(self.model(self.x), self.y)
-        loss.backward()
-        self.opt.step()
-        return loss.item()
 
     def grads(self):
         return [q.grad.numpy().copy() for q in self.model.parameters()]
