@@ -252,6 +252,9 @@ def _run_backward(
                 results[id(t)] = g
         else:
             _accumulate(t, g, create_graph, handed_out)
+            if t._post_hooks:
+                for hook in list(t._post_hooks):
+                    hook(t)
     return results
 
 

@@ -47,7 +47,7 @@ class Tensor:
     # `_version`: the in-place clock (graph.GradMode.clock) at this tensor's last in-place
     # change, 0 if never; backward compares it with the recording time of each node.
     __slots__ = ("data", "grad", "_requires_grad", "_node", "_version", "_retains_grad",
-                 "_hooks", "__weakref__")
+                 "_hooks", "_post_hooks", "__weakref__")
     # ndarray (+) Tensor must defer to Tensor's reflected operator, and np.exp(tensor) must
     # fail loudly instead of silently dropping the graph.
     __array_ufunc__ = None
@@ -59,6 +59,7 @@ class Tensor:
         self._version = 0
         self._retains_grad = False
         self._hooks: list | None = None
+        self._post_hooks: list | None = None
         self._requires_grad = False
         if requires_grad:
             self.requires_grad = True
@@ -74,6 +75,7 @@ class Tensor:
         t._version = 0
         t._retains_grad = False
         t._hooks = None
+        t._post_hooks = None
         return t
 
     @classmethod
@@ -86,6 +88,7 @@ class Tensor:
         t._version = 0
         t._retains_grad = False
         t._hooks = None
+        t._post_hooks = None
         return t
 
     # ---- attributes -------------------------------------------------------------------
@@ -202,6 +205,23 @@ class Tensor:
             self._hooks = []
         self._hooks.append(hook)
         hooks = self._hooks
+        return lambda: hooks.remove(hook) if hook in hooks else None
+
+    def register_post_accumulate_grad_hook(
+        self, hook: Callable[[Tensor], None]
+    ) -> Callable[[], None]:
+        """Call `hook(self)` after backward has accumulated into this leaf's `.grad`
+        (PyTorch's name; distributed training averages gradients from here)."""
+        if self._node is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors"
+            )
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._post_hooks is None:
+            self._post_hooks = []
+        self._post_hooks.append(hook)
+        hooks = self._post_hooks
         return lambda: hooks.remove(hook) if hook in hooks else None
 
     def backward(
