@@ -61,8 +61,11 @@ def check_training(c: Contender, hand: Contender, p: MLPProblem) -> str:
                 if problem:
                     return problem
     params = t.params()
-    return _compare(f"weights after {STEPS} steps", params, ref.params()) or \
-        _dtype_problem(c, params) or "ok"
+    return (
+        _compare(f"weights after {STEPS} steps", params, ref.params())
+        or _dtype_problem(c, params)
+        or "ok"
+    )
 
 
 def check_arrays(c: Contender, got, ref) -> str:

@@ -42,8 +42,13 @@ def calibrate(fn: Callable[[], object], target_s: float, max_number: int = 100_0
     return max(1, min(max_number, math.ceil(target_s / max(t, 1e-9))))
 
 
-def interleaved(fns: dict[str, Callable[[], object]], *, rounds: int, target_s: float,
-                max_rounds: dict[str, int] | None = None) -> dict[str, list[float]]:
+def interleaved(
+    fns: dict[str, Callable[[], object]],
+    *,
+    rounds: int,
+    target_s: float,
+    max_rounds: dict[str, int] | None = None,
+) -> dict[str, list[float]]:
     """Per-call seconds of each callable, one sample per round, order rotated each round.
 
     ``max_rounds`` caps the rounds of slow contenders; their later rounds are ``nan``.
@@ -78,8 +83,15 @@ def summarize(samples: dict[str, list[float]], baseline: str) -> dict[str, dict]
             continue
         med, q1, q3 = _quartiles([t for t, _ in pairs])
         rmed, rq1, rq3 = _quartiles([t / b for t, b in pairs])
-        out[name] = {"median_s": med, "q1_s": q1, "q3_s": q3, "ratio": rmed,
-                     "ratio_q1": rq1, "ratio_q3": rq3, "rounds": len(pairs)}
+        out[name] = {
+            "median_s": med,
+            "q1_s": q1,
+            "q3_s": q3,
+            "ratio": rmed,
+            "ratio_q1": rq1,
+            "ratio_q3": rq3,
+            "rounds": len(pairs),
+        }
     return out
 
 

@@ -16,8 +16,16 @@ import sys
 import numpy as np
 
 #: environment variables that change BLAS or threading behaviour; recorded with each run
-ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
-            "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUM_CPU_THREADS", "DEV", "CACHELEVEL")
+ENV_VARS = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUM_CPU_THREADS",
+    "DEV",
+    "CACHELEVEL",
+)
 
 _saved: dict = {}  # what apply_threads changed, for restore_threads
 
@@ -72,8 +80,15 @@ def blas_info() -> list[dict]:
         from threadpoolctl import threadpool_info
     except ImportError:
         return []
-    keys = ("user_api", "internal_api", "version", "architecture", "threading_layer",
-            "num_threads", "prefix")
+    keys = (
+        "user_api",
+        "internal_api",
+        "version",
+        "architecture",
+        "threading_layer",
+        "num_threads",
+        "prefix",
+    )
     return [{k: d[k] for k in keys if k in d} for d in threadpool_info()]
 
 

@@ -34,8 +34,11 @@ def ops(contenders: list[Contender], s: Settings) -> tuple[dict, dict]:
     a = rng.standard_normal((4, 4), dtype=np.float32)
     b = rng.standard_normal((4, 4), dtype=np.float32)
     hand = contenders[0]
-    cs = [c for c in contenders
-          if c.key != "micrograd" and all([allowed(c, "ops", s, t) for t in (fwd, bwd)])]
+    cs = [
+        c
+        for c in contenders
+        if c.key != "micrograd" and all([allowed(c, "ops", s, t) for t in (fwd, bwd)])
+    ]
     for op, label in OPS.items():
         ref = hand.op_grads(op, a, b)
         for table, make in ((fwd, "op_forward"), (bwd, "op_backward")):
@@ -76,8 +79,9 @@ def chain(contenders: list[Contender], s: Settings) -> dict:
             continue
         # float32 rounding grows with n; at 1,000 links it stays well inside the tolerance
         expect = np.full(4, np.float32(c_) ** CHAIN_CHECK_N, dtype=np.float32)
-        if checks.report(c.name, "chain", checks.check_arrays(c, backward(build()), expect),
-                         table["notes"]):
+        if checks.report(
+            c.name, "chain", checks.check_arrays(c, backward(build()), expect), table["notes"]
+        ):
             cs.append(c)
     for n in s.chain_ns:
         t0 = time.perf_counter()
@@ -127,7 +131,11 @@ def _linearity(table: dict) -> dict:
     for name in sorted(names):
         rows = [r for r in table["rows"] if name in r["results"]]
         if len(rows) >= 2:
-            out[name] = {"slope": _slope(rows[0], rows[-1], name),
-                         "slope_top": _slope(rows[-2], rows[-1], name),
-                         "n_min": rows[0]["n"], "n_top": rows[-2]["n"], "n_max": rows[-1]["n"]}
+            out[name] = {
+                "slope": _slope(rows[0], rows[-1], name),
+                "slope_top": _slope(rows[-2], rows[-1], name),
+                "n_min": rows[0]["n"],
+                "n_top": rows[-2]["n"],
+                "n_max": rows[-1]["n"],
+            }
     return out

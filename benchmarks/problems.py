@@ -41,15 +41,31 @@ def init_layers(widths: list[int], rng: np.random.Generator) -> list[tuple[np.nd
     return layers
 
 
-def make_problem(n: int, d: int, hidden: tuple[int, ...], c: int, *, act: str,
-                 name: str, seed: int = 0, lr: float = 0.1) -> MLPProblem:
+def make_problem(
+    n: int,
+    d: int,
+    hidden: tuple[int, ...],
+    c: int,
+    *,
+    act: str,
+    name: str,
+    seed: int = 0,
+    lr: float = 0.1,
+) -> MLPProblem:
     """Random inputs N(0, 1), random labels and freshly initialised weights."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, d), dtype=np.float32)
     y = rng.integers(0, c, size=n).astype(np.int64)
     layers = init_layers([d, *hidden, c], rng)
-    return MLPProblem(name=name, x=x, y=y, layers=layers, act=act, lr=lr,
-                      meta={"N": n, "D": d, "hidden": list(hidden), "C": c, "act": act})
+    return MLPProblem(
+        name=name,
+        x=x,
+        y=y,
+        layers=layers,
+        act=act,
+        lr=lr,
+        meta={"N": n, "D": d, "hidden": list(hidden), "C": c, "act": act},
+    )
 
 
 def make_mlp(size: tuple[int, int, int, int], *, name: str = "", seed: int = 0) -> MLPProblem:

@@ -59,9 +59,11 @@ def table_md(table: dict, baseline: str) -> str:
     if not table["rows"]:
         return "\n".join(lines + ["(nothing measured)", ""])
     unit_note = {"bytes": "peak bytes", "s": "median time per call"}[table["unit"]]
-    lines.append(f"Ratio to {baseline} (median [IQR] of same-round ratios); {baseline} column: "
-                 f"{unit_note}." if table["unit"] == "s" else
-                 f"Ratio to {baseline}; {baseline} column: {unit_note}.")
+    lines.append(
+        f"Ratio to {baseline} (median [IQR] of same-round ratios); {baseline} column: {unit_note}."
+        if table["unit"] == "s"
+        else f"Ratio to {baseline}; {baseline} column: {unit_note}."
+    )
     lines += ["", "| | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for row in table["rows"]:
         cells = []
@@ -70,54 +72,79 @@ def table_md(table: dict, baseline: str) -> str:
             if st is None:
                 cells.append("—")
             elif name == baseline:
-                cells.append(fmt_bytes(st["bytes"]) if table["unit"] == "bytes"
-                             else fmt_time(st["median_s"]))
+                cells.append(
+                    fmt_bytes(st["bytes"]) if table["unit"] == "bytes" else fmt_time(st["median_s"])
+                )
             else:
                 cells.append(_ratio_cell(st))
         lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
     if table["unit"] == "s":
-        lines += ["", "Median time per call:", "", "| | " + " | ".join(cols) + " |",
-                  "|---" * (len(cols) + 1) + "|"]
+        lines += [
+            "",
+            "Median time per call:",
+            "",
+            "| | " + " | ".join(cols) + " |",
+            "|---" * (len(cols) + 1) + "|",
+        ]
         for row in table["rows"]:
-            cells = [fmt_time(row["results"][n]["median_s"]) if n in row["results"] else "—"
-                     for n in cols]
+            cells = [
+                fmt_time(row["results"][n]["median_s"]) if n in row["results"] else "—"
+                for n in cols
+            ]
             lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
     if table["id"] == "chain" and table.get("linearity"):
         lin = table["linearity"]
         lines += ["", "| | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
         for row in table["rows"]:
-            cells = [fmt_time(row["results"][n]["per_node_s"]) if n in row["results"] else "—"
-                     for n in cols]
+            cells = [
+                fmt_time(row["results"][n]["per_node_s"]) if n in row["results"] else "—"
+                for n in cols
+            ]
             lines.append(f"| backward per node, n={row['label']} | " + " | ".join(cells) + " |")
-        for key, what in (("slope", "log-log slope, all lengths"),
-                          ("slope_top", "log-log slope, two largest n")):
+        for key, what in (
+            ("slope", "log-log slope, all lengths"),
+            ("slope_top", "log-log slope, two largest n"),
+        ):
             cells = [f"{lin[n][key]:.2f}" if n in lin else "—" for n in cols]
             lines.append(f"| {what} | " + " | ".join(cells) + " |")
-        lines += ["", "Per-node times and slopes use each contender's fastest round "
-                  "(interference only adds time); a slope of 1.00 is linear."]
+        lines += [
+            "",
+            "Per-node times and slopes use each contender's fastest round "
+            "(interference only adds time); a slope of 1.00 is linear.",
+        ]
     for row in table["rows"]:
         for name, info in row.get("extra", {}).items():
             if "jit_first_calls_s" in info:
                 t = info["jit_first_calls_s"]
-                lines.append(f"- {name} at {row['label']}: JIT cold — first call "
-                             f"{fmt_time(t[0])}, capture {fmt_time(t[1])}, first replay "
-                             f"{fmt_time(t[2])} (warm median above)")
+                lines.append(
+                    f"- {name} at {row['label']}: JIT cold — first call "
+                    f"{fmt_time(t[0])}, capture {fmt_time(t[1])}, first replay "
+                    f"{fmt_time(t[2])} (warm median above)"
+                )
     lines += [f"- {n}" for n in table["notes"]]
     return "\n".join(lines + [""])
 
 
 def header_md(meta: dict) -> str:
     m = meta["machine"]
-    blas = "; ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')}, "
-                     f"{b.get('num_threads')} threads)" for b in m["blas"]) or "unknown"
+    blas = (
+        "; ".join(
+            f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')}, "
+            f"{b.get('num_threads')} threads)"
+            for b in m["blas"]
+        )
+        or "unknown"
+    )
     env = ", ".join(f"{k}={v}" for k, v in m["env"].items()) or "none set"
     mode = "--quick" if meta["settings"]["is_quick"] else "full"
-    lines = [f"- Date: {meta['date']}; mode: {mode}; threads: {meta['threads']}; "
-             f"wall time {meta.get('wall_s', 0):.0f} s",
-             f"- Machine: {m['cpu']}, {m['cores']} cores, {m['platform']}, Python {m['python']}",
-             f"- NumPy {m['numpy']}; BLAS: {blas}",
-             f"- Environment: {env}",
-             "- Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items())]
+    lines = [
+        f"- Date: {meta['date']}; mode: {mode}; threads: {meta['threads']}; "
+        f"wall time {meta.get('wall_s', 0):.0f} s",
+        f"- Machine: {m['cpu']}, {m['cores']} cores, {m['platform']}, Python {m['python']}",
+        f"- NumPy {m['numpy']}; BLAS: {blas}",
+        f"- Environment: {env}",
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+    ]
     lines += [f"- {n}" for n in meta.get("notes", [])]
     return "\n".join(lines)
 
@@ -146,9 +173,11 @@ def target_lines(res: dict, ours: str = OURS) -> list[str]:
         verdict = "PASS" if st["ratio"] <= limit else "MISS"
         torch = rows[size].get("PyTorch")
         vs = f"; PyTorch {torch['ratio']:.2f}×" if torch else ""
-        lines.append(f"- {verdict}: training step at {size}: {st['ratio']:.2f}× hand NumPy "
-                     f"[IQR {st['ratio_q1']:.2f}–{st['ratio_q3']:.2f}] (target ≤ {limit:.2f}×"
-                     f"{vs})")
+        lines.append(
+            f"- {verdict}: training step at {size}: {st['ratio']:.2f}× hand NumPy "
+            f"[IQR {st['ratio_q1']:.2f}–{st['ratio_q3']:.2f}] (target ≤ {limit:.2f}×"
+            f"{vs})"
+        )
     mem = _find(res, "memory")
     mem_rows = [(r["label"], r["results"].get(ours)) for r in mem["rows"]] if mem else []
     if not any(st for _, st in mem_rows):
@@ -156,8 +185,10 @@ def target_lines(res: dict, ours: str = OURS) -> list[str]:
     for size, st in mem_rows:
         if st is not None:
             verdict = "PASS" if st["ratio"] <= MEMORY_TARGET else "MISS"
-            lines.append(f"- {verdict}: peak memory at {size}: {st['ratio']:.2f}× hand NumPy "
-                         f"({fmt_bytes(st['bytes'])}; target ≤ {MEMORY_TARGET}×)")
+            lines.append(
+                f"- {verdict}: peak memory at {size}: {st['ratio']:.2f}× hand NumPy "
+                f"({fmt_bytes(st['bytes'])}; target ≤ {MEMORY_TARGET}×)"
+            )
     chain = _find(res, "chain")
     lin = (chain or {}).get("linearity", {})
     if lin.get(ours) is None:
@@ -169,19 +200,31 @@ def target_lines(res: dict, ours: str = OURS) -> list[str]:
             verdict = "PASS (partial: shorter chains)"
         torch = lin.get("PyTorch")
         vs = f"; PyTorch {torch['slope_top']:.2f}" if torch else ""
-        lines.append(f"- {verdict}: chain backward: log-log slope {ln['slope_top']:.2f} from "
-                     f"{ln['n_top']:,} to {ln['n_max']:,} nodes ({ln['slope']:.2f} from "
-                     f"{ln['n_min']:,}; linear ≤ {LINEAR_SLOPE}{vs}; target length "
-                     f"{CHAIN_TARGET_N:,})")
+        lines.append(
+            f"- {verdict}: chain backward: log-log slope {ln['slope_top']:.2f} from "
+            f"{ln['n_top']:,} to {ln['n_max']:,} nodes ({ln['slope']:.2f} from "
+            f"{ln['n_min']:,}; linear ≤ {LINEAR_SLOPE}{vs}; target length "
+            f"{CHAIN_TARGET_N:,})"
+        )
     return lines
 
 
 def results_md(res: dict) -> str:
     meta = res["meta"]
-    parts = ["# Benchmark results", "",
-             "The latest recorded run of `python -m benchmarks` (see `benchmarks/README.md`).",
-             "", header_md(meta), "", "## Targets (microgradnp)", "", *target_lines(res), "",
-             "## Tables", ""]
+    parts = [
+        "# Benchmark results",
+        "",
+        "The latest recorded run of `python -m benchmarks` (see `benchmarks/README.md`).",
+        "",
+        header_md(meta),
+        "",
+        "## Targets (microgradnp)",
+        "",
+        *target_lines(res),
+        "",
+        "## Tables",
+        "",
+    ]
     parts += [table_md(t, meta["baseline"]) for t in res["tables"]]
     return "\n".join(parts)
 
@@ -207,16 +250,21 @@ def plot(res: dict, path: Path) -> Path | None:
             ax.plot(xs, ys, marker="o", lw=2.5 if name == OURS else 1.2, label=name)
         if t["id"] == "train":
             tx = [i for i, lab in enumerate(labels) if lab in TRAIN_TARGETS]
-            ax.scatter(tx, [TRAIN_TARGETS[labels[i]] for i in tx], marker="_", s=400,
-                       color="k", label="target")
+            ax.scatter(
+                tx,
+                [TRAIN_TARGETS[labels[i]] for i in tx],
+                marker="_",
+                s=400,
+                color="k",
+                label="target",
+            )
         ax.set_yscale("log")
         ax.set_xticks(range(len(labels)), labels)
         ax.set_ylabel("time / hand-written NumPy")
         ax.set_title(t["title"])
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].legend(fontsize=8)
-    fig.suptitle(f"{res['meta']['machine']['cpu']}, {res['meta']['threads']} thread(s)",
-                 fontsize=9)
+    fig.suptitle(f"{res['meta']['machine']['cpu']}, {res['meta']['threads']} thread(s)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

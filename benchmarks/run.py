@@ -27,16 +27,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="about a minute: fewer rounds and sizes")
     ap.add_argument("--threads", type=int, default=1, help="BLAS/PyTorch/tinygrad threads (1)")
-    ap.add_argument("--only", type=_csv, default=None,
-                    help=f"comma-separated workloads out of {','.join(WORKLOADS)}")
-    ap.add_argument("--contenders", type=_csv, default=None,
-                    help="comma-separated contender keys (hand NumPy always runs)")
+    ap.add_argument(
+        "--only",
+        type=_csv,
+        default=None,
+        help=f"comma-separated workloads out of {','.join(WORKLOADS)}",
+    )
+    ap.add_argument(
+        "--contenders",
+        type=_csv,
+        default=None,
+        help="comma-separated contender keys (hand NumPy always runs)",
+    )
     ap.add_argument("--sizes", type=_csv, default=None, help="training sizes, e.g. tiny,small")
     ap.add_argument("--rounds", type=int, default=None, help="timed rounds per workload")
     ap.add_argument("--out", type=Path, default=report.RESULTS_DIR, help="results folder")
     ap.add_argument("--no-plot", action="store_true", help="skip the PNG plot")
-    ap.add_argument("--write-results", action="store_true",
-                    help="also rewrite benchmarks/RESULTS.md from this run")
+    ap.add_argument(
+        "--write-results",
+        action="store_true",
+        help="also rewrite benchmarks/RESULTS.md from this run",
+    )
     args = ap.parse_args(argv)
     bad = sorted(set(args.only or []) - set(WORKLOADS))
     if bad:

@@ -38,9 +38,17 @@ class Settings:
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(rounds=5, target_s=0.005, infer_sizes=["small", "medium"],
-                   memory_sizes=["medium"], chain_ns=[2_000, 6_000, 20_000], chain_rounds=2,
-                   micrograd_sizes=["tiny"], tinygrad_workloads=["train"], is_quick=True)
+        return cls(
+            rounds=5,
+            target_s=0.005,
+            infer_sizes=["small", "medium"],
+            memory_sizes=["medium"],
+            chain_ns=[2_000, 6_000, 20_000],
+            chain_rounds=2,
+            micrograd_sizes=["tiny"],
+            tinygrad_workloads=["train"],
+            is_quick=True,
+        )
 
     def as_dict(self) -> dict:
         return asdict(self)

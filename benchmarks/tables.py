@@ -51,7 +51,8 @@ def allowed(c: Contender, workload: str, s: Settings, table: dict) -> bool:
 
 def timed(table: dict, label: str, fns: dict, s: Settings, hand: str, **extra) -> None:
     t0 = time.perf_counter()
-    samples = interleaved(fns, rounds=s.rounds, target_s=s.target_s,
-                          max_rounds=extra.pop("max_rounds", None))
+    samples = interleaved(
+        fns, rounds=s.rounds, target_s=s.target_s, max_rounds=extra.pop("max_rounds", None)
+    )
     table["rows"].append({"label": label, "results": summarize(samples, hand), **extra})
     log(f"  {table['id']} {label}: {len(fns)} contenders, {time.perf_counter() - t0:.1f}s")

@@ -25,8 +25,14 @@ from benchmarks.settings import Settings
 from benchmarks.tables import allowed, log, new_table, skip, slow, timed
 
 
-def _mlp_rows(table: dict, contenders: list[Contender], s: Settings, problems: list,
-              check_problem, workload: str) -> list[Contender]:
+def _mlp_rows(
+    table: dict,
+    contenders: list[Contender],
+    s: Settings,
+    problems: list,
+    check_problem,
+    workload: str,
+) -> list[Contender]:
     hand = contenders[0]
     ok = []
     for c in contenders:
@@ -62,8 +68,7 @@ def _mlp_rows(table: dict, contenders: list[Contender], s: Settings, problems: l
                     extra[c.name] = info
             slow(f"warm-up {c.name} at {label}", t0)
             fns[c.name] = t.step
-        timed(table, label, fns, s, hand.name, shape=p.meta, extra=extra,
-               max_rounds=max_rounds)
+        timed(table, label, fns, s, hand.name, shape=p.meta, extra=extra, max_rounds=max_rounds)
     return ok
 
 
@@ -77,8 +82,7 @@ def train(contenders: list[Contender], s: Settings) -> dict:
         return tiny if c.key == "micrograd" else small
 
     problems = [(size, make_mlp(SIZES[size], name=size)) for size in s.train_sizes]
-    table["ok"] = [c.key for c in _mlp_rows(table, contenders, s, problems, check_problem,
-                                             "train")]
+    table["ok"] = [c.key for c in _mlp_rows(table, contenders, s, problems, check_problem, "train")]
     return table
 
 
@@ -108,8 +112,9 @@ def infer(contenders: list[Contender], s: Settings) -> dict:
                 if size == s.infer_sizes[0]:
                     skip(table, c, str(e))
                 continue
-            if checks.report(c.name, f"inference at {size}", checks.check_arrays(c, fn(), ref),
-                             table["notes"]):
+            if checks.report(
+                c.name, f"inference at {size}", checks.check_arrays(c, fn(), ref), table["notes"]
+            ):
                 fns[c.name] = fn
         timed(table, size, fns, s, hand.name, shape=p.meta)
     return table
@@ -164,8 +169,10 @@ def memory(contenders: list[Contender], s: Settings, train_ok: list[str] | None)
         for c in measured:
             probe = probes[c.memory_probe]
             try:
-                results[c.name] = {"bytes": probe(lambda c=c, p=p: c.trainer(p)),
-                                   "probe": c.memory_probe}
+                results[c.name] = {
+                    "bytes": probe(lambda c=c, p=p: c.trainer(p)),
+                    "probe": c.memory_probe,
+                }
             except Unsupported as e:
                 if size == s.memory_sizes[0]:
                     skip(table, c, str(e))

@@ -28,9 +28,11 @@ def make_moons(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarr
     """Two interleaved half circles, ``X`` (n, 2) and 0/1 targets ``Y`` (n, 1)."""
     angle = rng.uniform(0.0, np.pi, size=n)
     label = rng.integers(0, 2, size=n)
-    X = np.where(label[:, None] == 0,
-                 np.stack([np.cos(angle), np.sin(angle)], axis=1),
-                 np.stack([1.0 - np.cos(angle), 0.5 - np.sin(angle)], axis=1))
+    X = np.where(
+        label[:, None] == 0,
+        np.stack([np.cos(angle), np.sin(angle)], axis=1),
+        np.stack([1.0 - np.cos(angle), 0.5 - np.sin(angle)], axis=1),
+    )
     X = X + noise * rng.normal(size=X.shape)
     return X, label[:, None].astype(np.float64)
 
@@ -59,6 +61,7 @@ def _printer(every: int):
     def report(epoch: int, loss: float, acc: float) -> None:
         if epoch % every == 0:
             print(f"  epoch {epoch:4d}  loss {loss:.4f}  train accuracy {acc:.3f}")
+
     return report
 
 
@@ -81,10 +84,20 @@ def train_network2(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], flo
     n_classes = int(labels.max()) + 1
     train, test = split(len(X), rng)
     params = softmax_net.init_params(X.shape[1], 32, n_classes, rng=rng)
-    print(f"network 2: {X.shape[1]}-32-{n_classes} sigmoid/softmax net, cross-entropy, {name} "
-          f"({len(train)} train / {len(test)} test), mini-batch SGD")
-    softmax_net.train(params, X[train], labels[train], epochs=30, lr=0.5, batch_size=32,
-                      rng=rng, callback=_printer(1))
+    print(
+        f"network 2: {X.shape[1]}-32-{n_classes} sigmoid/softmax net, cross-entropy, {name} "
+        f"({len(train)} train / {len(test)} test), mini-batch SGD"
+    )
+    softmax_net.train(
+        params,
+        X[train],
+        labels[train],
+        epochs=30,
+        lr=0.5,
+        batch_size=32,
+        rng=rng,
+        callback=_printer(1),
+    )
     P, _ = softmax_net.forward(params, X[test])
     acc = softmax_net.accuracy(P, labels[test])
     print(f"  network 2 test accuracy: {acc:.3f}")
@@ -115,8 +128,7 @@ def compare_with_autograd(mg, params1: dict, params2: dict, rng: np.random.Gener
     graph_nets.softmax_net_loss(t2, mg.tensor(X2), mg.tensor(T)).backward()
     hand2 = softmax_net.backward(params2, X2, labels, softmax_net.forward(params2, X2)[1])
     for name, tensors, hand in (("1", t1, hand1), ("2", t2, hand2)):
-        diff = max(float(np.max(np.abs(np.asarray(tensors[k].grad.data) - hand[k])))
-                   for k in hand)
+        diff = max(float(np.max(np.abs(np.asarray(tensors[k].grad.data) - hand[k]))) for k in hand)
         print(f"network {name}: max |hand-derived - autograd| gradient difference {diff:.1e}")
 
 

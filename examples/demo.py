@@ -40,10 +40,13 @@ def digit_splits(seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     (always blank) stay 0 after scaling. Also "test_images": the raw 8x8 test images.
     """
     X, y = datasets.load_digits()
-    parts = data.random_split(data.TensorDataset(X, y), [0.7, 0.15, 0.15],
-                              generator=np.random.default_rng(seed))
-    index = {name: np.asarray(part.indices) for name, part in zip(("train", "val", "test"),
-                                                                  parts, strict=True)}
+    parts = data.random_split(
+        data.TensorDataset(X, y), [0.7, 0.15, 0.15], generator=np.random.default_rng(seed)
+    )
+    index = {
+        name: np.asarray(part.indices)
+        for name, part in zip(("train", "val", "test"), parts, strict=True)
+    }
     scaler = data.StandardScaler().fit(X[index["train"]])
     splits: dict[str, Any] = {name: (scaler.transform(X[i]), y[i]) for name, i in index.items()}
     splits["test_images"] = X[index["test"]].reshape(-1, 8, 8)
@@ -65,8 +68,15 @@ def save_computation_graph(model: nn.Module, X: np.ndarray, y: np.ndarray, out: 
     written = []
     for suffix in (".svg", ".png"):
         try:
-            written.append(viz.save_graph(loss, out / f"graph{suffix}", params=model,
-                                          rankdir="LR", dpi=110 if suffix == ".png" else None))
+            written.append(
+                viz.save_graph(
+                    loss,
+                    out / f"graph{suffix}",
+                    params=model,
+                    rankdir="LR",
+                    dpi=110 if suffix == ".png" else None,
+                )
+            )
         except viz.GraphvizNotFoundError:
             (out / "graph.dot").unlink(missing_ok=True)  # keep the folder to the pictures
             print("(Graphviz's `dot` is not installed: skipping the computation graph)")
@@ -77,11 +87,16 @@ def save_computation_graph(model: nn.Module, X: np.ndarray, y: np.ndarray, out: 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the demo; returns the numbers it printed and the files it wrote."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("demo_output"),
-                        help="folder for the pictures (default: ./demo_output)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("demo_output"),
+        help="folder for the pictures (default: ./demo_output)",
+    )
     parser.add_argument("--epochs", type=int, default=100, help="most epochs (default 100)")
-    parser.add_argument("--patience", type=int, default=10,
-                        help="early-stopping patience in epochs (default 10)")
+    parser.add_argument(
+        "--patience", type=int, default=10, help="early-stopping patience in epochs (default 10)"
+    )
     parser.add_argument("--hidden", type=int, default=64, help="hidden units (default 64)")
     parser.add_argument("--lr", type=float, default=0.01, help="Adam learning rate")
     parser.add_argument("--batch-size", type=int, default=32)
@@ -92,26 +107,41 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     mg.manual_seed(args.seed)
     splits = digit_splits(args.seed)
-    (X_train, y_train), (X_val, y_val), (X_test, y_test) = (splits[k] for k in
-                                                            ("train", "val", "test"))
+    (X_train, y_train), (X_val, y_val), (X_test, y_test) = (
+        splits[k] for k in ("train", "val", "test")
+    )
     print(f"digits: {len(y_train)} train / {len(y_val)} validation / {len(y_test)} test images")
-    train_loader = data.DataLoader(data.TensorDataset(X_train, y_train),
-                                   batch_size=args.batch_size, shuffle=True)
+    train_loader = data.DataLoader(
+        data.TensorDataset(X_train, y_train), batch_size=args.batch_size, shuffle=True
+    )
     val_loader = data.DataLoader(data.TensorDataset(X_val, y_val), batch_size=512)
 
     model = build_model(args.hidden)
     print(model)
     optimizer = mg.optim.Adam(model.parameters(), lr=args.lr)
     stopper = EarlyStopping(monitor="val_loss", patience=args.patience)
-    history = fit(model, train_loader, nn.CrossEntropyLoss(), optimizer, epochs=args.epochs,
-                  val_loader=val_loader, metrics=["accuracy"], callbacks=[stopper],
-                  progress=False if args.no_progress else None)
+    history = fit(
+        model,
+        train_loader,
+        nn.CrossEntropyLoss(),
+        optimizer,
+        epochs=args.epochs,
+        val_loader=val_loader,
+        metrics=["accuracy"],
+        callbacks=[stopper],
+        progress=False if args.no_progress else None,
+    )
     train_time = time.perf_counter() - start
-    how = (f"stopped early at epoch {stopper.stopped_epoch + 1}" if history.stopped_early
-           else f"ran all {history.epochs} epochs")
-    print(f"trained in {train_time:.2f} s: {how}; restored the weights of epoch "
-          f"{stopper.best_epoch + 1} (val_loss {stopper.best:.4f}, val_accuracy "
-          f"{history['val_accuracy'][stopper.best_epoch]:.4f})")
+    how = (
+        f"stopped early at epoch {stopper.stopped_epoch + 1}"
+        if history.stopped_early
+        else f"ran all {history.epochs} epochs"
+    )
+    print(
+        f"trained in {train_time:.2f} s: {how}; restored the weights of epoch "
+        f"{stopper.best_epoch + 1} (val_loss {stopper.best:.4f}, val_accuracy "
+        f"{history['val_accuracy'][stopper.best_epoch]:.4f})"
+    )
 
     model.eval()
     with mg.no_grad():
@@ -120,20 +150,31 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     test_accuracy = metrics.accuracy(y_test, y_pred)
     print("\nTest set:")
     print(metrics.classification_report(y_test, y_pred, digits=3))
-    print(f"test accuracy: {test_accuracy:.4f} ({int(round(test_accuracy * len(y_test)))}"
-          f"/{len(y_test)})")
+    print(
+        f"test accuracy: {test_accuracy:.4f} ({int(round(test_accuracy * len(y_test)))}"
+        f"/{len(y_test)})"
+    )
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     files = [
-        plots.plot_history(history, out / "history.png",
-                           title="Softmax network on the digits: training history"),
-        plots.plot_confusion_matrix(metrics.confusion_matrix(y_test, y_pred), list(range(10)),
-                                    out / "confusion_matrix.png",
-                                    title="Test-set confusion matrix"),
-        plots.plot_misclassified(splits["test_images"], y_test, y_pred,
-                                 out / "misclassified.png", n=24,
-                                 title="Misclassified test digits"),
+        plots.plot_history(
+            history, out / "history.png", title="Softmax network on the digits: training history"
+        ),
+        plots.plot_confusion_matrix(
+            metrics.confusion_matrix(y_test, y_pred),
+            list(range(10)),
+            out / "confusion_matrix.png",
+            title="Test-set confusion matrix",
+        ),
+        plots.plot_misclassified(
+            splits["test_images"],
+            y_test,
+            y_pred,
+            out / "misclassified.png",
+            n=24,
+            title="Misclassified test digits",
+        ),
     ]
     files += save_computation_graph(model, X_test, y_test, out)
     total = time.perf_counter() - start
@@ -141,8 +182,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for path in files:
         print(f"  {path.name}")
     print(f"total time {total:.2f} s")
-    return {"test_accuracy": test_accuracy, "history": history, "files": files,
-            "out": out.resolve(), "seconds": total, "best_epoch": stopper.best_epoch}
+    return {
+        "test_accuracy": test_accuracy,
+        "history": history,
+        "files": files,
+        "out": out.resolve(),
+        "seconds": total,
+        "best_epoch": stopper.best_epoch,
+    }
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     mg.manual_seed(args.seed)
     X, y = datasets.load_digits()
     train_set, val_set, test_set = data.random_split(
-        data.TensorDataset(X, y), [0.7, 0.15, 0.15], generator=np.random.default_rng(args.seed))
+        data.TensorDataset(X, y), [0.7, 0.15, 0.15], generator=np.random.default_rng(args.seed)
+    )
     scaler = data.StandardScaler().fit(X[train_set.indices])
     X_train, y_train = scaler.transform(X[train_set.indices]), y[train_set.indices]
     X_val, y_val = mg.from_numpy(scaler.transform(X[val_set.indices])), y[val_set.indices]
@@ -62,8 +63,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             val_logits = model(X_val)
             val_loss = loss_fn(val_logits, mg.from_numpy(y_val)).item()
         val_acc = metrics.accuracy(y_val, val_logits)
-        print(f"epoch {epoch + 1:3d}  loss {total / len(y_train):.4f}  "
-              f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}")
+        print(
+            f"epoch {epoch + 1:3d}  loss {total / len(y_train):.4f}  "
+            f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}"
+        )
 
         # Early stopping: remember the best weights (copies: the optimizer updates in place).
         if val_loss < best_loss:

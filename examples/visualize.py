@@ -76,8 +76,7 @@ def main() -> None:
     model, loss = deep_sigmoid_net()
     viz.retain_grads(loss)
     loss.backward()
-    save(loss, args.out, "deep_sigmoid_grad", params=model, show_grad=True,
-         collapse_modules=True)
+    save(loss, args.out, "deep_sigmoid_grad", params=model, show_grad=True, collapse_modules=True)
 
 
 if __name__ == "__main__":

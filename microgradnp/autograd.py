@@ -162,9 +162,15 @@ def _run_backward(
             if id(t) in wanted or (
                 node is not None
                 and node.args is not None
-                and any(id(a) in reach for a, n in zip(
-                    node.args if node.prim.saves_inputs else _resolve(node.args, keep),
-                    node.needs, strict=False) if n)
+                and any(
+                    id(a) in reach
+                    for a, n in zip(
+                        node.args if node.prim.saves_inputs else _resolve(node.args, keep),
+                        node.needs,
+                        strict=False,
+                    )
+                    if n
+                )
             ):
                 reach.add(id(t))
     grads: dict[int, Any] = {}
@@ -310,8 +316,9 @@ def _release(node: Node, out: Tensor) -> None:
     intermediate input is replaced by its node, leaves, constants and `WeakInput`s (which
     keep no data) are kept."""
     node.out_meta = (out.data.shape, out.data.dtype, out.grad if out._retains_grad else None)
-    node.edges = tuple([a._node if isinstance(a, Tensor) and a._node is not None else a
-                        for a in node.args])
+    node.edges = tuple(
+        [a._node if isinstance(a, Tensor) and a._node is not None else a for a in node.args]
+    )
     node.args = node.data = node.out_data = None
 
 
@@ -394,8 +401,7 @@ def grad(
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError(f"grad: input {i} is not a Tensor that requires grad")
     gs = [
-        _as_root_grad(o, g, create_graph, "grad")
-        for o, g in zip(outs, grad_outputs, strict=True)
+        _as_root_grad(o, g, create_graph, "grad") for o, g in zip(outs, grad_outputs, strict=True)
     ]
     if retain_graph is None:
         retain_graph = create_graph

@@ -83,16 +83,16 @@ def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 def full_like(t: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     a = np.asarray(t)
-    return _make(np.full(a.shape, fill_value, a.dtype if dtype is None else dtype),
-                 requires_grad)
+    return _make(np.full(a.shape, fill_value, a.dtype if dtype is None else dtype), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return _make(np.eye(n, m, dtype=_dtype(dtype)), requires_grad)
 
 
-def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
-           requires_grad: bool = False) -> Tensor:
+def arange(
+    start: Any, end: Any = None, step: Any = 1, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
     """Like `torch.arange`: int64 when every bound is an int, else the default dtype."""
     if end is None:
         start, end = 0, start
@@ -102,8 +102,9 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
     return _make(np.arange(start, end, step, dtype=dtype), requires_grad)
 
 
-def linspace(start: float, end: float, steps: int, dtype: Any = None,
-             requires_grad: bool = False) -> Tensor:
+def linspace(
+    start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
     return _make(np.linspace(start, end, steps, dtype=_dtype(dtype)), requires_grad)
 
 

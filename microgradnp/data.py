@@ -58,8 +58,9 @@ class Dataset(ABC):
 def _first_dim(t: Any) -> int:
     shape = t.shape  # tensors refuse NumPy's functions (np.shape), so ask the object itself
     if len(shape) == 0:
-        raise ValueError("TensorDataset: every tensor needs a first (sample) dimension; got a "
-                         "0-d one")
+        raise ValueError(
+            "TensorDataset: every tensor needs a first (sample) dimension; got a 0-d one"
+        )
     return int(shape[0])
 
 
@@ -79,8 +80,9 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors: Any) -> None:
         if not tensors:
             raise ValueError("TensorDataset needs at least one tensor")
-        tensors = tuple(t if isinstance(t, (mg.Tensor, np.ndarray)) else np.asarray(t)
-                        for t in tensors)
+        tensors = tuple(
+            t if isinstance(t, (mg.Tensor, np.ndarray)) else np.asarray(t) for t in tensors
+        )
         sizes = [_first_dim(t) for t in tensors]
         if len(set(sizes)) != 1:
             shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
@@ -190,7 +192,7 @@ def random_split(
     perm = rng.permutation(n).tolist()
     splits, offset = [], 0
     for length in lengths:
-        splits.append(Subset(dataset, perm[offset:offset + int(length)]))
+        splits.append(Subset(dataset, perm[offset : offset + int(length)]))
         offset += int(length)
     return splits
 
@@ -266,8 +268,11 @@ class DataLoader:
         collate_fn: Callable[[list[Any]], Any] | None = None,
         generator: np.random.Generator | None = None,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size <= 0:
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size <= 0
+        ):
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if generator is not None and not isinstance(generator, np.random.Generator):
             raise TypeError(
@@ -300,7 +305,7 @@ class DataLoader:
         fetch_batch = _batch_fetcher(self.dataset) if self.collate_fn is None else None
         collate = default_collate if self.collate_fn is None else self.collate_fn
         for start in range(0, stop, self.batch_size):
-            indices = order[start:start + self.batch_size]
+            indices = order[start : start + self.batch_size]
             if fetch_batch is not None:
                 yield fetch_batch(indices)
             else:

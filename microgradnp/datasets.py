@@ -37,14 +37,18 @@ def _rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
 
 
 def _check_n_samples(n_samples: int, minimum: int, name: str) -> int:
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
-            or n_samples < minimum:
+    if (
+        isinstance(n_samples, bool)
+        or not isinstance(n_samples, (int, np.integer))
+        or n_samples < minimum
+    ):
         raise ValueError(f"{name}: n_samples must be an int >= {minimum}, got {n_samples!r}")
     return int(n_samples)
 
 
-def _finish(X: np.ndarray, y: np.ndarray, rng: np.random.Generator,
-            shuffle: bool) -> tuple[np.ndarray, np.ndarray]:
+def _finish(
+    X: np.ndarray, y: np.ndarray, rng: np.random.Generator, shuffle: bool
+) -> tuple[np.ndarray, np.ndarray]:
     if shuffle:
         perm = rng.permutation(len(y))
         X, y = X[perm], y[perm]
@@ -80,9 +84,13 @@ def load_digits(*, return_tensors: bool = False, flatten: bool = True) -> tuple[
     return X, y
 
 
-def make_moons(n_samples: int = 100, *, noise: float = 0.0, shuffle: bool = True,
-               random_state: int | np.random.Generator | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+def make_moons(
+    n_samples: int = 100,
+    *,
+    noise: float = 0.0,
+    shuffle: bool = True,
+    random_state: int | np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles (scikit-learn's construction).
 
     Class 0 lies on the upper half of the unit circle centred at (0, 0); class 1 on the lower
@@ -104,20 +112,27 @@ def make_moons(n_samples: int = 100, *, noise: float = 0.0, shuffle: bool = True
     n_in = n_samples - n_out
     theta_out = np.linspace(0.0, np.pi, n_out)
     theta_in = np.linspace(0.0, np.pi, n_in)
-    X = np.concatenate([
-        np.stack([np.cos(theta_out), np.sin(theta_out)], axis=1),
-        np.stack([1.0 - np.cos(theta_in), 0.5 - np.sin(theta_in)], axis=1),
-    ])
+    X = np.concatenate(
+        [
+            np.stack([np.cos(theta_out), np.sin(theta_out)], axis=1),
+            np.stack([1.0 - np.cos(theta_in), 0.5 - np.sin(theta_in)], axis=1),
+        ]
+    )
     y = np.concatenate([np.zeros(n_out), np.ones(n_in)])
     if noise:
         X = X + rng.normal(scale=noise, size=X.shape)
     return _finish(X, y, rng, shuffle)
 
 
-def make_spiral(n_samples: int = 300, *, n_classes: int = 3, noise: float = 0.2,
-                turns: float = 1.0, shuffle: bool = True,
-                random_state: int | np.random.Generator | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+def make_spiral(
+    n_samples: int = 300,
+    *,
+    n_classes: int = 3,
+    noise: float = 0.2,
+    turns: float = 1.0,
+    shuffle: bool = True,
+    random_state: int | np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Interleaved spiral arms, one per class (the classic CS231n toy problem).
 
     Arm `k` has points at radius `r` evenly spaced in [0, 1] and angle
@@ -136,8 +151,7 @@ def make_spiral(n_samples: int = 300, *, n_classes: int = 3, noise: float = 0.2,
         ((300, 2), 100, True)
     """
     n_samples = _check_n_samples(n_samples, 1, "make_spiral")
-    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) \
-            or n_classes < 1:
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
         raise ValueError(f"make_spiral: n_classes must be a positive int, got {n_classes!r}")
     rng = _rng(random_state)
     counts = [n_samples // n_classes + (k < n_samples % n_classes) for k in range(n_classes)]
@@ -150,9 +164,13 @@ def make_spiral(n_samples: int = 300, *, n_classes: int = 3, noise: float = 0.2,
     return _finish(X, y, rng, shuffle)
 
 
-def make_xor(n_samples: int = 200, *, noise: float = 0.2, shuffle: bool = True,
-             random_state: int | np.random.Generator | None = None
-             ) -> tuple[np.ndarray, np.ndarray]:
+def make_xor(
+    n_samples: int = 200,
+    *,
+    noise: float = 0.2,
+    shuffle: bool = True,
+    random_state: int | np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The XOR problem: four Gaussian clusters at (+-1, +-1), not linearly separable.
 
     A cluster's label is 1 when its centre's two coordinates have different signs
@@ -179,11 +197,16 @@ def make_xor(n_samples: int = 200, *, noise: float = 0.2, shuffle: bool = True,
     return _finish(X, y, rng, shuffle)
 
 
-def make_blobs(n_samples: int | list[int] = 100, n_features: int = 2, *,
-               centers: int | np.ndarray | None = None, cluster_std: float | list[float] = 1.0,
-               center_box: tuple[float, float] = (-10.0, 10.0), shuffle: bool = True,
-               random_state: int | np.random.Generator | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+def make_blobs(
+    n_samples: int | list[int] = 100,
+    n_features: int = 2,
+    *,
+    centers: int | np.ndarray | None = None,
+    cluster_std: float | list[float] = 1.0,
+    center_box: tuple[float, float] = (-10.0, 10.0),
+    shuffle: bool = True,
+    random_state: int | np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Isotropic Gaussian clusters, one per class (scikit-learn's `make_blobs`).
 
     Centres are `centers` given as an array (n_centers, n_features), which then also sets
@@ -225,13 +248,13 @@ def make_blobs(n_samples: int | list[int] = 100, n_features: int = 2, *,
         )
     n_features = centers.shape[1]
     if len(counts) != len(centers):
-        raise ValueError(
-            f"make_blobs: {len(counts)} sample counts for {len(centers)} centres"
-        )
+        raise ValueError(f"make_blobs: {len(counts)} sample counts for {len(centers)} centres")
     stds = np.broadcast_to(np.asarray(cluster_std, dtype=np.float64), (len(centers),))
-    X = np.concatenate([
-        rng.normal(loc=center, scale=std, size=(count, n_features))
-        for center, std, count in zip(centers, stds, counts, strict=True)
-    ])
+    X = np.concatenate(
+        [
+            rng.normal(loc=center, scale=std, size=(count, n_features))
+            for center, std, count in zip(centers, stds, counts, strict=True)
+        ]
+    )
     y = np.repeat(np.arange(len(centers)), counts)
     return _finish(X, y, rng, shuffle)

@@ -46,8 +46,10 @@ class _FunctionPrim:
                 f"{len(args)} inputs"
             )
         if fast:
-            return tuple(None if r is None else np.asarray(r.data if isinstance(r, Tensor)
-                                                            else r) for r in res)
+            return tuple(
+                None if r is None else np.asarray(r.data if isinstance(r, Tensor) else r)
+                for r in res
+            )
         return res
 
 

@@ -78,8 +78,9 @@ def gradcheck(
     outs, us = _scalarized(fn, inputs, None)
     if not outs:
         raise ValueError("gradcheck: fn returned no output that requires grad")
-    analytic = grad(outs, [inputs[i] for i in diff], grad_outputs=[Tensor(u) for u in us],
-                    allow_unused=True)
+    analytic = grad(
+        outs, [inputs[i] for i in diff], grad_outputs=[Tensor(u) for u in us], allow_unused=True
+    )
     for i, a in zip(diff, analytic, strict=True):
         x = inputs[i]
         a = np.zeros(x.shape) if a is None else a.data
@@ -128,16 +129,25 @@ def gradgradcheck(
     if grad_outputs is None:
         vs = [Tensor(u, requires_grad=True) for u in us]
     else:
-        vs = [Tensor(np.asarray(v, dtype=np.float64), requires_grad=True)
-              for v in _as_tuple(grad_outputs)]
+        vs = [
+            Tensor(np.asarray(v, dtype=np.float64), requires_grad=True)
+            for v in _as_tuple(grad_outputs)
+        ]
     n = len(inputs)
 
     def vjp_fn(*args: Any) -> tuple:
         xs, v = args[:n], args[n:]
         out = [o for o in _as_tuple(fn(*xs)) if isinstance(o, Tensor) and o.requires_grad]
-        gs = grad(out, [xs[i] for i in diff], grad_outputs=list(v), create_graph=True,
-                  allow_unused=True)
+        gs = grad(
+            out, [xs[i] for i in diff], grad_outputs=list(v), create_graph=True, allow_unused=True
+        )
         return tuple(g for g in gs if g is not None and g.requires_grad)
 
-    return gradcheck(vjp_fn, tuple(inputs) + tuple(vs), eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception)
+    return gradcheck(
+        vjp_fn,
+        tuple(inputs) + tuple(vs),
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        raise_exception=raise_exception,
+    )

@@ -46,11 +46,27 @@ class Node:
     `args` is set to None once the graph is released after a backward pass.
     """
 
-    __slots__ = ("prim", "args", "data", "params", "needs", "stamp", "seq", "trace", "scope",
-                 "edges", "out_meta", "out_data", "retained", "standin", "_stub")
+    __slots__ = (
+        "prim",
+        "args",
+        "data",
+        "params",
+        "needs",
+        "stamp",
+        "seq",
+        "trace",
+        "scope",
+        "edges",
+        "out_meta",
+        "out_data",
+        "retained",
+        "standin",
+        "_stub",
+    )
 
-    def __init__(self, prim: Any, args: tuple, data: Any, params: dict, needs: tuple,
-                 out_data: Any = None):
+    def __init__(
+        self, prim: Any, args: tuple, data: Any, params: dict, needs: tuple, out_data: Any = None
+    ):
         self.prim = prim
         self.args: tuple | None = args
         self.data = data  # the args with each Tensor replaced by its array (fast-path VJPs)
@@ -73,8 +89,10 @@ class Node:
         by a backward pass, `TensorStub`s that keep its structure without its data."""
         if self.args is not None:
             return tuple([a.live() if type(a) is WeakInput else a for a in self.args])
-        return tuple(e.stub() if isinstance(e, Node) else e._node.stub()
-                     if type(e) is WeakInput else e for e in self.edges or ())
+        return tuple(
+            e.stub() if isinstance(e, Node) else e._node.stub() if type(e) is WeakInput else e
+            for e in self.edges or ()
+        )
 
     def stub(self) -> TensorStub:
         """The (released) output of this node, as a data-less `TensorStub`; one per node."""

@@ -19,8 +19,14 @@ import numpy as np
 __all__ = ["plot_confusion_matrix", "plot_history", "plot_misclassified"]
 
 _TRAIN_COLOR, _VAL_COLOR, _WRONG_COLOR = "#1f77b4", "#ff7f0e", "#c92a2a"
-_STYLE = {"font.size": 11, "axes.titlesize": 13, "axes.labelsize": 11, "legend.fontsize": 10,
-          "axes.spines.top": False, "axes.spines.right": False}
+_STYLE = {
+    "font.size": 11,
+    "axes.titlesize": 13,
+    "axes.labelsize": 11,
+    "legend.fontsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
 
 
 def _figure(width: float, height: float) -> Any:
@@ -32,7 +38,7 @@ def _figure(width: float, height: float) -> Any:
     except ImportError as e:
         raise ImportError(
             "microgradnp.plots needs matplotlib, part of the `train` extra: "
-            "pip install \"microgradnp[train]\" (or pip install matplotlib)"
+            'pip install "microgradnp[train]" (or pip install matplotlib)'
         ) from e
     with matplotlib.rc_context(_STYLE):
         fig = Figure(figsize=(width, height), layout="constrained")
@@ -56,8 +62,12 @@ def _curve_keys(history: Mapping[str, Sequence[float]]) -> list[str]:
     return sorted(set(names), key=lambda k: (k != "loss", names.index(k)))
 
 
-def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike,
-                 title: str | None = "Training history", dpi: int = 120) -> Path:
+def plot_history(
+    history: Mapping[str, Sequence[float]],
+    path: str | os.PathLike,
+    title: str | None = "Training history",
+    dpi: int = 120,
+) -> Path:
     """Draw each logged quantity per epoch (training vs validation) and save a PNG.
 
     One panel for the loss and one per metric, training in blue and validation in orange;
@@ -85,8 +95,9 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike
         raise ValueError("plot_history needs a non-empty History or dict of per-epoch lists")
     lengths = {k: len(v) for k, v in history.items()}
     if len(set(lengths.values())) != 1 or 0 in lengths.values():
-        raise ValueError(f"every history entry needs the same, non-zero number of epochs; "
-                         f"got lengths {lengths}")
+        raise ValueError(
+            f"every history entry needs the same, non-zero number of epochs; got lengths {lengths}"
+        )
     panels = _curve_keys(history)
     lr = np.asarray(history.get("lr", []), dtype=float)
     show_lr = lr.size > 1 and not np.allclose(lr, lr[0])
@@ -97,14 +108,24 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike
         epochs = np.arange(1, next(iter(lengths.values())) + 1)
         best = int(np.argmin(history["val_loss"])) + 1 if "val_loss" in history else None
         for ax, key in zip(axes, panels, strict=False):
-            for name, label, color in ((key, "train", _TRAIN_COLOR),
-                                       ("val_" + key, "validation", _VAL_COLOR)):
+            for name, label, color in (
+                (key, "train", _TRAIN_COLOR),
+                ("val_" + key, "validation", _VAL_COLOR),
+            ):
                 if name in history:
-                    ax.plot(epochs, history[name], color=color, lw=2, label=label,
-                            marker="o" if len(epochs) <= 20 else None, ms=4)
+                    ax.plot(
+                        epochs,
+                        history[name],
+                        color=color,
+                        lw=2,
+                        label=label,
+                        marker="o" if len(epochs) <= 20 else None,
+                        ms=4,
+                    )
             if best is not None:
-                ax.axvline(best, color="#868e96", ls="--", lw=1,
-                           label=f"best val_loss (epoch {best})")
+                ax.axvline(
+                    best, color="#868e96", ls="--", lw=1, label=f"best val_loss (epoch {best})"
+                )
             ax.set(title=key.replace("_", " "), xlabel="epoch", ylabel=key.replace("_", " "))
             ax.grid(alpha=0.3)
             ax.xaxis.get_major_locator().set_params(integer=True)
@@ -119,8 +140,13 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike
     return _save(fig, path, dpi)
 
 
-def plot_confusion_matrix(cm: Any, class_names: Sequence[Any] | None, path: str | os.PathLike,
-                          title: str | None = "Confusion matrix", dpi: int = 120) -> Path:
+def plot_confusion_matrix(
+    cm: Any,
+    class_names: Sequence[Any] | None,
+    path: str | os.PathLike,
+    title: str | None = "Confusion matrix",
+    dpi: int = 120,
+) -> Path:
     """Draw a confusion matrix as a heatmap with the count in each cell, and save a PNG.
 
     Rows are true classes and columns predicted ones (`microgradnp.metrics.confusion_matrix`'s
@@ -155,10 +181,17 @@ def plot_confusion_matrix(cm: Any, class_names: Sequence[Any] | None, path: str 
     with _rc():
         ax = fig.subplots()
         image = ax.imshow(cm, cmap="Blues", vmin=0)
-        fig.colorbar(image, ax=ax, shrink=0.8, label="samples" if cm.dtype.kind in "iu"
-                     else "fraction")
-        ax.set(xticks=range(k), yticks=range(k), xticklabels=names, yticklabels=names,
-               xlabel="Predicted label", ylabel="True label")
+        fig.colorbar(
+            image, ax=ax, shrink=0.8, label="samples" if cm.dtype.kind in "iu" else "fraction"
+        )
+        ax.set(
+            xticks=range(k),
+            yticks=range(k),
+            xticklabels=names,
+            yticklabels=names,
+            xlabel="Predicted label",
+            ylabel="True label",
+        )
         for side in ("top", "right"):
             ax.spines[side].set_visible(True)
         threshold = cm.max() / 2 if cm.max() > 0 else 1
@@ -167,9 +200,16 @@ def plot_confusion_matrix(cm: Any, class_names: Sequence[Any] | None, path: str 
             for j in range(k):
                 value = cm[i, j]
                 text = f"{int(value)}" if integer else f"{value:.2f}"
-                ax.text(j, i, text, ha="center", va="center", fontsize=10 if k <= 12 else 8,
-                        color="white" if value > threshold else "#212529",
-                        fontweight="bold" if i == j else "normal")
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=10 if k <= 12 else 8,
+                    color="white" if value > threshold else "#212529",
+                    fontweight="bold" if i == j else "normal",
+                )
         if title:
             if integer and cm.sum() > 0:
                 title += f" (accuracy {np.trace(cm) / cm.sum():.1%}, {int(cm.sum())} samples)"
@@ -177,10 +217,17 @@ def plot_confusion_matrix(cm: Any, class_names: Sequence[Any] | None, path: str 
     return _save(fig, path, dpi)
 
 
-def plot_misclassified(images: Any, y_true: Any, y_pred: Any, path: str | os.PathLike,
-                       n: int = 24, class_names: Sequence[Any] | None = None,
-                       image_shape: tuple[int, int] | None = None,
-                       title: str | None = "Misclassified images", dpi: int = 120) -> Path:
+def plot_misclassified(
+    images: Any,
+    y_true: Any,
+    y_pred: Any,
+    path: str | os.PathLike,
+    n: int = 24,
+    class_names: Sequence[Any] | None = None,
+    image_shape: tuple[int, int] | None = None,
+    title: str | None = "Misclassified images",
+    dpi: int = 120,
+) -> Path:
     """Draw up to `n` images whose prediction is wrong, each titled with its true and
     predicted label, and save a PNG.
 
@@ -212,8 +259,10 @@ def plot_misclassified(images: Any, y_true: Any, y_pred: Any, path: str | os.Pat
     if y_pred.ndim == 2:
         y_pred = y_pred.argmax(axis=-1)
     if len(images) != len(y_true) or len(y_true) != len(y_pred):
-        raise ValueError(f"images, y_true and y_pred must have the same length, got "
-                         f"{len(images)}, {len(y_true)} and {len(y_pred)}")
+        raise ValueError(
+            f"images, y_true and y_pred must have the same length, got "
+            f"{len(images)}, {len(y_true)} and {len(y_pred)}"
+        )
     images = _as_images(images, image_shape)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
@@ -237,8 +286,12 @@ def plot_misclassified(images: Any, y_true: Any, y_pred: Any, path: str | os.Pat
                 ax.axis("off")
             for ax, index in zip(axes, shown, strict=False):
                 ax.imshow(images[index], cmap="gray_r", interpolation="nearest")
-                ax.set_title(f"true {name(y_true[index])}\npred {name(y_pred[index])}",
-                             fontsize=10, color=_WRONG_COLOR, linespacing=1.1)
+                ax.set_title(
+                    f"true {name(y_true[index])}\npred {name(y_pred[index])}",
+                    fontsize=10,
+                    color=_WRONG_COLOR,
+                    linespacing=1.1,
+                )
         if title:
             more = f", first {len(shown)} shown" if len(wrong) > len(shown) else ""
             fig.suptitle(f"{title}: {len(wrong)} of {len(y_true)}{more}", fontweight="bold")
@@ -253,8 +306,10 @@ def _as_images(images: np.ndarray, image_shape: tuple[int, int] | None) -> np.nd
     side = math.isqrt(images.shape[1]) if images.ndim == 2 else 0
     if images.ndim == 2 and side * side == images.shape[1]:
         return images.reshape(len(images), side, side)
-    raise ValueError(f"images must have shape (N, H, W) or (N, side*side), got {images.shape}; "
-                     f"pass image_shape=(H, W) for other flattened images")
+    raise ValueError(
+        f"images must have shape (N, H, W) or (N, side*side), got {images.shape}; "
+        f"pass image_shape=(H, W) for other flattened images"
+    )
 
 
 def _rc() -> Any:

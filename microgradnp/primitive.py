@@ -64,8 +64,13 @@ class Primitive:
             raise ValueError(f"primitive {self.name!r} is already registered")
         Primitive.registry[self.name] = self
 
-    def defvjp(self, vjp: Callable[..., tuple] | None = None, *, uses_inputs: bool = True,
-               uses_out: bool = True) -> Any:
+    def defvjp(
+        self,
+        vjp: Callable[..., tuple] | None = None,
+        *,
+        uses_inputs: bool = True,
+        uses_out: bool = True,
+    ) -> Any:
         """Set the VJP (as a decorator, bare or with flags: see the module docstring)."""
         if vjp is None:
             return lambda f: self.defvjp(f, uses_inputs=uses_inputs, uses_out=uses_out)
@@ -108,8 +113,7 @@ class Primitive:
                     return self.impl(x, y, z, **params)
                 data = (x.data if xt else x, y.data if yt else y, z.data if zt else z)
                 out = self.impl(*data, **params)
-                needs = (xt and x._requires_grad, yt and y._requires_grad,
-                         zt and z._requires_grad)
+                needs = (xt and x._requires_grad, yt and y._requires_grad, zt and z._requires_grad)
             else:
                 if not any(isinstance(a, Tensor) for a in args):
                     return self.impl(*args, **params)
@@ -124,18 +128,26 @@ class Primitive:
                 least = GradMode.weak_min_bytes
                 for a in args:
                     if isinstance(a, Tensor) and a._node is not None and a.data.nbytes >= least:
-                        return Tensor._from_op(out, _record_unsaved(self, args, data, params,
-                                                                     needs, saved_out))
+                        return Tensor._from_op(
+                            out, _record_unsaved(self, args, data, params, needs, saved_out)
+                        )
             return Tensor._from_op(out, Node(self, args, data, params, needs, saved_out))
         return Tensor._wrap(out)
 
 
-def _record_unsaved(prim: Primitive, args: tuple, data: Any, params: dict, needs: tuple,
-                    saved_out: Any) -> Node:
+def _record_unsaved(
+    prim: Primitive, args: tuple, data: Any, params: dict, needs: tuple, saved_out: Any
+) -> Node:
     """A node that holds its large intermediate inputs weakly (its VJP does not read them)."""
     least = GradMode.weak_min_bytes
-    args = tuple([WeakInput(a) if isinstance(a, Tensor) and a._node is not None
-                  and a.data.nbytes >= least else a for a in args])
+    args = tuple(
+        [
+            WeakInput(a)
+            if isinstance(a, Tensor) and a._node is not None and a.data.nbytes >= least
+            else a
+            for a in args
+        ]
+    )
     data = tuple([None if type(a) is WeakInput else d for a, d in zip(args, data, strict=True)])
     return Node(prim, args, data, params, needs, saved_out)
 

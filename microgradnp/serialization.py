@@ -37,8 +37,7 @@ __all__ = ["load", "save"]
 
 _META_KEY = "microgradnp"  # the header metadata entry that holds the JSON structure
 _FORMAT_VERSION = 1
-_NUMPY_DTYPES = {"BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64", "F16", "F32",
-                 "F64"}
+_NUMPY_DTYPES = {"BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64", "F16", "F32", "F64"}
 
 
 def _safetensors() -> Any:
@@ -54,8 +53,10 @@ def _safetensors() -> Any:
 
 def _array_for_file(arr: np.ndarray, where: str) -> np.ndarray:
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"mg.save: cannot save an array of dtype {arr.dtype} at {where}; only "
-                        "bool, integer and floating arrays can be stored")
+        raise TypeError(
+            f"mg.save: cannot save an array of dtype {arr.dtype} at {where}; only "
+            "bool, integer and floating arrays can be stored"
+        )
     if not arr.dtype.isnative:
         arr = arr.astype(arr.dtype.newbyteorder("="))
     return arr if arr.flags.c_contiguous else arr.copy(order="C")  # (keeps 0-d shapes)
@@ -93,14 +94,18 @@ def _encode(obj: Any, path: tuple[str, ...], tensors: dict[str, np.ndarray]) -> 
         items = []
         for k, v in obj.items():
             if isinstance(k, bool) or not isinstance(k, (str, int)):
-                raise TypeError(f"mg.save: dict keys must be str or int, got {k!r} "
-                                f"({type(k).__name__}) at {where}")
+                raise TypeError(
+                    f"mg.save: dict keys must be str or int, got {k!r} "
+                    f"({type(k).__name__}) at {where}"
+                )
             items.append([k, _encode(v, path + (str(k),), tensors)])
         return {"__dict__": items, "ordered": isinstance(obj, OrderedDict)}
     hint = " (save model.state_dict(), not the model)" if hasattr(obj, "state_dict") else ""
-    raise TypeError(f"mg.save: cannot save an object of type {type(obj).__name__} at {where}; "
-                    f"only tensors, arrays, numbers, strings, None and lists, tuples and dicts "
-                    f"of them can be stored{hint}")
+    raise TypeError(
+        f"mg.save: cannot save an object of type {type(obj).__name__} at {where}; "
+        f"only tensors, arrays, numbers, strings, None and lists, tuples and dicts "
+        f"of them can be stored{hint}"
+    )
 
 
 def save(obj: Any, path: Any) -> None:
@@ -141,7 +146,8 @@ def _refuse(data: bytes, name: str) -> ValueError:
     return ValueError(
         f"mg.load: {name} is {kind}. mg.load reads only safetensors files and never unpickles "
         f"(unpickling can run arbitrary code); re-save the weights with mg.save or "
-        f"safetensors.torch.save_file")
+        f"safetensors.torch.save_file"
+    )
 
 
 def _header(data: bytes, name: str) -> dict:
@@ -151,7 +157,7 @@ def _header(data: bytes, name: str) -> dict:
     if n < 2 or n > len(data) - 8 or data[8:9] != b"{":
         raise _refuse(data, name)
     try:
-        header = json.loads(data[8:8 + n].decode("utf-8"))
+        header = json.loads(data[8 : 8 + n].decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise _refuse(data, name) from None
     if not isinstance(header, dict):
@@ -212,8 +218,10 @@ def load(path: Any) -> Any:
             raise _refuse(data, name)
         dtype = entry.get("dtype")
         if dtype not in _NUMPY_DTYPES:
-            raise ValueError(f"mg.load: tensor {key!r} in {name} has dtype {dtype}, which NumPy "
-                             f"cannot represent; convert it (e.g. to float32) before saving")
+            raise ValueError(
+                f"mg.load: tensor {key!r} in {name} has dtype {dtype}, which NumPy "
+                f"cannot represent; convert it (e.g. to float32) before saving"
+            )
     st = _safetensors()
     from safetensors import SafetensorError
 
@@ -222,15 +230,17 @@ def load(path: Any) -> Any:
     except (SafetensorError, KeyError, ValueError) as e:
         raise ValueError(f"mg.load: {name} is not a valid safetensors file: {e}") from None
     # own the memory (the loader may hand out read-only views of `data`)
-    arrays = {k: (a if a.flags.writeable and a.flags.owndata else a.copy())
-              for k, a in raw_arrays.items()}
+    arrays = {
+        k: (a if a.flags.writeable and a.flags.owndata else a.copy()) for k, a in raw_arrays.items()
+    }
     meta = header.get("__metadata__") or {}
     if _META_KEY in meta:
         try:
             structure = json.loads(meta[_META_KEY])
         except ValueError:
-            raise ValueError(f"mg.load: {name} has a corrupt '{_META_KEY}' metadata entry") \
-                from None
+            raise ValueError(
+                f"mg.load: {name} has a corrupt '{_META_KEY}' metadata entry"
+            ) from None
         if not isinstance(structure, dict) or "root" not in structure:
             raise ValueError(f"mg.load: {name} has a corrupt '{_META_KEY}' metadata entry")
         return _decode(structure["root"], arrays)

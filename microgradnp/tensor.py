@@ -26,8 +26,10 @@ def _to_array(data: Any, dtype: Any = None, copy: bool = True) -> np.ndarray:
         if dtype is None and arr.dtype.kind == "f" and arr.dtype != _dtypes.get_default_dtype():
             arr = arr.astype(_dtypes.get_default_dtype())
         if arr.dtype.kind not in "biuf":
-            raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} "
-                            f"(NumPy dtype {arr.dtype}); use numbers, lists or ndarrays")
+            raise TypeError(
+                f"tensor: cannot make a tensor from {type(data).__name__} "
+                f"(NumPy dtype {arr.dtype}); use numbers, lists or ndarrays"
+            )
     return arr
 
 
@@ -46,8 +48,17 @@ class Tensor:
 
     # `_version`: the in-place clock (graph.GradMode.clock) at this tensor's last in-place
     # change, 0 if never; backward compares it with the recording time of each node.
-    __slots__ = ("data", "grad", "_requires_grad", "_node", "_version", "_retains_grad",
-                 "_hooks", "_post_hooks", "__weakref__")
+    __slots__ = (
+        "data",
+        "grad",
+        "_requires_grad",
+        "_node",
+        "_version",
+        "_retains_grad",
+        "_hooks",
+        "_post_hooks",
+        "__weakref__",
+    )
     # ndarray (+) Tensor must defer to Tensor's reflected operator, and np.exp(tensor) must
     # fail loudly instead of silently dropping the graph.
     __array_ufunc__ = None
@@ -432,8 +443,7 @@ class Tensor:
         return _ops.inplace(self, "copy", _random.default_generator().uniform(a, b, self.shape))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
-        return _ops.inplace(self, "copy", _random.default_generator().normal(mean, std,
-                                                                              self.shape))
+        return _ops.inplace(self, "copy", _random.default_generator().normal(mean, std, self.shape))
 
 
 def _raw(x: Any) -> Any:
@@ -447,11 +457,50 @@ from . import random as _random  # noqa: E402
 
 # Methods that are the functions of the same name: t.f(*args) == mg.f(t, *args).
 _SAME_AS_FUNCTION = (
-    "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "clip", "clamp",
-    "maximum", "minimum", "sum", "mean", "var", "std", "max", "min", "argmax", "argmin",
-    "logsumexp", "softmax", "log_softmax", "reshape", "view", "transpose", "permute",
-    "squeeze", "unsqueeze", "flatten", "expand", "expand_as", "broadcast_to", "matmul", "pad",
-    "gather", "split", "square", "pow", "neg", "log1p", "expm1", "sign",
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+    "sin",
+    "cos",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "clip",
+    "clamp",
+    "maximum",
+    "minimum",
+    "sum",
+    "mean",
+    "var",
+    "std",
+    "max",
+    "min",
+    "argmax",
+    "argmin",
+    "logsumexp",
+    "softmax",
+    "log_softmax",
+    "reshape",
+    "view",
+    "transpose",
+    "permute",
+    "squeeze",
+    "unsqueeze",
+    "flatten",
+    "expand",
+    "expand_as",
+    "broadcast_to",
+    "matmul",
+    "pad",
+    "gather",
+    "split",
+    "square",
+    "pow",
+    "neg",
+    "log1p",
+    "expm1",
+    "sign",
 )
 for _name in _SAME_AS_FUNCTION:
     setattr(Tensor, _name, getattr(_ops, _name))

@@ -58,8 +58,9 @@ def resolve_metric(metric: str | MetricFn) -> tuple[str, MetricFn]:
         name = _ALIASES.get(metric, metric)
         if name not in _NAMED_METRICS:
             known = sorted([*_NAMED_METRICS, *_ALIASES])
-            raise ValueError(f"unknown metric {metric!r}; use one of {known} or a callable "
-                             f"fn(y_true, y_pred)")
+            raise ValueError(
+                f"unknown metric {metric!r}; use one of {known} or a callable fn(y_true, y_pred)"
+            )
         return name, _NAMED_METRICS[name]
     if callable(metric):
         name = getattr(metric, "__name__", None) or type(metric).__name__
@@ -94,8 +95,7 @@ class History(dict):
     def append(self, logs: dict[str, float]) -> None:
         """Add one epoch's logs (every epoch must log the same keys)."""
         if self and set(logs) != set(self):
-            raise ValueError(f"epoch logs have keys {sorted(logs)}, earlier epochs "
-                             f"{sorted(self)}")
+            raise ValueError(f"epoch logs have keys {sorted(logs)}, earlier epochs {sorted(self)}")
         for key, value in logs.items():
             self.setdefault(key, []).append(float(value))
 
@@ -155,8 +155,14 @@ class EarlyStopping:
         (1, 2.0)
     """
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
-                 mode: str = "auto", restore_best_weights: bool = True) -> None:
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = True,
+    ) -> None:
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise ValueError(f"patience must be a non-negative int, got {patience!r}")
         if min_delta < 0:
@@ -185,17 +191,20 @@ class EarlyStopping:
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> bool:
         if self.monitor not in logs:
-            raise KeyError(f"EarlyStopping monitors {self.monitor!r}, which is not among the "
-                           f"logged values {sorted(logs)}; pass val_loader= to fit for "
-                           f"'val_*' keys")
+            raise KeyError(
+                f"EarlyStopping monitors {self.monitor!r}, which is not among the "
+                f"logged values {sorted(logs)}; pass val_loader= to fit for "
+                f"'val_*' keys"
+            )
         value = float(logs[self.monitor])
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights and self.model is not None:
                 # NOTE: state_dict() shares memory with the parameters, which the optimizer
                 # updates in place; keep real copies.
-                self.best_state = {name: np.array(t.data, copy=True)
-                                   for name, t in self.model.state_dict().items()}
+                self.best_state = {
+                    name: np.array(t.data, copy=True) for name, t in self.model.state_dict().items()
+                }
             return False
         self.wait += 1
         if self.wait >= self.patience:
@@ -230,9 +239,14 @@ class _Progress:
         self.t0 = self.last = time.perf_counter()
         if self._tqdm is not None:
             width = len(str(self.epochs))
-            self.bar = self._tqdm(total=total, desc=f"Epoch {epoch + 1:>{width}}/{self.epochs}",
-                                  file=self.stream, leave=True, dynamic_ncols=True,
-                                  bar_format=_BAR_FORMAT)
+            self.bar = self._tqdm(
+                total=total,
+                desc=f"Epoch {epoch + 1:>{width}}/{self.epochs}",
+                file=self.stream,
+                leave=True,
+                dynamic_ncols=True,
+                bar_format=_BAR_FORMAT,
+            )
 
     def due(self) -> bool:
         """Whether the bar will redraw now (so running metrics are worth computing)."""
@@ -252,8 +266,12 @@ class _Progress:
             self.bar = None
         elif self.plain:
             parts = " - ".join(f"{k} {v:.4g}" for k, v in logs.items() if k != "lr")
-            print(f"Epoch {epoch + 1}/{self.epochs} - {parts} "
-                  f"({time.perf_counter() - self.t0:.2f} s)", file=self.stream, flush=True)
+            print(
+                f"Epoch {epoch + 1}/{self.epochs} - {parts} "
+                f"({time.perf_counter() - self.t0:.2f} s)",
+                file=self.stream,
+                flush=True,
+            )
 
 
 def _bar_text(logs: dict[str, float]) -> str:
@@ -269,9 +287,11 @@ def _bar_text(logs: dict[str, float]) -> str:
 def _split_batch(batch: Any) -> tuple[Any, Any]:
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
         return batch[0], batch[1]
-    raise ValueError(f"fit expects batches (inputs, targets) from the loader, got a "
-                     f"{type(batch).__name__}" + (f" of length {len(batch)}"
-                                                  if isinstance(batch, (tuple, list)) else ""))
+    raise ValueError(
+        f"fit expects batches (inputs, targets) from the loader, got a "
+        f"{type(batch).__name__}"
+        + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
+    )
 
 
 def _as_array(value: Any) -> np.ndarray:
@@ -307,8 +327,12 @@ class _EpochLog:
         return logs
 
 
-def _evaluate(model: Any, loader: Iterable[Any], loss_fn: Callable[..., Tensor],
-              metric_fns: Sequence[tuple[str, MetricFn]]) -> dict[str, float]:
+def _evaluate(
+    model: Any,
+    loader: Iterable[Any],
+    loss_fn: Callable[..., Tensor],
+    metric_fns: Sequence[tuple[str, MetricFn]],
+) -> dict[str, float]:
     log = _EpochLog(metric_fns, prefix="val_")
     model.eval()
     try:
@@ -326,11 +350,19 @@ def _call(callbacks: Sequence[Any], method: str, *args: Any) -> list[Any]:
     return [getattr(cb, method)(*args) for cb in callbacks if hasattr(cb, method)]
 
 
-def fit(model: Any, train_loader: Iterable[Any], loss_fn: Callable[..., Tensor],
-        optimizer: Any, epochs: int, val_loader: Iterable[Any] | None = None,
-        metrics: Sequence[str | MetricFn] = (), callbacks: Sequence[Any] = (),
-        scheduler: Any = None, progress: bool | None = None,
-        stream: TextIO | None = None) -> History:
+def fit(
+    model: Any,
+    train_loader: Iterable[Any],
+    loss_fn: Callable[..., Tensor],
+    optimizer: Any,
+    epochs: int,
+    val_loader: Iterable[Any] | None = None,
+    metrics: Sequence[str | MetricFn] = (),
+    callbacks: Sequence[Any] = (),
+    scheduler: Any = None,
+    progress: bool | None = None,
+    stream: TextIO | None = None,
+) -> History:
     """Train `model` for up to `epochs` epochs and return the per-epoch `History`.
 
     Each epoch: `model.train()`; for each `(inputs, targets)` batch of `train_loader`,

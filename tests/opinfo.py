@@ -54,15 +54,21 @@ def unary(lo: float = -2.0, hi: float = 2.0, kink: bool = False):
     def gen(rng):
         for s in UNARY_SHAPES:
             yield Sample((_away(rng, s) if kink else _r(rng, s, lo, hi),))
+
     return gen
 
 
 def binary(lo: float = -2.0, hi: float = 2.0, rlo: float | None = None, rhi: float | None = None):
     def gen(rng):
         for sx, sy in BINARY_SHAPES:
-            yield Sample((_r(rng, sx, lo, hi), _r(rng, sy, rlo if rlo is not None else lo,
-                                                   rhi if rhi is not None else hi)))
+            yield Sample(
+                (
+                    _r(rng, sx, lo, hi),
+                    _r(rng, sy, rlo if rlo is not None else lo, rhi if rhi is not None else hi),
+                )
+            )
         yield Sample((_r(rng, (2, 3), lo, hi), 1.5))  # a Python scalar operand
+
     return gen
 
 
@@ -72,6 +78,7 @@ def reduction(fn_kwargs: Callable[[Any, bool], dict]):
             for keep in (False, True):
                 yield Sample((_r(rng, (2, 3, 4)),), fn_kwargs(dim, keep))
         yield Sample((_r(rng, ()),), fn_kwargs(None, False))
+
     return gen
 
 
@@ -97,6 +104,7 @@ def _torch_reduce(name):
             out = getattr(torch, name)(x)
             return out.reshape([1] * x.ndim) if kw.get("keepdim") else out
         return getattr(torch, name)(x, dim=d, keepdim=kw.get("keepdim", False))
+
     return fn
 
 
@@ -105,6 +113,7 @@ def _tf(name):
         import torch
 
         return getattr(torch, name)(*a, **kw)
+
     return fn
 
 
@@ -124,8 +133,14 @@ def _index_samples(rng):
 
 
 def _matmul_samples(rng):
-    for sx, sy in (((2, 3), (3, 4)), ((3,), (3, 2)), ((2, 3), (3,)), ((3,), (3,)),
-                   ((2, 2, 3), (3, 4)), ((2, 1, 2, 3), (2, 3, 2))):
+    for sx, sy in (
+        ((2, 3), (3, 4)),
+        ((3,), (3, 2)),
+        ((2, 3), (3,)),
+        ((3,), (3,)),
+        ((2, 2, 3), (3, 4)),
+        ((2, 1, 2, 3), (2, 3, 2)),
+    ):
         yield Sample((_r(rng, sx), _r(rng, sy)))
 
 
@@ -225,6 +240,7 @@ def _torch_var(name):
         import torch
 
         return getattr(torch, name)(x, dim=dim, correction=correction, keepdim=keepdim)
+
     return fn
 
 
@@ -325,9 +341,15 @@ OP_DB: list[OpInfo] = [
     OpInfo("sub", ops.sub, np.subtract, binary(), _tf("sub")),
     OpInfo("mul", ops.mul, np.multiply, binary(), _tf("mul")),
     OpInfo("div", ops.div, np.divide, binary(rlo=0.5, rhi=2.0), _tf("div")),
-    OpInfo("pow_scalar", lambda x, e: mg.pow(x, e), np.power,
-           lambda rng: (Sample((_r(rng, s, 0.3, 2.0), e)) for s in UNARY_SHAPES
-                        for e in (2, 3, 0.5, -1.5)), _tf("pow")),
+    OpInfo(
+        "pow_scalar",
+        lambda x, e: mg.pow(x, e),
+        np.power,
+        lambda rng: (
+            Sample((_r(rng, s, 0.3, 2.0), e)) for s in UNARY_SHAPES for e in (2, 3, 0.5, -1.5)
+        ),
+        _tf("pow"),
+    ),
     OpInfo("pow_tensor", ops.pow_tensor, np.power, binary(0.3, 2.0, -2.0, 2.0), _tf("pow")),
     OpInfo("exp", ops.exp, np.exp, unary(), _tf("exp")),
     OpInfo("expm1", ops.expm1, np.expm1, unary(), _tf("expm1")),
@@ -343,72 +365,158 @@ OP_DB: list[OpInfo] = [
     OpInfo("maximum", ops.maximum, np.maximum, binary(), None),
     OpInfo("minimum", ops.minimum, np.minimum, binary(), None),
     OpInfo("where", ops.where, np.where, _where_samples, _tf("where")),
-    OpInfo("clip", ops.clip, lambda x, min=None, max=None: np.clip(x, min, max),
-           _clip_samples, _tf("clamp")),
+    OpInfo(
+        "clip",
+        ops.clip,
+        lambda x, min=None, max=None: np.clip(x, min, max),
+        _clip_samples,
+        _tf("clamp"),
+    ),
     OpInfo("astype", lambda x: ops.astype(x, np.float64), lambda x: x, unary(), None),
     OpInfo("clone", ops.clone, np.copy, unary(), _tf("clone")),
     OpInfo("reshape", mg.reshape, np.reshape, _reshape_samples, _tf("reshape")),
-    OpInfo("broadcast_to", mg.broadcast_to, np.broadcast_to, _expand_samples,
-           _tf("broadcast_to")),
-    OpInfo("sum_to", ops.sum_to,
-           lambda x, s: np.sum(x, axis=tuple(range(x.ndim - len(s))), keepdims=False).sum(
-               axis=tuple(i for i, n in enumerate(s) if n == 1), keepdims=True).reshape(s),
-           _sum_to_samples, lambda x, s: x.sum_to_size(s)),
+    OpInfo("broadcast_to", mg.broadcast_to, np.broadcast_to, _expand_samples, _tf("broadcast_to")),
+    OpInfo(
+        "sum_to",
+        ops.sum_to,
+        lambda x, s: (
+            np.sum(x, axis=tuple(range(x.ndim - len(s))), keepdims=False)
+            .sum(axis=tuple(i for i, n in enumerate(s) if n == 1), keepdims=True)
+            .reshape(s)
+        ),
+        _sum_to_samples,
+        lambda x, s: x.sum_to_size(s),
+    ),
     OpInfo("permute", mg.permute, np.transpose, _permute_samples, _tf("permute")),
     OpInfo("getitem", ops.getitem, lambda x, i: x[i], _index_samples, _torch_getitem),
-    OpInfo("index_add", lambda g, index, shape: ops.index_add(g, index=index, shape=shape),
-           _np_index_add, _index_add_samples, None),
-    OpInfo("index_put", lambda x, v, index: ops.index_put(x, v, index=index), _np_index_put,
-           _index_put_samples, None),
-    OpInfo("cat", mg.cat, lambda xs, dim: np.concatenate(xs, axis=dim), _cat_samples,
-           _tf("cat")),
-    OpInfo("stack", mg.stack, lambda xs, dim: np.stack(xs, axis=dim), _stack_samples,
-           _tf("stack"), primitives=("stack",)),
+    OpInfo(
+        "index_add",
+        lambda g, index, shape: ops.index_add(g, index=index, shape=shape),
+        _np_index_add,
+        _index_add_samples,
+        None,
+    ),
+    OpInfo(
+        "index_put",
+        lambda x, v, index: ops.index_put(x, v, index=index),
+        _np_index_put,
+        _index_put_samples,
+        None,
+    ),
+    OpInfo("cat", mg.cat, lambda xs, dim: np.concatenate(xs, axis=dim), _cat_samples, _tf("cat")),
+    OpInfo(
+        "stack",
+        mg.stack,
+        lambda xs, dim: np.stack(xs, axis=dim),
+        _stack_samples,
+        _tf("stack"),
+        primitives=("stack",),
+    ),
     OpInfo("pad", mg.pad, _np_pad, _pad_samples, _torch_pad),
-    OpInfo("sum", mg.sum, lambda x, **kw: np.sum(x, **_np_axis(kw)), reduction(_dims),
-           _torch_reduce("sum")),
-    OpInfo("mean", mg.mean, lambda x, **kw: np.mean(x, **_np_axis(kw)), reduction(_dims),
-           _torch_reduce("mean")),
-    OpInfo("amax", mg.max, lambda x, **kw: np.max(x, **_np_axis(kw)),
-           lambda rng: (s for s in reduction(_dims)(rng)
-                        if s.kwargs["dim"] is None or isinstance(s.kwargs["dim"], tuple)),
-           lambda x, dim=None, keepdim=False: __import__("torch").amax(
-               x, dim=() if dim is None else dim, keepdim=keepdim)),
-    OpInfo("amin", mg.min, lambda x, **kw: np.min(x, **_np_axis(kw)),
-           lambda rng: (s for s in reduction(_dims)(rng)
-                        if s.kwargs["dim"] is None or isinstance(s.kwargs["dim"], tuple)),
-           lambda x, dim=None, keepdim=False: __import__("torch").amin(
-               x, dim=() if dim is None else dim, keepdim=keepdim)),
-    OpInfo("max_dim", lambda x, **kw: mg.max(x, **kw).values,
-           lambda x, dim, keepdim: np.max(x, axis=dim, keepdims=keepdim), _max_dim_samples,
-           lambda x, **kw: __import__("torch").max(x, **kw).values, primitives=("amax",)),
-    OpInfo("min_dim", lambda x, **kw: mg.min(x, **kw).values,
-           lambda x, dim, keepdim: np.min(x, axis=dim, keepdims=keepdim), _max_dim_samples,
-           lambda x, **kw: __import__("torch").min(x, **kw).values, primitives=("amin",)),
-    OpInfo("logsumexp", mg.logsumexp, lambda x, **kw: _np_lse(x, **kw),
-           lambda rng: (s for s in reduction(_dims)(rng) if s.kwargs["dim"] is not None),
-           _torch_reduce("logsumexp")),
+    OpInfo(
+        "sum",
+        mg.sum,
+        lambda x, **kw: np.sum(x, **_np_axis(kw)),
+        reduction(_dims),
+        _torch_reduce("sum"),
+    ),
+    OpInfo(
+        "mean",
+        mg.mean,
+        lambda x, **kw: np.mean(x, **_np_axis(kw)),
+        reduction(_dims),
+        _torch_reduce("mean"),
+    ),
+    OpInfo(
+        "amax",
+        mg.max,
+        lambda x, **kw: np.max(x, **_np_axis(kw)),
+        lambda rng: (
+            s
+            for s in reduction(_dims)(rng)
+            if s.kwargs["dim"] is None or isinstance(s.kwargs["dim"], tuple)
+        ),
+        lambda x, dim=None, keepdim=False: __import__("torch").amax(
+            x, dim=() if dim is None else dim, keepdim=keepdim
+        ),
+    ),
+    OpInfo(
+        "amin",
+        mg.min,
+        lambda x, **kw: np.min(x, **_np_axis(kw)),
+        lambda rng: (
+            s
+            for s in reduction(_dims)(rng)
+            if s.kwargs["dim"] is None or isinstance(s.kwargs["dim"], tuple)
+        ),
+        lambda x, dim=None, keepdim=False: __import__("torch").amin(
+            x, dim=() if dim is None else dim, keepdim=keepdim
+        ),
+    ),
+    OpInfo(
+        "max_dim",
+        lambda x, **kw: mg.max(x, **kw).values,
+        lambda x, dim, keepdim: np.max(x, axis=dim, keepdims=keepdim),
+        _max_dim_samples,
+        lambda x, **kw: __import__("torch").max(x, **kw).values,
+        primitives=("amax",),
+    ),
+    OpInfo(
+        "min_dim",
+        lambda x, **kw: mg.min(x, **kw).values,
+        lambda x, dim, keepdim: np.min(x, axis=dim, keepdims=keepdim),
+        _max_dim_samples,
+        lambda x, **kw: __import__("torch").min(x, **kw).values,
+        primitives=("amin",),
+    ),
+    OpInfo(
+        "logsumexp",
+        mg.logsumexp,
+        lambda x, **kw: _np_lse(x, **kw),
+        lambda rng: (s for s in reduction(_dims)(rng) if s.kwargs["dim"] is not None),
+        _torch_reduce("logsumexp"),
+    ),
     OpInfo("var", mg.var, _np_var, _var_samples, _torch_var("var"), primitives=("var",)),
-    OpInfo("std", mg.std, lambda x, **kw: np.sqrt(_np_var(x, **kw)), _var_samples,
-           _torch_var("std"), primitives=("std",)),
+    OpInfo(
+        "std",
+        mg.std,
+        lambda x, **kw: np.sqrt(_np_var(x, **kw)),
+        _var_samples,
+        _torch_var("std"),
+        primitives=("std",),
+    ),
     OpInfo("matmul", mg.matmul, np.matmul, _matmul_samples, _tf("matmul")),
     OpInfo("linear", mg.linear, _np_linear, _linear_samples, _torch_linear),
     OpInfo("softmax", mg.softmax, _np_softmax, _softmax_samples, _tf("softmax")),
-    OpInfo("log_softmax", mg.log_softmax, lambda x, dim: np.log(_np_softmax(x, dim)),
-           _softmax_samples, _tf("log_softmax")),
-    OpInfo("softmax_cross_entropy",
-           lambda x, t, reduction: ops.softmax_cross_entropy(x, t, reduction=reduction,
-                                                             cache={}),
-           _np_ce, _ce_samples, _torch_ce),
-    OpInfo("gather", mg.gather, _np_gather, _gather_samples, _torch_gather,
-           primitives=("getitem",)),
-    OpInfo("split", lambda x, s, dim=0: mg.split(x, s, dim=dim)[-1],
-           lambda x, s, dim=0: np.split(x, [s] if isinstance(s, int) else np.cumsum(s)[:-1],
-                                        axis=dim)[-1] if not isinstance(s, int)
-           else x[tuple([slice(None)] * dim + [slice((x.shape[dim] - 1) // s * s, None)])],
-           _split_samples,
-           lambda x, s, dim=0: __import__("torch").split(x, s, dim=dim)[-1],
-           primitives=("getitem",)),
+    OpInfo(
+        "log_softmax",
+        mg.log_softmax,
+        lambda x, dim: np.log(_np_softmax(x, dim)),
+        _softmax_samples,
+        _tf("log_softmax"),
+    ),
+    OpInfo(
+        "softmax_cross_entropy",
+        lambda x, t, reduction: ops.softmax_cross_entropy(x, t, reduction=reduction, cache={}),
+        _np_ce,
+        _ce_samples,
+        _torch_ce,
+    ),
+    OpInfo(
+        "gather", mg.gather, _np_gather, _gather_samples, _torch_gather, primitives=("getitem",)
+    ),
+    OpInfo(
+        "split",
+        lambda x, s, dim=0: mg.split(x, s, dim=dim)[-1],
+        lambda x, s, dim=0: (
+            np.split(x, [s] if isinstance(s, int) else np.cumsum(s)[:-1], axis=dim)[-1]
+            if not isinstance(s, int)
+            else x[tuple([slice(None)] * dim + [slice((x.shape[dim] - 1) // s * s, None)])]
+        ),
+        _split_samples,
+        lambda x, s, dim=0: __import__("torch").split(x, s, dim=dim)[-1],
+        primitives=("getitem",),
+    ),
 ]
 
 
@@ -436,22 +544,35 @@ def _np_bce_logits(x, y, pos_weight=None):
 
 
 OP_DB += [
-    OpInfo("binary_cross_entropy",
-           lambda x, y: _F.binary_cross_entropy(x, y, reduction="none"), _np_bce, _bce_samples,
-           lambda x, y: __import__("torch").nn.functional.binary_cross_entropy(
-               x, y, reduction="none")),
-    OpInfo("binary_cross_entropy_with_logits",
-           lambda x, y: _F.binary_cross_entropy_with_logits(x, y, reduction="none"),
-           _np_bce_logits, _bce_logits_samples,
-           lambda x, y: __import__("torch").nn.functional.binary_cross_entropy_with_logits(
-               x, y, reduction="none")),
+    OpInfo(
+        "binary_cross_entropy",
+        lambda x, y: _F.binary_cross_entropy(x, y, reduction="none"),
+        _np_bce,
+        _bce_samples,
+        lambda x, y: __import__("torch").nn.functional.binary_cross_entropy(x, y, reduction="none"),
+    ),
+    OpInfo(
+        "binary_cross_entropy_with_logits",
+        lambda x, y: _F.binary_cross_entropy_with_logits(x, y, reduction="none"),
+        _np_bce_logits,
+        _bce_logits_samples,
+        lambda x, y: __import__("torch").nn.functional.binary_cross_entropy_with_logits(
+            x, y, reduction="none"
+        ),
+    ),
     # PyTorch has no gradient for pos_weight, so this entry is checked against NumPy and
     # finite differences only
-    OpInfo("binary_cross_entropy_with_logits_pos_weight",
-           lambda x, y, p: _F.binary_cross_entropy_with_logits(x, y, reduction="none",
-                                                               pos_weight=p),
-           _np_bce_logits,
-           lambda rng: (Sample((_r(rng, (2, 3), -4, 4), rng.uniform(0.0, 1.0, (2, 3)),
-                                rng.uniform(0.5, 2.0, s))) for s in ((3,), (2, 3))),
-           None, primitives=("binary_cross_entropy_with_logits",)),
+    OpInfo(
+        "binary_cross_entropy_with_logits_pos_weight",
+        lambda x, y, p: _F.binary_cross_entropy_with_logits(x, y, reduction="none", pos_weight=p),
+        _np_bce_logits,
+        lambda rng: (
+            Sample(
+                (_r(rng, (2, 3), -4, 4), rng.uniform(0.0, 1.0, (2, 3)), rng.uniform(0.5, 2.0, s))
+            )
+            for s in ((3,), (2, 3))
+        ),
+        None,
+        primitives=("binary_cross_entropy_with_logits",),
+    ),
 ]

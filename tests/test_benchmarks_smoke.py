@@ -119,8 +119,9 @@ def test_hand_hvp_matches_torch():
     v = hvp_vector(p)
     ps = [torch.tensor(a, requires_grad=True) for wb in p.layers for a in wb]
     z = torch.sigmoid(torch.from_numpy(p.x) @ ps[0].T + ps[1]) @ ps[2].T + ps[3]
-    g = torch.autograd.grad(torch.nn.functional.cross_entropy(z, torch.from_numpy(p.y)), ps,
-                            create_graph=True)
+    g = torch.autograd.grad(
+        torch.nn.functional.cross_entropy(z, torch.from_numpy(p.y)), ps, create_graph=True
+    )
     dot = sum((a * torch.from_numpy(b)).sum() for a, b in zip(g, v, strict=True))
     ref = torch.autograd.grad(dot, ps)
     for h, r in zip(HandNumpy().hvp(p, v)(), ref, strict=True):
@@ -131,8 +132,13 @@ def test_hand_hvp_matches_torch():
 def test_op_floors_match_finite_differences(op):
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))
-    f = {"add": lambda a, b: a + b, "mul": lambda a, b: a * b, "matmul": lambda a, b: a @ b,
-         "sum": lambda a, b: a.sum(), "getitem": lambda a, b: a[1:3]}[op]
+    f = {
+        "add": lambda a, b: a + b,
+        "mul": lambda a, b: a * b,
+        "matmul": lambda a, b: a @ b,
+        "sum": lambda a, b: a.sum(),
+        "getitem": lambda a, b: a[1:3],
+    }[op]
     got = HandNumpy().op_grads(op, a, b)
     for k, arr in enumerate((a, b)[: len(got)]):
         fd = np.zeros_like(arr)
@@ -145,8 +151,9 @@ def test_op_floors_match_finite_differences(op):
 
 
 def test_summarize_uses_same_round_ratios():
-    s = summarize({"hand": [1.0, 2.0, 4.0], "x": [2.0, 2.0, 8.0], "y": [3.0, math.nan, 3.0]},
-                  "hand")
+    s = summarize(
+        {"hand": [1.0, 2.0, 4.0], "x": [2.0, 2.0, 8.0], "y": [3.0, math.nan, 3.0]}, "hand"
+    )
     assert s["hand"]["ratio"] == 1.0
     assert s["x"]["ratio"] == 2.0  # per-round ratios 2, 1, 2
     assert s["x"]["ratio_q1"] == 1.5 and s["x"]["median_s"] == 2.0
@@ -159,8 +166,9 @@ def test_interleaved_caps_slow_contenders():
     def make(k):
         return lambda: calls.__setitem__(k, calls[k] + 1)
 
-    out = interleaved({"a": make("a"), "b": make("b")}, rounds=3, target_s=1e-4,
-                      max_rounds={"b": 1})
+    out = interleaved(
+        {"a": make("a"), "b": make("b")}, rounds=3, target_s=1e-4, max_rounds={"b": 1}
+    )
     assert len(out["a"]) == len(out["b"]) == 3
     assert not math.isnan(out["b"][0]) and all(math.isnan(t) for t in out["b"][1:])
     assert all(t > 0 for t in out["a"]) and calls["a"] > 0 and calls["b"] > 0
@@ -186,8 +194,9 @@ def test_check_flags_a_wrong_contender():
     assert notes[0].startswith("MISMATCH: wrong excluded")
 
 
-@pytest.mark.parametrize("key", ["microgradnp", "torch", "autograd", "mygrad", "dezero",
-                                 "micrograd"])
+@pytest.mark.parametrize(
+    "key", ["microgradnp", "torch", "autograd", "mygrad", "dezero", "micrograd"]
+)
 def test_installed_contenders_agree_with_the_floor(key):
     cs, notes = load([key])
     if len(cs) == 1:
@@ -211,15 +220,35 @@ def _fake_results(ratios: dict[str, float], mem: float, slope: float, n_max: int
     def st(r):
         return {"ratio": r, "ratio_q1": r, "ratio_q3": r, "median_s": r, "min_s": r}
 
-    return {"tables": [
-        {"id": "train", "rows": [{"label": k, "results": {"microgradnp": st(v)}}
-                                 for k, v in ratios.items()]},
-        {"id": "memory", "rows": [{"label": "medium",
-                                   "results": {"microgradnp": {"ratio": mem, "bytes": 2**21}}}]},
-        {"id": "chain", "rows": [],
-         "linearity": {"microgradnp": {"slope": slope, "slope_top": slope, "n_min": 10_000,
-                                       "n_top": n_max // 10, "n_max": n_max}}},
-    ]}
+    return {
+        "tables": [
+            {
+                "id": "train",
+                "rows": [
+                    {"label": k, "results": {"microgradnp": st(v)}} for k, v in ratios.items()
+                ],
+            },
+            {
+                "id": "memory",
+                "rows": [
+                    {"label": "medium", "results": {"microgradnp": {"ratio": mem, "bytes": 2**21}}}
+                ],
+            },
+            {
+                "id": "chain",
+                "rows": [],
+                "linearity": {
+                    "microgradnp": {
+                        "slope": slope,
+                        "slope_top": slope,
+                        "n_min": 10_000,
+                        "n_top": n_max // 10,
+                        "n_max": n_max,
+                    }
+                },
+            },
+        ]
+    }
 
 
 def test_target_lines_judge_each_target():
@@ -234,8 +263,20 @@ def test_target_lines_judge_each_target():
 
 
 def test_quick_round_writes_json_and_markdown(tmp_path):
-    args = ["--quick", "--only", "train,ops", "--sizes", "tiny", "--rounds", "1",
-            "--contenders", "torch,microgradnp", "--out", str(tmp_path), "--no-plot"]
+    args = [
+        "--quick",
+        "--only",
+        "train,ops",
+        "--sizes",
+        "tiny",
+        "--rounds",
+        "1",
+        "--contenders",
+        "torch,microgradnp",
+        "--out",
+        str(tmp_path),
+        "--no-plot",
+    ]
     assert run.main(args) == 0
     res = json.loads((tmp_path / "latest.json").read_text())
     train = next(t for t in res["tables"] if t["id"] == "train")
@@ -243,8 +284,11 @@ def test_quick_round_writes_json_and_markdown(tmp_path):
     assert row["label"] == "tiny" and row["results"]["NumPy (hand)"]["ratio"] == 1.0
     assert row["results"]["NumPy (hand)"]["median_s"] > 0
     for name in ("PyTorch", "microgradnp"):  # timed, or skipped with a reason
-        assert name in row["results"] or any(n.startswith(name) for n in train["notes"]) \
+        assert (
+            name in row["results"]
+            or any(n.startswith(name) for n in train["notes"])
             or any(name.lower() in n.lower() for n in res["meta"]["notes"])
+        )
     ops = next(t for t in res["tables"] if t["id"] == "ops_bwd")
     assert [r["label"] for r in ops["rows"]][:2] == ["a + b (4x4)", "a * b (4x4)"]
     md = (tmp_path / "latest.md").read_text()

@@ -63,10 +63,18 @@ def test_tensor_dataset_of_tensors():
     assert y.item() == 0
 
 
-@pytest.mark.parametrize("n,batch_size,drop_last,expected",
-                         [(10, 3, False, [3, 3, 3, 1]), (10, 3, True, [3, 3, 3]),
-                          (9, 3, False, [3, 3, 3]), (9, 3, True, [3, 3, 3]),
-                          (2, 5, False, [2]), (2, 5, True, []), (4, 1, False, [1, 1, 1, 1])])
+@pytest.mark.parametrize(
+    "n,batch_size,drop_last,expected",
+    [
+        (10, 3, False, [3, 3, 3, 1]),
+        (10, 3, True, [3, 3, 3]),
+        (9, 3, False, [3, 3, 3]),
+        (9, 3, True, [3, 3, 3]),
+        (2, 5, False, [2]),
+        (2, 5, True, []),
+        (4, 1, False, [1, 1, 1, 1]),
+    ],
+)
 def test_batch_sizes_and_len(n, batch_size, drop_last, expected):
     for ds in (RangeDataset(n), TensorDataset(np.arange(n * 2.0).reshape(n, 2), np.arange(n))):
         loader = DataLoader(ds, batch_size=batch_size, drop_last=drop_last)
@@ -89,10 +97,16 @@ def test_tensor_dataset_fast_path_gives_the_same_batches_as_stacking():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(23, 3)).astype(np.float32)
     y = rng.integers(0, 4, 23)
-    fast = DataLoader(TensorDataset(X, y), batch_size=5, shuffle=True,
-                      generator=np.random.default_rng(7))
-    slow = DataLoader(TensorDataset(X, y), batch_size=5, shuffle=True,
-                      generator=np.random.default_rng(7), collate_fn=default_collate)
+    fast = DataLoader(
+        TensorDataset(X, y), batch_size=5, shuffle=True, generator=np.random.default_rng(7)
+    )
+    slow = DataLoader(
+        TensorDataset(X, y),
+        batch_size=5,
+        shuffle=True,
+        generator=np.random.default_rng(7),
+        collate_fn=default_collate,
+    )
     for (xf, yf), (xs, ys) in zip(fast, slow, strict=True):
         assert isinstance(xf, mg.Tensor) and xf.dtype == np.float32 and yf.dtype == np.int64
         np.testing.assert_array_equal(xf.numpy(), xs.numpy())
@@ -111,8 +125,13 @@ def test_fast_path_through_subsets_and_tensor_sources():
 
 
 def test_shuffle_visits_every_sample_once_per_epoch_and_reshuffles():
-    loader = DataLoader(RangeDataset(17), batch_size=4, shuffle=True, collate_fn=_identity,
-                        generator=np.random.default_rng(0))
+    loader = DataLoader(
+        RangeDataset(17),
+        batch_size=4,
+        shuffle=True,
+        collate_fn=_identity,
+        generator=np.random.default_rng(0),
+    )
     epochs = [[int(x[0]) for batch in loader for x, _ in batch] for _ in range(3)]
     for order in epochs:
         assert sorted(order) == list(range(17))
@@ -147,8 +166,9 @@ def test_default_collate_structures():
     floats = default_collate([0.5, 1.5])
     assert floats.dtype == mg.get_default_dtype() and floats.tolist() == [0.5, 1.5]
     assert default_collate([True, False]).dtype == np.bool_
-    batch = default_collate([{"x": mg.tensor([1.0, 2.0]), "name": "a"},
-                             {"x": mg.tensor([3.0, 4.0]), "name": "b"}])
+    batch = default_collate(
+        [{"x": mg.tensor([1.0, 2.0]), "name": "a"}, {"x": mg.tensor([3.0, 4.0]), "name": "b"}]
+    )
     assert batch["name"] == ["a", "b"]
     np.testing.assert_array_equal(batch["x"].numpy(), [[1.0, 2.0], [3.0, 4.0]])
     Pair = collections.namedtuple("Pair", "left right")
@@ -178,8 +198,7 @@ def test_random_split_sizes_disjoint_and_reproducible():
     assert parts[1][0][1] == parts[1].indices[0] % 3  # a Subset item is the parent's item
     # fractions: floors 3, 3, 3 of 10, the one left over goes to the first split (PyTorch)
     assert [len(p) for p in random_split(ds, [1 / 3] * 3)] == [4, 3, 3]
-    assert [len(p) for p in random_split(RangeDataset(1797), [0.8, 0.1, 0.1])] == \
-        [1438, 180, 179]
+    assert [len(p) for p in random_split(RangeDataset(1797), [0.8, 0.1, 0.1])] == [1438, 180, 179]
     mg.manual_seed(1)
     first = [p.indices for p in random_split(ds, [0.5, 0.5])]
     mg.manual_seed(1)
@@ -206,17 +225,18 @@ def test_standard_scaler_matches_sklearn():
     X[:, 2] = 7.0  # a constant column is centred, not divided
     ours, theirs = StandardScaler().fit(X), preprocessing.StandardScaler().fit(X)
     for attribute in ("mean_", "var_", "scale_"):
-        np.testing.assert_allclose(getattr(ours, attribute), getattr(theirs, attribute),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(getattr(ours, attribute), getattr(theirs, attribute), rtol=1e-12)
     assert ours.scale_[2] == 1.0
     X_new = rng.normal(size=(5, 4))
     np.testing.assert_allclose(ours.transform(X_new), theirs.transform(X_new), rtol=1e-12)
     np.testing.assert_allclose(ours.fit_transform(X), theirs.fit_transform(X), atol=1e-12)
     np.testing.assert_allclose(ours.inverse_transform(ours.transform(X_new)), X_new, atol=1e-12)
     for options in ({"with_mean": False}, {"with_std": False}):
-        np.testing.assert_allclose(StandardScaler(**options).fit_transform(X),
-                                   preprocessing.StandardScaler(**options).fit_transform(X),
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            StandardScaler(**options).fit_transform(X),
+            preprocessing.StandardScaler(**options).fit_transform(X),
+            atol=1e-12,
+        )
 
 
 def test_standard_scaler_dtypes_tensors_and_errors():

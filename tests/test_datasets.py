@@ -73,8 +73,9 @@ def test_synthetic_shapes_dtypes_and_seeds(name):
     X_other, _ = make(101, 1)
     assert not np.array_equal(X, X_other)
     # an explicit Generator and the global one under mg.manual_seed are reproducible too
-    np.testing.assert_array_equal(make(50, np.random.default_rng(5))[0],
-                                  make(50, np.random.default_rng(5))[0])
+    np.testing.assert_array_equal(
+        make(50, np.random.default_rng(5))[0], make(50, np.random.default_rng(5))[0]
+    )
     mg.manual_seed(3)
     first = make(50, None)[0]
     mg.manual_seed(3)
@@ -119,8 +120,9 @@ def test_make_xor_labels_follow_quadrants():
 
 def test_make_blobs_centres_counts_and_spread():
     centers = np.array([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [0.0, 10.0, 0.0]])
-    X, y = datasets.make_blobs([50, 30, 20], centers=centers, cluster_std=[0.5, 1.0, 2.0],
-                               random_state=0)  # n_features comes from the centres
+    X, y = datasets.make_blobs(
+        [50, 30, 20], centers=centers, cluster_std=[0.5, 1.0, 2.0], random_state=0
+    )  # n_features comes from the centres
     assert X.shape == (100, 3) and np.bincount(y).tolist() == [50, 30, 20]
     for k, std in enumerate([0.5, 1.0, 2.0]):
         points = X[y == k].astype(np.float64)
@@ -130,8 +132,9 @@ def test_make_blobs_centres_counts_and_spread():
     assert X.shape == (10, 4) and np.bincount(y).tolist() == [5, 5]
     X, y = datasets.make_blobs(7, random_state=1)
     assert np.bincount(y).tolist() == [3, 2, 2]
-    nearest = np.argmin(((X[:, None, :] - np.array([X[y == k].mean(0) for k in range(3)])) ** 2)
-                        .sum(-1), axis=1)
+    nearest = np.argmin(
+        ((X[:, None, :] - np.array([X[y == k].mean(0) for k in range(3)])) ** 2).sum(-1), axis=1
+    )
     np.testing.assert_array_equal(nearest, y)  # std 1 blobs in a 20-wide box: well apart
 
 

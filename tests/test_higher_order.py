@@ -22,13 +22,14 @@ def test_third_derivative_of_sigmoid_matches_closed_form():
     s = _sig(xs)
     np.testing.assert_allclose(d1.data, s * (1 - s), rtol=1e-12)
     np.testing.assert_allclose(d2.data, s * (1 - s) * (1 - 2 * s), rtol=1e-10, atol=1e-15)
-    np.testing.assert_allclose(d3.data, s * (1 - s) * (1 - 6 * s + 6 * s * s), rtol=1e-9,
-                               atol=1e-15)
+    np.testing.assert_allclose(
+        d3.data, s * (1 - s) * (1 - 6 * s + 6 * s * s), rtol=1e-9, atol=1e-15
+    )
 
 
 def test_backward_create_graph_then_backward_again():
     x = mg.tensor(2.0, dtype=mg.float64, requires_grad=True)
-    y = x ** 4
+    y = x**4
     y.backward(create_graph=True)
     g = x.grad  # 4x^3 = 32, with a graph
     assert g.item() == 32.0 and g.requires_grad
@@ -103,5 +104,6 @@ def test_gradient_penalty_style_double_backward():
     (gx,) = mg.grad(mg.tanh((w * x).sum()), x, create_graph=True)
     penalty = (gx * gx).sum()
     penalty.backward()
-    assert mg.gradcheck(lambda w_: (mg.grad(mg.tanh((w_ * x).sum()), x,
-                                            create_graph=True)[0] ** 2).sum(), (w,))
+    assert mg.gradcheck(
+        lambda w_: (mg.grad(mg.tanh((w_ * x).sum()), x, create_graph=True)[0] ** 2).sum(), (w,)
+    )

@@ -62,15 +62,19 @@ def test_linear_shapes_init_and_seed():
 @pytest.mark.parametrize("shape", [(5, 3), (2, 4, 3), (3,)])
 def test_linear_matches_torch(torch, rng, dtype, bias, shape):
     layer = nn.Linear(3, 4, bias=bias, dtype=dtype)
-    tlayer = _to_torch(torch, layer, torch.nn.Linear(3, 4, bias=bias, dtype=getattr(
-        torch, np.dtype(dtype).name)))
+    tlayer = _to_torch(
+        torch, layer, torch.nn.Linear(3, 4, bias=bias, dtype=getattr(torch, np.dtype(dtype).name))
+    )
     _compare(torch, layer, tlayer, rng.standard_normal(shape).astype(dtype), dtype)
 
 
 def test_linear_gradcheck_and_repr(torch, rng):
     layer = nn.Linear(3, 2)
-    assert repr(layer) == repr(torch.nn.Linear(3, 2)) == \
-        "Linear(in_features=3, out_features=2, bias=True)"
+    assert (
+        repr(layer)
+        == repr(torch.nn.Linear(3, 2))
+        == "Linear(in_features=3, out_features=2, bias=True)"
+    )
     assert repr(nn.Linear(3, 2, bias=False)) == repr(torch.nn.Linear(3, 2, bias=False))
     layer.double()
     x = mg.tensor(rng.standard_normal((4, 3)), requires_grad=True)
@@ -92,9 +96,16 @@ def test_linear_records_the_fused_op_inside_its_scope():
 
 # ---- activations, Identity, Flatten -----------------------------------------------------------
 ACTIVATIONS = [
-    ("Sigmoid", (), {}), ("ReLU", (), {}), ("Tanh", (), {}), ("Softmax", (1,), {}),
-    ("Softmax", (-1,), {}), ("LogSoftmax", (1,), {}), ("LogSoftmax", (0,), {}),
-    ("Identity", (), {}), ("Flatten", (), {}), ("Flatten", (0, 1), {}),
+    ("Sigmoid", (), {}),
+    ("ReLU", (), {}),
+    ("Tanh", (), {}),
+    ("Softmax", (1,), {}),
+    ("Softmax", (-1,), {}),
+    ("LogSoftmax", (1,), {}),
+    ("LogSoftmax", (0,), {}),
+    ("Identity", (), {}),
+    ("Flatten", (), {}),
+    ("Flatten", (0, 1), {}),
 ]
 
 
@@ -178,8 +189,9 @@ def test_dropout_gradcheck_with_a_fixed_mask(rng):
 
 
 def test_dropout_repr(torch):
-    assert repr(nn.Dropout(0.25)) == repr(torch.nn.Dropout(0.25)) == \
-        "Dropout(p=0.25, inplace=False)"
+    assert (
+        repr(nn.Dropout(0.25)) == repr(torch.nn.Dropout(0.25)) == "Dropout(p=0.25, inplace=False)"
+    )
 
 
 # ---- Embedding -------------------------------------------------------------------------------
@@ -187,8 +199,9 @@ def test_dropout_repr(torch):
 @pytest.mark.parametrize("padding_idx", [None, 0, -1])
 def test_embedding_matches_torch(torch, dtype, padding_idx):
     emb = nn.Embedding(6, 3, padding_idx=padding_idx, dtype=dtype)
-    temb = torch.nn.Embedding(6, 3, padding_idx=padding_idx, dtype=getattr(
-        torch, np.dtype(dtype).name))
+    temb = torch.nn.Embedding(
+        6, 3, padding_idx=padding_idx, dtype=getattr(torch, np.dtype(dtype).name)
+    )
     assert repr(emb) == repr(temb)
     emb.weight.data[:] = np.random.default_rng(0).standard_normal((6, 3))  # padding row too
     _to_torch(torch, emb, temb)
@@ -229,8 +242,9 @@ def test_embedding_init_errors_and_pretrained():
 @pytest.mark.parametrize("affine", [True, False])
 def test_layer_norm_matches_torch(torch, rng, dtype, shape, normalized, affine):
     ln = nn.LayerNorm(normalized, elementwise_affine=affine, dtype=dtype)
-    tln = torch.nn.LayerNorm(normalized, elementwise_affine=affine,
-                             dtype=getattr(torch, np.dtype(dtype).name))
+    tln = torch.nn.LayerNorm(
+        normalized, elementwise_affine=affine, dtype=getattr(torch, np.dtype(dtype).name)
+    )
     assert repr(ln) == repr(tln)
     if affine:
         ln.weight.data[...] = rng.uniform(0.5, 1.5, ln.weight.shape)
@@ -261,26 +275,40 @@ def test_layer_norm_gradcheck_and_errors(rng):
 
 # ---- init ----------------------------------------------------------------------------------
 def test_calculate_gain_matches_torch(torch):
-    for name, param in [("linear", None), ("sigmoid", None), ("tanh", None), ("relu", None),
-                        ("leaky_relu", None), ("leaky_relu", 0.2), ("selu", None),
-                        ("conv2d", None)]:
+    for name, param in [
+        ("linear", None),
+        ("sigmoid", None),
+        ("tanh", None),
+        ("relu", None),
+        ("leaky_relu", None),
+        ("leaky_relu", 0.2),
+        ("selu", None),
+        ("conv2d", None),
+    ]:
         assert init.calculate_gain(name, param) == pytest.approx(
-            torch.nn.init.calculate_gain(name, param), rel=1e-15)
+            torch.nn.init.calculate_gain(name, param), rel=1e-15
+        )
     with pytest.raises(ValueError, match="Unsupported nonlinearity"):
         init.calculate_gain("swish")
 
 
-@pytest.mark.parametrize("fn,kwargs,expected_std", [
-    (init.xavier_uniform_, {}, math.sqrt(2 / (300 + 200))),
-    (init.xavier_normal_, {"gain": 2.0}, 2 * math.sqrt(2 / (300 + 200))),
-    (init.kaiming_uniform_, {"nonlinearity": "relu"}, math.sqrt(2) / math.sqrt(200)),
-    (init.kaiming_normal_, {"mode": "fan_out", "nonlinearity": "relu"},
-     math.sqrt(2) / math.sqrt(300)),
-    (init.kaiming_uniform_, {"a": math.sqrt(5)}, 1 / math.sqrt(3 * 200)),
-    (init.normal_, {"std": 0.02}, 0.02),
-    (init.uniform_, {"a": -1.0, "b": 1.0}, 1 / math.sqrt(3)),
-    (init.trunc_normal_, {"std": 1.0, "a": -2.0, "b": 2.0}, 0.8796),  # truncated N(0,1) std
-])
+@pytest.mark.parametrize(
+    "fn,kwargs,expected_std",
+    [
+        (init.xavier_uniform_, {}, math.sqrt(2 / (300 + 200))),
+        (init.xavier_normal_, {"gain": 2.0}, 2 * math.sqrt(2 / (300 + 200))),
+        (init.kaiming_uniform_, {"nonlinearity": "relu"}, math.sqrt(2) / math.sqrt(200)),
+        (
+            init.kaiming_normal_,
+            {"mode": "fan_out", "nonlinearity": "relu"},
+            math.sqrt(2) / math.sqrt(300),
+        ),
+        (init.kaiming_uniform_, {"a": math.sqrt(5)}, 1 / math.sqrt(3 * 200)),
+        (init.normal_, {"std": 0.02}, 0.02),
+        (init.uniform_, {"a": -1.0, "b": 1.0}, 1 / math.sqrt(3)),
+        (init.trunc_normal_, {"std": 1.0, "a": -2.0, "b": 2.0}, 0.8796),  # truncated N(0,1) std
+    ],
+)
 def test_random_initialisers_have_pytorch_std(fn, kwargs, expected_std):
     w = nn.Parameter(mg.empty(300, 200))  # fan_in 200, fan_out 300
     version = w._version

@@ -28,8 +28,12 @@ def _run_both(torch, mg_fn, torch_fn, diff_arrays, consts=(), seed=0):
     u = np.random.default_rng(seed).standard_normal(out_m.shape).astype(out_m.dtype)
     out_m.backward(mg.tensor(u))
     out_t.backward(torch.tensor(u))
-    return (out_m.data, out_t.detach().numpy(), [t.grad.data for t in ms],
-            [t.grad.numpy() for t in ts])
+    return (
+        out_m.data,
+        out_t.detach().numpy(),
+        [t.grad.data for t in ms],
+        [t.grad.numpy() for t in ts],
+    )
 
 
 def _assert_same(torch, mg_fn, torch_fn, diff_arrays, consts=(), dtype=np.float64):
@@ -51,9 +55,14 @@ def _logits(rng, shape, dtype=np.float64, scale=2.0):
 def test_cross_entropy_fast_path_matches_torch(torch, rng, dtype, reduction):
     x = _logits(rng, (6, 5), dtype)
     t = rng.integers(0, 5, 6)
-    _assert_same(torch, lambda a, b: F.cross_entropy(a, b, reduction=reduction),
-                 lambda a, b: torch.nn.functional.cross_entropy(a, b, reduction=reduction),
-                 [x], [t], dtype)
+    _assert_same(
+        torch,
+        lambda a, b: F.cross_entropy(a, b, reduction=reduction),
+        lambda a, b: torch.nn.functional.cross_entropy(a, b, reduction=reduction),
+        [x],
+        [t],
+        dtype,
+    )
 
 
 def test_cross_entropy_fast_path_uses_fused_op(rng):
@@ -77,8 +86,7 @@ OPTIONS = [
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("shape", [(6, 4), (3, 4, 2, 3), (4,)])
-@pytest.mark.parametrize("opts", OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in
-                                                                  o.items()))
+@pytest.mark.parametrize("opts", OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
 def test_cross_entropy_index_targets_options(torch, rng, dtype, reduction, shape, opts):
     c = shape[0] if len(shape) == 1 else shape[1]
     tshape = () if len(shape) == 1 else (shape[0],) + shape[2:]
@@ -88,8 +96,11 @@ def test_cross_entropy_index_targets_options(torch, rng, dtype, reduction, shape
     if opts.get("ignored") or "ignore_index" in opts:
         t = np.where(rng.random(tshape) < 0.3, ignore_index, t)
         t.reshape(-1)[:1] = 0 if ignore_index != 0 else 1  # at least one kept target
-    kw = dict(reduction=reduction, ignore_index=ignore_index,
-              label_smoothing=opts.get("label_smoothing", 0.0))
+    kw = dict(
+        reduction=reduction,
+        ignore_index=ignore_index,
+        label_smoothing=opts.get("label_smoothing", 0.0),
+    )
     w = rng.uniform(0.5, 2.0, c).astype(dtype) if opts.get("weight") else None
     consts = [t] if w is None else [t, w]
 
@@ -119,23 +130,31 @@ def test_cross_entropy_probability_targets(torch, rng, reduction, shape, weight,
     w = rng.uniform(0.5, 2.0, c) if weight else None
     kw = dict(reduction=reduction, label_smoothing=smoothing)
     # the target is differentiable too (PyTorch supports gradients w.r.t. probabilities)
-    _assert_same(torch, lambda a, b, *ww: F.cross_entropy(a, b, *ww, **kw),
-                 lambda a, b, *ww: torch.nn.functional.cross_entropy(a, b, *ww, **kw),
-                 [x, p], [] if w is None else [w])
+    _assert_same(
+        torch,
+        lambda a, b, *ww: F.cross_entropy(a, b, *ww, **kw),
+        lambda a, b, *ww: torch.nn.functional.cross_entropy(a, b, *ww, **kw),
+        [x, p],
+        [] if w is None else [w],
+    )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("kw", [{}, {"label_smoothing": 0.1}, {"ignore_index": 0}])
 def test_cross_entropy_extreme_logits_finite_without_warnings(torch, reduction, kw):
-    x = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, 1e4], [1e4, 1e4, -1e4], [0.0, 1e4, -1e4]],
-                 dtype=np.float32)
+    x = np.array(
+        [[1e4, -1e4, 0.0], [-1e4, -1e4, 1e4], [1e4, 1e4, -1e4], [0.0, 1e4, -1e4]], dtype=np.float32
+    )
     t = np.array([0, 0, 1, 2])
     with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise"):
         warnings.simplefilter("error")
         vm, vt, (gm,), (gt,) = _run_both(
-            torch, lambda a, b: F.cross_entropy(a, b, reduction=reduction, **kw),
+            torch,
+            lambda a, b: F.cross_entropy(a, b, reduction=reduction, **kw),
             lambda a, b: torch.nn.functional.cross_entropy(a, b, reduction=reduction, **kw),
-            [x], [t])
+            [x],
+            [t],
+        )
     assert np.isfinite(vm).all() and np.isfinite(gm).all()
     np.testing.assert_allclose(vm, vt, rtol=1e-6, atol=1e-3)  # losses are ~1e4 here
     np.testing.assert_allclose(gm, gt, rtol=1e-6, atol=1e-6)
@@ -190,8 +209,11 @@ def test_cross_entropy_errors_name_the_problem():
         F.cross_entropy(x, mg.tensor([0, 1]))
     with pytest.raises(TypeError, match="dtype float32 and shape"):
         F.cross_entropy(x, mg.tensor([0.0, 1.0, 2.0]))
-    with pytest.raises(TypeError, match=r"probabilities of the input's shape \(3, 4\)\); got "
-                                        r"dtype float32 and shape \(3, 3\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"probabilities of the input's shape \(3, 4\)\); got "
+        r"dtype float32 and shape \(3, 3\)",
+    ):
         F.cross_entropy(x, mg.zeros(3, 3))
     with pytest.raises(ValueError, match="reduction must be"):
         F.cross_entropy(x, mg.tensor([0, 1, 2]), reduction="avg")
@@ -217,8 +239,13 @@ def test_nll_loss_matches_torch(torch, rng, reduction, shape, weight, ignore):
         kw["ignore_index"] = int(t.reshape(-1)[-1])
         t.reshape(-1)[0] = (kw["ignore_index"] + 1) % c  # at least one kept target
     consts = [t, rng.uniform(0.5, 2.0, c)] if weight else [t]
-    _assert_same(torch, lambda a, *r: F.nll_loss(a, *r, **kw),
-                 lambda a, *r: torch.nn.functional.nll_loss(a, *r, **kw), [logp], consts)
+    _assert_same(
+        torch,
+        lambda a, *r: F.nll_loss(a, *r, **kw),
+        lambda a, *r: torch.nn.functional.nll_loss(a, *r, **kw),
+        [logp],
+        consts,
+    )
 
 
 def test_nll_loss_gradcheck_and_module(rng):
@@ -239,9 +266,14 @@ def test_binary_cross_entropy_matches_torch(torch, rng, dtype, reduction, weight
     x = rng.uniform(0.02, 0.98, (4, 3)).astype(dtype)
     y = rng.random((4, 3)).astype(dtype)  # soft targets get gradients too
     w = [rng.uniform(0.5, 2.0, (3,)).astype(dtype)] if weight else []
-    _assert_same(torch, lambda a, b, *ww: F.binary_cross_entropy(a, b, *ww, reduction=reduction),
-                 lambda a, b, *ww: torch.nn.functional.binary_cross_entropy(
-                     a, b, *ww, reduction=reduction), [x, y], w, dtype)
+    _assert_same(
+        torch,
+        lambda a, b, *ww: F.binary_cross_entropy(a, b, *ww, reduction=reduction),
+        lambda a, b, *ww: torch.nn.functional.binary_cross_entropy(a, b, *ww, reduction=reduction),
+        [x, y],
+        w,
+        dtype,
+    )
 
 
 def test_binary_cross_entropy_at_zero_and_one_is_finite_like_torch(torch):
@@ -250,9 +282,12 @@ def test_binary_cross_entropy_at_zero_and_one_is_finite_like_torch(torch):
     with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise"):
         warnings.simplefilter("error")
         vm, vt, (gx,), (gt,) = _run_both(
-            torch, lambda a, b: F.binary_cross_entropy(a, b, reduction="none"),
+            torch,
+            lambda a, b: F.binary_cross_entropy(a, b, reduction="none"),
             lambda a, b: torch.nn.functional.binary_cross_entropy(a, b, reduction="none"),
-            [x], [y])
+            [x],
+            [y],
+        )
     np.testing.assert_allclose(vm, [0.0, 0.0, 100.0, 100.0, np.log(2)], rtol=1e-6)
     np.testing.assert_allclose(vm, vt, rtol=1e-6)
     assert np.isfinite(gx).all()
@@ -282,12 +317,14 @@ def test_bce_with_logits_matches_torch(torch, rng, dtype, reduction, weight, pos
 
     def theirs(a, b, w, pw):
         return torch.nn.functional.binary_cross_entropy_with_logits(
-            a, b, w, reduction=reduction, pos_weight=pw)
+            a, b, w, reduction=reduction, pos_weight=pw
+        )
 
     _assert_same(torch, ours, theirs, [x, y], consts, dtype)
     module = nn.BCEWithLogitsLoss(consts[0], reduction, consts[1])
-    np.testing.assert_array_equal(module(mg.tensor(x), mg.tensor(y)).data,
-                                  ours(mg.tensor(x), mg.tensor(y), *consts).data)
+    np.testing.assert_array_equal(
+        module(mg.tensor(x), mg.tensor(y)).data, ours(mg.tensor(x), mg.tensor(y), *consts).data
+    )
 
 
 @pytest.mark.parametrize("pos_weight", [None, np.array([2.0, 0.5])])
@@ -298,9 +335,14 @@ def test_bce_with_logits_extreme_logits(torch, pos_weight):
     with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise"):
         warnings.simplefilter("error")
         vm, vt, (gm,), (gt,) = _run_both(
-            torch, lambda a, b, p: F.binary_cross_entropy_with_logits(a, b, None, "none", p),
+            torch,
+            lambda a, b, p: F.binary_cross_entropy_with_logits(a, b, None, "none", p),
             lambda a, b, p: torch.nn.functional.binary_cross_entropy_with_logits(
-                a, b, reduction="none", pos_weight=p), [x], [y, pw])
+                a, b, reduction="none", pos_weight=p
+            ),
+            [x],
+            [y, pw],
+        )
     assert np.isfinite(vm).all() and np.isfinite(gm).all()
     np.testing.assert_allclose(vm, vt, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(gm, gt, rtol=1e-6, atol=1e-6)
@@ -311,8 +353,9 @@ def test_binary_losses_gradcheck_including_targets_and_pos_weight(rng):
     x = mg.tensor(rng.standard_normal((3, 2)), requires_grad=True)
     y = mg.tensor(rng.random((3, 2)), requires_grad=True)
     pw = mg.tensor([1.5, 0.5], dtype=mg.float64, requires_grad=True)
-    assert mg.gradcheck(lambda a, b, p: F.binary_cross_entropy_with_logits(a, b, pos_weight=p),
-                        (x, y, pw))
+    assert mg.gradcheck(
+        lambda a, b, p: F.binary_cross_entropy_with_logits(a, b, pos_weight=p), (x, y, pw)
+    )
     assert mg.gradgradcheck(lambda a, b: F.binary_cross_entropy_with_logits(a, b), (x, y))
     probs = mg.tensor(rng.uniform(0.1, 0.9, (3, 2)), requires_grad=True)
     assert mg.gradcheck(lambda a, b: F.binary_cross_entropy(a, b, reduction="sum"), (probs, y))
@@ -329,9 +372,14 @@ def test_bce_accepts_integer_labels():
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_mse_matches_torch(torch, rng, dtype, reduction):
     a, b = rng.standard_normal((2, 4, 3)).astype(dtype)
-    _assert_same(torch, lambda x, y: nn.MSELoss(reduction)(x, y),
-                 lambda x, y: torch.nn.functional.mse_loss(x, y, reduction=reduction),
-                 [a, b], (), dtype)
+    _assert_same(
+        torch,
+        lambda x, y: nn.MSELoss(reduction)(x, y),
+        lambda x, y: torch.nn.functional.mse_loss(x, y, reduction=reduction),
+        [a, b],
+        (),
+        dtype,
+    )
 
 
 def test_mse_gradcheck_and_errors(rng):
@@ -339,8 +387,11 @@ def test_mse_gradcheck_and_errors(rng):
     b = mg.tensor(rng.standard_normal((3, 2)), requires_grad=True)
     assert mg.gradcheck(lambda x, y: F.mse_loss(x, y), (a, b))
     assert F.mse_loss(mg.tensor([1.0, 3.0]), [0.0, 0.0], reduction="sum").item() == 10.0
-    with pytest.raises(ValueError, match=r"target shape \(3, 1\) differs from input shape "
-                                         r"\(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"target shape \(3, 1\) differs from input shape "
+        r"\(3,\)",
+    ):
         F.mse_loss(mg.zeros(3), mg.zeros(3, 1))
     with pytest.raises(ValueError, match="reduction must be"):
         nn.MSELoss(reduction="elementwise")

@@ -32,8 +32,7 @@ def momenta(opt):
     return [g["betas"][0] if "betas" in g else g.get("momentum") for g in opt.param_groups]
 
 
-def sequence(framework, scheduler, kwargs, steps, opt_name="SGD", opt_kwargs=None,
-             metrics=None):
+def sequence(framework, scheduler, kwargs, steps, opt_name="SGD", opt_kwargs=None, metrics=None):
     """Per step: the lrs read from get_last_lr() and from the groups, and the momenta."""
     torch_like = pytest.importorskip("torch").optim if framework == "torch" else optim
     opt = make_optimizer(framework, opt_name, **(opt_kwargs or {}))
@@ -80,8 +79,9 @@ SCHEDULES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "kwargs"), SCHEDULES,
-                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(SCHEDULES)])
+@pytest.mark.parametrize(
+    ("name", "kwargs"), SCHEDULES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(SCHEDULES)]
+)
 def test_schedule_matches_torch(name, kwargs):
     theirs = sequence("torch", name, kwargs, 120)
     ours = sequence("mg", name, kwargs, 120)
@@ -118,24 +118,55 @@ def test_chained_schedules_match_torch():
     np.testing.assert_allclose(run("mg"), run("torch"), rtol=0, atol=1e-15)
 
 
-PLATEAU_METRICS = [1.0, 0.9, 0.9, 0.91, 0.9, 0.89999, 0.95, 0.8, 0.8, 0.8, 0.8, 0.8, 0.79,
-                   0.81, 0.82, 0.83, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7] * 3
+PLATEAU_METRICS = [
+    1.0,
+    0.9,
+    0.9,
+    0.91,
+    0.9,
+    0.89999,
+    0.95,
+    0.8,
+    0.8,
+    0.8,
+    0.8,
+    0.8,
+    0.79,
+    0.81,
+    0.82,
+    0.83,
+    0.7,
+    0.7,
+    0.7,
+    0.7,
+    0.7,
+    0.7,
+    0.7,
+    0.7,
+    0.7,
+    0.7,
+] * 3
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(),
-    dict(patience=1),
-    dict(mode="max", patience=2, factor=0.5),
-    dict(patience=0, threshold=0.05, threshold_mode="abs", cooldown=2),
-    dict(mode="max", patience=1, threshold=0.01, threshold_mode="abs"),
-    dict(patience=1, factor=0.2, min_lr=[0.001, 0.0005]),
-    dict(patience=1, factor=0.5, min_lr=0.02, eps=1e-3),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(),
+        dict(patience=1),
+        dict(mode="max", patience=2, factor=0.5),
+        dict(patience=0, threshold=0.05, threshold_mode="abs", cooldown=2),
+        dict(mode="max", patience=1, threshold=0.01, threshold_mode="abs"),
+        dict(patience=1, factor=0.2, min_lr=[0.001, 0.0005]),
+        dict(patience=1, factor=0.5, min_lr=0.02, eps=1e-3),
+    ],
+)
 def test_reduce_on_plateau_matches_torch(kwargs):
-    theirs = sequence("torch", "ReduceLROnPlateau", kwargs, len(PLATEAU_METRICS),
-                      metrics=PLATEAU_METRICS)
-    ours = sequence("mg", "ReduceLROnPlateau", kwargs, len(PLATEAU_METRICS),
-                    metrics=PLATEAU_METRICS)
+    theirs = sequence(
+        "torch", "ReduceLROnPlateau", kwargs, len(PLATEAU_METRICS), metrics=PLATEAU_METRICS
+    )
+    ours = sequence(
+        "mg", "ReduceLROnPlateau", kwargs, len(PLATEAU_METRICS), metrics=PLATEAU_METRICS
+    )
     assert_same(ours, theirs, tol=0.0)
     if kwargs.get("patience", 10) < 3:
         assert ours[-1][1][0] < LRS[0]  # it did reduce
@@ -143,24 +174,51 @@ def test_reduce_on_plateau_matches_torch(kwargs):
 
 ONE_CYCLE = [
     ("SGD", dict(momentum=0.9), dict(max_lr=1.0, total_steps=100)),
-    ("SGD", dict(momentum=0.9), dict(max_lr=[0.5, 2.0], epochs=4, steps_per_epoch=25,
-                                     anneal_strategy="linear")),
-    ("SGD", dict(momentum=0.9), dict(max_lr=0.8, total_steps=90, three_phase=True,
-                                     pct_start=0.25, div_factor=10.0, final_div_factor=100.0)),
-    ("SGD", dict(momentum=0.9), dict(max_lr=0.3, total_steps=77, three_phase=True,
-                                     anneal_strategy="linear", base_momentum=[0.8, 0.7],
-                                     max_momentum=0.99)),
+    (
+        "SGD",
+        dict(momentum=0.9),
+        dict(max_lr=[0.5, 2.0], epochs=4, steps_per_epoch=25, anneal_strategy="linear"),
+    ),
+    (
+        "SGD",
+        dict(momentum=0.9),
+        dict(
+            max_lr=0.8,
+            total_steps=90,
+            three_phase=True,
+            pct_start=0.25,
+            div_factor=10.0,
+            final_div_factor=100.0,
+        ),
+    ),
+    (
+        "SGD",
+        dict(momentum=0.9),
+        dict(
+            max_lr=0.3,
+            total_steps=77,
+            three_phase=True,
+            anneal_strategy="linear",
+            base_momentum=[0.8, 0.7],
+            max_momentum=0.99,
+        ),
+    ),
     ("SGD", dict(), dict(max_lr=0.4, total_steps=50, cycle_momentum=False)),
     ("Adam", dict(), dict(max_lr=0.01, total_steps=100)),
-    ("AdamW", dict(betas=(0.9, 0.98)), dict(max_lr=0.02, total_steps=64, pct_start=0.5,
-                                             three_phase=True)),
-    ("RMSprop", dict(momentum=0.5), dict(max_lr=0.05, total_steps=40,
-                                         anneal_strategy="linear")),
+    (
+        "AdamW",
+        dict(betas=(0.9, 0.98)),
+        dict(max_lr=0.02, total_steps=64, pct_start=0.5, three_phase=True),
+    ),
+    ("RMSprop", dict(momentum=0.5), dict(max_lr=0.05, total_steps=40, anneal_strategy="linear")),
 ]
 
 
-@pytest.mark.parametrize(("opt_name", "opt_kwargs", "kwargs"), ONE_CYCLE,
-                         ids=[f"{o}-{i}" for i, (o, _, _) in enumerate(ONE_CYCLE)])
+@pytest.mark.parametrize(
+    ("opt_name", "opt_kwargs", "kwargs"),
+    ONE_CYCLE,
+    ids=[f"{o}-{i}" for i, (o, _, _) in enumerate(ONE_CYCLE)],
+)
 def test_one_cycle_lr_and_momentum_match_torch(opt_name, opt_kwargs, kwargs):
     total = kwargs.get("total_steps") or kwargs["epochs"] * kwargs["steps_per_epoch"]
     theirs = sequence("torch", "OneCycleLR", kwargs, total - 1, opt_name, opt_kwargs)
@@ -176,8 +234,9 @@ def test_one_cycle_refuses_to_step_past_the_end():
     sched = lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=5)
     for _ in range(5):
         sched.step()
-    with pytest.raises(ValueError, match="Tried to step 6 times. The specified number of "
-                                         "total steps is 5"):
+    with pytest.raises(
+        ValueError, match="Tried to step 6 times. The specified number of total steps is 5"
+    ):
         sched.step()
 
 
@@ -201,8 +260,9 @@ CHECKPOINTED = [
 ]
 
 
-@pytest.mark.parametrize(("name", "kwargs", "opt_kwargs"), CHECKPOINTED,
-                         ids=[c[0] for c in CHECKPOINTED])
+@pytest.mark.parametrize(
+    ("name", "kwargs", "opt_kwargs"), CHECKPOINTED, ids=[c[0] for c in CHECKPOINTED]
+)
 def test_state_dict_round_trip_continues_identically(name, kwargs, opt_kwargs):
     metrics = PLATEAU_METRICS
 
@@ -261,33 +321,73 @@ def test_resuming_without_initial_lr_is_an_error():
         lr_scheduler.StepLR(make_optimizer("mg"), step_size=2, last_epoch=5)
 
 
-@pytest.mark.parametrize(("make", "error", "message"), [
-    (lambda opt: lr_scheduler.StepLR(object(), step_size=2), TypeError,
-     "object is not an Optimizer"),
-    (lambda opt: lr_scheduler.LambdaLR(opt, [_decay]), ValueError,
-     "Expected 2 lr_lambdas, but got 1"),
-    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, factor=1.0), ValueError,
-     "Factor should be < 1.0."),
-    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, mode="up"), ValueError,
-     "mode up is unknown!"),
-    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, threshold_mode="x"), ValueError,
-     "threshold mode x is unknown!"),
-    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, min_lr=[0.1]), ValueError,
-     "expected 2 min_lrs, got 1"),
-    (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=1.0), ValueError,
-     "You must define either total_steps OR"),
-    (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=0), ValueError,
-     "Expected positive integer total_steps, but got 0"),
-    (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=1.0, epochs=2, steps_per_epoch=-1),
-     ValueError, "Expected positive integer steps_per_epoch, but got -1"),
-    (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=9, pct_start=1.5),
-     ValueError, "Expected float between 0 and 1 pct_start, but got 1.5"),
-    (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=9,
-                                         anneal_strategy="exp"), ValueError,
-     "anneal_strategy must be one of 'cos' or 'linear', instead got exp"),
-    (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=[1.0], total_steps=9), ValueError,
-     "max_lr must have the same length as optimizer.param_groups"),
-])
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (
+            lambda opt: lr_scheduler.StepLR(object(), step_size=2),
+            TypeError,
+            "object is not an Optimizer",
+        ),
+        (
+            lambda opt: lr_scheduler.LambdaLR(opt, [_decay]),
+            ValueError,
+            "Expected 2 lr_lambdas, but got 1",
+        ),
+        (
+            lambda opt: lr_scheduler.ReduceLROnPlateau(opt, factor=1.0),
+            ValueError,
+            "Factor should be < 1.0.",
+        ),
+        (
+            lambda opt: lr_scheduler.ReduceLROnPlateau(opt, mode="up"),
+            ValueError,
+            "mode up is unknown!",
+        ),
+        (
+            lambda opt: lr_scheduler.ReduceLROnPlateau(opt, threshold_mode="x"),
+            ValueError,
+            "threshold mode x is unknown!",
+        ),
+        (
+            lambda opt: lr_scheduler.ReduceLROnPlateau(opt, min_lr=[0.1]),
+            ValueError,
+            "expected 2 min_lrs, got 1",
+        ),
+        (
+            lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=1.0),
+            ValueError,
+            "You must define either total_steps OR",
+        ),
+        (
+            lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=0),
+            ValueError,
+            "Expected positive integer total_steps, but got 0",
+        ),
+        (
+            lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=1.0, epochs=2, steps_per_epoch=-1),
+            ValueError,
+            "Expected positive integer steps_per_epoch, but got -1",
+        ),
+        (
+            lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=9, pct_start=1.5),
+            ValueError,
+            "Expected float between 0 and 1 pct_start, but got 1.5",
+        ),
+        (
+            lambda opt: lr_scheduler.OneCycleLR(
+                opt, max_lr=1.0, total_steps=9, anneal_strategy="exp"
+            ),
+            ValueError,
+            "anneal_strategy must be one of 'cos' or 'linear', instead got exp",
+        ),
+        (
+            lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=[1.0], total_steps=9),
+            ValueError,
+            "max_lr must have the same length as optimizer.param_groups",
+        ),
+    ],
+)
 def test_errors(make, error, message):
     with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
         make(make_optimizer("mg"))

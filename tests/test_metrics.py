@@ -47,12 +47,20 @@ def _call_recording(fn, *args, **kwargs):
 def _assert_same(ours, theirs):
     if isinstance(theirs, float):
         assert isinstance(ours, float)
-    np.testing.assert_allclose(np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float),
-                               rtol=1e-12, atol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(
+        np.asarray(ours, dtype=float),
+        np.asarray(theirs, dtype=float),
+        rtol=1e-12,
+        atol=1e-12,
+        equal_nan=True,
+    )
 
 
-SCORES = [(metrics.precision, skm.precision_score), (metrics.recall, skm.recall_score),
-          (metrics.f1_score, skm.f1_score)]
+SCORES = [
+    (metrics.precision, skm.precision_score),
+    (metrics.recall, skm.recall_score),
+    (metrics.f1_score, skm.f1_score),
+]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -68,16 +76,18 @@ def test_scores_match_sklearn_on_random_multiclass(seed, average, ours, theirs):
 def test_binary_scores_match_sklearn(seed, ours, theirs):
     y_true, y_pred = _random_case(seed, n_classes=2)
     for pos_label in (0, 1):
-        _assert_same(ours(y_true, y_pred, pos_label=pos_label),
-                     theirs(y_true, y_pred, pos_label=pos_label))
+        _assert_same(
+            ours(y_true, y_pred, pos_label=pos_label), theirs(y_true, y_pred, pos_label=pos_label)
+        )
 
 
 @pytest.mark.parametrize("case", EDGE_CASES)
 @pytest.mark.parametrize("zero_division", ZERO_DIVISIONS, ids=str)
 @pytest.mark.parametrize("average", ["binary", *AVERAGES])
 @pytest.mark.parametrize("ours,theirs", SCORES, ids=["precision", "recall", "f1"])
-def test_edge_cases_match_sklearn_values_errors_and_warnings(case, zero_division, average,
-                                                             ours, theirs):
+def test_edge_cases_match_sklearn_values_errors_and_warnings(
+    case, zero_division, average, ours, theirs
+):
     y_true, y_pred = EDGE_CASES[case]
     kwargs = dict(average=average, zero_division=zero_division)
     if case == "strings" and average == "binary":
@@ -99,12 +109,18 @@ def test_accuracy_matches_sklearn(seed):
     y_true, y_pred = _random_case(seed)
     weights = np.random.default_rng(seed).random(len(y_true))
     _assert_same(metrics.accuracy(y_true, y_pred), skm.accuracy_score(y_true, y_pred))
-    _assert_same(metrics.accuracy(y_true, y_pred, normalize=False),
-                 skm.accuracy_score(y_true, y_pred, normalize=False))
-    _assert_same(metrics.accuracy(y_true, y_pred, sample_weight=weights),
-                 skm.accuracy_score(y_true, y_pred, sample_weight=weights))
-    _assert_same(metrics.accuracy(y_true, y_pred, normalize=False, sample_weight=weights),
-                 skm.accuracy_score(y_true, y_pred, normalize=False, sample_weight=weights))
+    _assert_same(
+        metrics.accuracy(y_true, y_pred, normalize=False),
+        skm.accuracy_score(y_true, y_pred, normalize=False),
+    )
+    _assert_same(
+        metrics.accuracy(y_true, y_pred, sample_weight=weights),
+        skm.accuracy_score(y_true, y_pred, sample_weight=weights),
+    )
+    _assert_same(
+        metrics.accuracy(y_true, y_pred, normalize=False, sample_weight=weights),
+        skm.accuracy_score(y_true, y_pred, normalize=False, sample_weight=weights),
+    )
 
 
 @pytest.mark.parametrize("case", EDGE_CASES)
@@ -128,15 +144,19 @@ def test_accuracy_known_value():
 def test_confusion_matrix_matches_sklearn(seed, normalize):
     y_true, y_pred = _random_case(seed, n_classes=5)
     weights = np.random.default_rng(seed).random(len(y_true))
-    np.testing.assert_allclose(metrics.confusion_matrix(y_true, y_pred, normalize=normalize),
-                               skm.confusion_matrix(y_true, y_pred, normalize=normalize))
+    np.testing.assert_allclose(
+        metrics.confusion_matrix(y_true, y_pred, normalize=normalize),
+        skm.confusion_matrix(y_true, y_pred, normalize=normalize),
+    )
     np.testing.assert_allclose(
         metrics.confusion_matrix(y_true, y_pred, sample_weight=weights, normalize=normalize),
-        skm.confusion_matrix(y_true, y_pred, sample_weight=weights, normalize=normalize))
+        skm.confusion_matrix(y_true, y_pred, sample_weight=weights, normalize=normalize),
+    )
     for labels in ([4, 0, 2], [1, 7, 3, 0], [9, 2]):
         np.testing.assert_allclose(
             metrics.confusion_matrix(y_true, y_pred, labels=labels, normalize=normalize),
-            skm.confusion_matrix(y_true, y_pred, labels=labels, normalize=normalize))
+            skm.confusion_matrix(y_true, y_pred, labels=labels, normalize=normalize),
+        )
 
 
 def test_confusion_matrix_layout_and_label_errors():
@@ -158,10 +178,10 @@ def test_labels_and_sample_weight_match_sklearn(ours, theirs):
         for average in AVERAGES:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                expected = theirs(y_true, y_pred, labels=labels, average=average,
-                                  sample_weight=weights)
-                value = ours(y_true, y_pred, labels=labels, average=average,
-                             sample_weight=weights)
+                expected = theirs(
+                    y_true, y_pred, labels=labels, average=average, sample_weight=weights
+                )
+                value = ours(y_true, y_pred, labels=labels, average=average, sample_weight=weights)
             _assert_same(value, expected)
 
 
@@ -197,10 +217,13 @@ def test_scores_and_probabilities_are_turned_into_labels():
     scores = rng.normal(size=(40, 3))
     labels = scores.argmax(axis=1)
     _assert_same(metrics.accuracy(y_true, scores), skm.accuracy_score(y_true, labels))
-    _assert_same(metrics.f1_score(y_true, scores, average="macro"),
-                 skm.f1_score(y_true, labels, average="macro"))
-    np.testing.assert_array_equal(metrics.confusion_matrix(y_true, scores),
-                                  skm.confusion_matrix(y_true, labels))
+    _assert_same(
+        metrics.f1_score(y_true, scores, average="macro"),
+        skm.f1_score(y_true, labels, average="macro"),
+    )
+    np.testing.assert_array_equal(
+        metrics.confusion_matrix(y_true, scores), skm.confusion_matrix(y_true, labels)
+    )
     probs = np.array([0.1, 0.5, 0.51, 0.9, 0.3])  # 0.5 itself is not above the threshold
     binary_true = np.array([0, 0, 1, 1, 1])
     assert metrics.accuracy(binary_true, probs) == pytest.approx(0.8)
@@ -223,14 +246,19 @@ def test_bad_predictions_are_rejected_clearly():
 
 def test_metrics_accept_tensors():
     y_true = mg.tensor([0, 1, 2, 2, 1])
-    logits = mg.tensor([[2.0, 0.1, 0.3], [0.0, 1.0, 3.0], [0.1, 0.2, 0.9],
-                        [0.5, 0.1, 2.0], [0.0, 2.0, 1.0]], requires_grad=True)
+    logits = mg.tensor(
+        [[2.0, 0.1, 0.3], [0.0, 1.0, 3.0], [0.1, 0.2, 0.9], [0.5, 0.1, 2.0], [0.0, 2.0, 1.0]],
+        requires_grad=True,
+    )
     labels = np.array([0, 2, 2, 2, 1])
     _assert_same(metrics.accuracy(y_true, logits), 0.8)
-    _assert_same(metrics.f1_score(y_true, logits, average="weighted"),
-                 skm.f1_score([0, 1, 2, 2, 1], labels, average="weighted"))
-    np.testing.assert_array_equal(metrics.confusion_matrix(y_true, logits),
-                                  skm.confusion_matrix([0, 1, 2, 2, 1], labels))
+    _assert_same(
+        metrics.f1_score(y_true, logits, average="weighted"),
+        skm.f1_score([0, 1, 2, 2, 1], labels, average="weighted"),
+    )
+    np.testing.assert_array_equal(
+        metrics.confusion_matrix(y_true, logits), skm.confusion_matrix([0, 1, 2, 2, 1], labels)
+    )
     probs = mg.tensor([0.2, 0.7, 0.9])  # float32 probabilities of the positive class
     assert metrics.accuracy(mg.tensor([0.0, 1.0, 0.0]), probs) == pytest.approx(2 / 3)
 
@@ -251,13 +279,17 @@ def _assert_same_report_dict(ours, theirs):
 @pytest.mark.parametrize("digits", [2, 4])
 def test_classification_report_text_and_dict_match_sklearn(seed, digits):
     y_true, y_pred = _random_case(seed, n_classes=4)
-    assert metrics.classification_report(y_true, y_pred, digits=digits) == \
-        skm.classification_report(y_true, y_pred, digits=digits)
+    assert metrics.classification_report(
+        y_true, y_pred, digits=digits
+    ) == skm.classification_report(y_true, y_pred, digits=digits)
     names = ["zero", "one", "two", "three"]
-    assert metrics.classification_report(y_true, y_pred, target_names=names) == \
-        skm.classification_report(y_true, y_pred, target_names=names)
-    _assert_same_report_dict(metrics.classification_report(y_true, y_pred, output_dict=True),
-                             skm.classification_report(y_true, y_pred, output_dict=True))
+    assert metrics.classification_report(
+        y_true, y_pred, target_names=names
+    ) == skm.classification_report(y_true, y_pred, target_names=names)
+    _assert_same_report_dict(
+        metrics.classification_report(y_true, y_pred, output_dict=True),
+        skm.classification_report(y_true, y_pred, output_dict=True),
+    )
 
 
 def _assert_same_text(ours, theirs, y_true, y_pred):
@@ -279,12 +311,15 @@ def test_classification_report_on_edge_cases(case):
         warnings.simplefilter("ignore")
         _assert_same_report_dict(
             metrics.classification_report(y_true, y_pred, output_dict=True),
-            skm.classification_report(y_true, y_pred, output_dict=True))
+            skm.classification_report(y_true, y_pred, output_dict=True),
+        )
     subset = sorted(set(y_true))[:1]  # not every label: the micro row is no longer accuracy
     _assert_same_text(
         metrics.classification_report(y_true, y_pred, labels=subset, zero_division=0),
         skm.classification_report(y_true, y_pred, labels=subset, zero_division=0),
-        y_true, y_pred)
+        y_true,
+        y_pred,
+    )
 
 
 def test_classification_report_target_names_size_error():
@@ -306,8 +341,9 @@ def test_perplexity_from_loss_and_from_logits():
     assert metrics.perplexity(targets, log_probs) == pytest.approx(np.exp(nll.mean()), rel=1e-12)
     masked = targets.copy()
     masked[:, :2] = -100
-    assert metrics.perplexity(masked, logits, ignore_index=-100) == \
-        pytest.approx(np.exp(nll[:, 2:].mean()), rel=1e-12)
+    assert metrics.perplexity(masked, logits, ignore_index=-100) == pytest.approx(
+        np.exp(nll[:, 2:].mean()), rel=1e-12
+    )
     # huge logits do not overflow
     assert metrics.perplexity([0], [[1000.0, -1000.0]]) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="negative"):

@@ -37,8 +37,9 @@ def _torch_block(torch):
             self.scale = torch.nn.Parameter(torch.ones(3))
             self.register_buffer("running", torch.zeros(3))
             self.fc = torch.nn.Linear(3, 3)
-            self.heads = torch.nn.ModuleList([torch.nn.Linear(3, 2), torch.nn.Sequential(
-                torch.nn.Tanh(), torch.nn.Linear(3, 1))])
+            self.heads = torch.nn.ModuleList(
+                [torch.nn.Linear(3, 2), torch.nn.Sequential(torch.nn.Tanh(), torch.nn.Linear(3, 1))]
+            )
 
     return TBlock()
 
@@ -48,8 +49,14 @@ def test_names_and_order_match_torch(torch):
     ours, theirs = Block(), _torch_block(torch)
     assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
     assert [n for n, _ in ours.named_parameters()] == [
-        "scale", "fc.weight", "fc.bias", "heads.0.weight", "heads.0.bias", "heads.1.1.weight",
-        "heads.1.1.bias"]
+        "scale",
+        "fc.weight",
+        "fc.bias",
+        "heads.0.weight",
+        "heads.0.bias",
+        "heads.1.1.weight",
+        "heads.1.1.bias",
+    ]
     assert list(ours.state_dict()) == list(theirs.state_dict())
     assert list(ours.state_dict())[:4] == ["scale", "running", "fc.weight", "fc.bias"]
     assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
@@ -229,7 +236,7 @@ def test_state_dict_round_trip_and_sharing():
     assert sd["fc.weight"].data is a.fc.weight.data  # detached, shares memory (PyTorch)
     result = b.load_state_dict(sd)
     assert result == ([], []) and result.missing_keys == []
-    for (oa, ob) in zip(a(x), b(x), strict=True):
+    for oa, ob in zip(a(x), b(x), strict=True):
         np.testing.assert_array_equal(oa.data, ob.data)
     assert b.fc.weight._version > 0  # copied in place: the same Parameter objects
 
@@ -247,8 +254,10 @@ def test_load_state_dict_strict_errors_list_every_problem():
     assert msg.startswith("Error(s) in loading state_dict for Sequential:")
     assert 'Missing key(s) in state_dict: "2.bias".' in msg
     assert 'Unexpected key(s) in state_dict: "extra.weight".' in msg
-    assert ("size mismatch for 0.weight: copying a param with shape (2, 4) from checkpoint, "
-            "the shape in current model is (2, 3).") in msg
+    assert (
+        "size mismatch for 0.weight: copying a param with shape (2, 4) from checkpoint, "
+        "the shape in current model is (2, 3)."
+    ) in msg
     np.testing.assert_array_equal(model[0].weight.data, before)  # nothing was copied
     with pytest.raises(RuntimeError, match="size mismatch"):  # even when not strict
         model.load_state_dict(sd, strict=False)
@@ -267,12 +276,12 @@ def test_load_state_dict_strict_errors_list_every_problem():
 
 def test_state_dict_loads_into_and_from_torch(torch, rng):
     ours = nn.Sequential(nn.Linear(4, 8), nn.Sigmoid(), nn.Linear(8, 3))
-    theirs = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Sigmoid(),
-                                 torch.nn.Linear(8, 3))
+    theirs = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Sigmoid(), torch.nn.Linear(8, 3))
     ours.load_state_dict(theirs.state_dict())  # torch tensors are array-like
     x = rng.standard_normal((5, 4)).astype(np.float32)
-    np.testing.assert_allclose(ours(mg.tensor(x)).data,
-                               theirs(torch.tensor(x)).detach().numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        ours(mg.tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_deepcopy_gives_an_independent_model():
@@ -307,8 +316,9 @@ def test_forward_hooks_modify_and_remove():
     h1.remove()
     h2.remove()
     h2.remove()  # removing twice is harmless
-    np.testing.assert_allclose(layer(mg.ones(1, 2)).data,
-                               (mg.ones(1, 2) @ layer.weight.T + layer.bias).data, rtol=1e-6)
+    np.testing.assert_allclose(
+        layer(mg.ones(1, 2)).data, (mg.ones(1, 2) @ layer.weight.T + layer.bias).data, rtol=1e-6
+    )
     with layer.register_forward_hook(lambda m, a, o: o * 0):
         assert (layer(mg.ones(1, 2)).data == 0).all()
     assert (layer(mg.ones(1, 2)).data != 0).any()
@@ -317,22 +327,33 @@ def test_forward_hooks_modify_and_remove():
 # ---- containers and repr ---------------------------------------------------------------------
 def test_repr_matches_torch(torch):
     ours = nn.Sequential(
-        nn.Linear(3, 4), nn.ReLU(), nn.Dropout(0.1),
+        nn.Linear(3, 4),
+        nn.ReLU(),
+        nn.Dropout(0.1),
         nn.Sequential(nn.Linear(4, 4, bias=False), nn.Tanh()),
         nn.ModuleList([nn.Identity(), nn.Flatten()]),
         nn.ModuleDict({"emb": nn.Embedding(5, 2), "norm": nn.LayerNorm(2), "sm": nn.Softmax(1)}),
     )
     theirs = torch.nn.Sequential(
-        torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Dropout(0.1),
+        torch.nn.Linear(3, 4),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(0.1),
         torch.nn.Sequential(torch.nn.Linear(4, 4, bias=False), torch.nn.Tanh()),
         torch.nn.ModuleList([torch.nn.Identity(), torch.nn.Flatten()]),
-        torch.nn.ModuleDict({"emb": torch.nn.Embedding(5, 2), "norm": torch.nn.LayerNorm(2),
-                             "sm": torch.nn.Softmax(1)}),
+        torch.nn.ModuleDict(
+            {
+                "emb": torch.nn.Embedding(5, 2),
+                "norm": torch.nn.LayerNorm(2),
+                "sm": torch.nn.Softmax(1),
+            }
+        ),
     )
     assert repr(ours) == repr(theirs)
     assert repr(ours).splitlines()[:3] == [
-        "Sequential(", "  (0): Linear(in_features=3, out_features=4, bias=True)",
-        "  (1): ReLU()"]
+        "Sequential(",
+        "  (0): Linear(in_features=3, out_features=4, bias=True)",
+        "  (1): ReLU()",
+    ]
     assert repr(Block()).startswith("Block(\n  (fc): Linear(in_features=3, out_features=3")
 
 
@@ -355,8 +376,9 @@ def test_sequential_container_behaviour(torch):
     assert seq[0] is not a and len(seq) == 4
     named = nn.Sequential(OrderedDict([("hidden", nn.Linear(2, 2)), ("act", nn.ReLU())]))
     assert list(named.state_dict()) == ["hidden.weight", "hidden.bias"]
-    tnamed = torch.nn.Sequential(OrderedDict([("hidden", torch.nn.Linear(2, 2)),
-                                              ("act", torch.nn.ReLU())]))
+    tnamed = torch.nn.Sequential(
+        OrderedDict([("hidden", torch.nn.Linear(2, 2)), ("act", torch.nn.ReLU())])
+    )
     assert repr(named) == repr(tnamed)
 
 
@@ -366,8 +388,14 @@ def test_module_list_and_dict():
     layers.append(nn.ReLU())
     layers.extend([nn.Tanh()])
     layers.insert(0, nn.Sigmoid())
-    assert [type(m).__name__ for m in layers] == ["Sigmoid", "Linear", "Linear", "Linear",
-                                                 "ReLU", "Tanh"]
+    assert [type(m).__name__ for m in layers] == [
+        "Sigmoid",
+        "Linear",
+        "Linear",
+        "Linear",
+        "ReLU",
+        "Tanh",
+    ]
     assert isinstance(layers[1:3], nn.ModuleList) and len(layers[1:3]) == 2
     del layers[0]
     assert list(layers._modules) == [str(i) for i in range(5)]
@@ -380,8 +408,7 @@ def test_module_list_and_dict():
     heads["b"] = nn.Linear(2, 3)
     heads.update([("c", nn.ReLU())])
     assert list(heads) == ["a", "b", "c"] and "b" in heads and len(heads) == 3
-    assert [n for n, _ in heads.named_parameters()] == ["a.weight", "a.bias", "b.weight",
-                                                         "b.bias"]
+    assert [n for n, _ in heads.named_parameters()] == ["a.weight", "a.bias", "b.weight", "b.bias"]
     assert isinstance(heads.pop("c"), nn.ReLU) and list(heads.keys()) == ["a", "b"]
     del heads["a"]
     assert list(heads.items())[0][0] == "b"
@@ -445,7 +472,7 @@ def test_softmax_network_learns_digits_with_adam(kind):
     for _epoch in range(15):
         perm = batches.permutation(train)
         for i in range(0, len(perm), 64):
-            idx = perm[i:i + 64]
+            idx = perm[i : i + 64]
             opt.zero_grad()
             loss = loss_fn(model(mg.tensor(X[idx])), mg.tensor(y[idx]))
             loss.backward()

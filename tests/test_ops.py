@@ -122,7 +122,8 @@ def test_float32_gradients_stay_float32():
     for info in OP_DB:
         sample = next(iter(info.samples(np.random.default_rng(0))))
         args, leaves = _convert(
-            sample.args, lambda a: mg.tensor(a.astype(np.float32), requires_grad=True))
+            sample.args, lambda a: mg.tensor(a.astype(np.float32), requires_grad=True)
+        )
         out = info.op(*args, **sample.kwargs)
         out.sum().backward()
         for t in leaves:

@@ -36,8 +36,10 @@ CONFIGS = [
     ("AdamW", dict(lr=0.01, weight_decay=0.5)),
     ("AdamW", dict(lr=0.01, amsgrad=True)),
     ("AdamW", dict(lr=0.01, maximize=True)),
-    ("AdamW", dict(lr=0.02, betas=(0.3, 0.95), eps=1e-4, weight_decay=0.2, amsgrad=True,
-                   maximize=True)),
+    (
+        "AdamW",
+        dict(lr=0.02, betas=(0.3, 0.95), eps=1e-4, weight_decay=0.2, amsgrad=True, maximize=True),
+    ),
     ("RMSprop", dict(lr=0.01)),
     ("RMSprop", dict(lr=0.01, centered=True)),
     ("RMSprop", dict(lr=0.005, momentum=0.9)),
@@ -45,16 +47,27 @@ CONFIGS = [
     ("RMSprop", dict(lr=0.01, weight_decay=0.1)),
     ("RMSprop", dict(lr=0.01, alpha=0.5, eps=1e-4)),
     ("RMSprop", dict(lr=0.01, maximize=True)),
-    ("RMSprop", dict(lr=0.003, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.2,
-                     maximize=True)),
+    (
+        "RMSprop",
+        dict(lr=0.003, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.2, maximize=True),
+    ),
     ("Adagrad", dict(lr=0.1)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
     ("Adagrad", dict(lr=0.1, weight_decay=0.1)),
     ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.5)),
     ("Adagrad", dict(lr=0.1, eps=1e-3)),
     ("Adagrad", dict(lr=0.1, maximize=True)),
-    ("Adagrad", dict(lr=0.2, lr_decay=0.05, weight_decay=0.3, initial_accumulator_value=0.1,
-                     eps=1e-6, maximize=True)),
+    (
+        "Adagrad",
+        dict(
+            lr=0.2,
+            lr_decay=0.05,
+            weight_decay=0.3,
+            initial_accumulator_value=0.1,
+            eps=1e-6,
+            maximize=True,
+        ),
+    ),
 ]
 IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for name, kw in CONFIGS]
 
@@ -109,8 +122,11 @@ def run_torch(name: str, kwargs: dict, steps: int):
 
 
 def max_difference(ours, theirs) -> float:
-    return max(float(np.max(np.abs(a - b))) for sa, sb in zip(ours, theirs, strict=True)
-               for a, b in zip(sa, sb, strict=True))
+    return max(
+        float(np.max(np.abs(a - b)))
+        for sa, sb in zip(ours, theirs, strict=True)
+        for a, b in zip(sa, sb, strict=True)
+    )
 
 
 @pytest.mark.parametrize(("name", "kwargs"), CONFIGS, ids=IDS)
@@ -172,8 +188,10 @@ def test_real_autograd_training_matches_torch():
     x, y, w0 = rng.normal(size=(8, 3)), rng.normal(size=(8, 2)), rng.normal(size=(3, 2))
     w = mg.tensor(w0, requires_grad=True)
     tw = torch.tensor(w0, requires_grad=True)
-    ours, theirs = optim.Adam([w], lr=0.05, amsgrad=True), torch.optim.Adam([tw], lr=0.05,
-                                                                          amsgrad=True)
+    ours, theirs = (
+        optim.Adam([w], lr=0.05, amsgrad=True),
+        torch.optim.Adam([tw], lr=0.05, amsgrad=True),
+    )
     for _ in range(50):
         ours.zero_grad()
         (((mg.tensor(x) @ w) - mg.tensor(y)) ** 2).mean().backward()
@@ -190,10 +208,12 @@ def test_param_groups_with_different_options_match_torch():
     a0, b0 = initial_arrays()
     a, b = mg.tensor(a0, requires_grad=True), mg.tensor(b0, requires_grad=True)
     ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
-    ours = optim.SGD([{"params": [a]}, {"params": b, "lr": 0.2, "nesterov": True}],
-                     lr=0.01, momentum=0.9)
-    theirs = torch.optim.SGD([{"params": [ta]}, {"params": tb, "lr": 0.2, "nesterov": True}],
-                             lr=0.01, momentum=0.9)
+    ours = optim.SGD(
+        [{"params": [a]}, {"params": b, "lr": 0.2, "nesterov": True}], lr=0.01, momentum=0.9
+    )
+    theirs = torch.optim.SGD(
+        [{"params": [ta]}, {"params": tb, "lr": 0.2, "nesterov": True}], lr=0.01, momentum=0.9
+    )
     assert [g["lr"] for g in ours.param_groups] == [0.01, 0.2]
     assert ours.param_groups[1]["momentum"] == 0.9
     for step in range(30):
@@ -219,8 +239,9 @@ def test_updates_are_in_place_and_keep_float32():
             p.grad = mg.tensor(np.full(6, 0.5, dtype=np.float32))
             opt.step()
         assert p.data is array and p.data.dtype == np.float32, name
-        assert all(v.dtype == np.float32 for v in opt.state[p].values()
-                   if isinstance(v, np.ndarray)), name
+        assert all(
+            v.dtype == np.float32 for v in opt.state[p].values() if isinstance(v, np.ndarray)
+        ), name
         assert not np.array_equal(array, np.linspace(-1, 1, 6, dtype=np.float32)), name
 
 
@@ -312,16 +333,17 @@ def test_state_dict_matches_torch_layout():
     torch = pytest.importorskip("torch")
     w = mg.tensor(np.ones(3), requires_grad=True)
     tw = torch.ones(3, dtype=torch.float64, requires_grad=True)
-    ours, theirs = optim.RMSprop([w], momentum=0.9, centered=True), torch.optim.RMSprop(
-        [tw], momentum=0.9, centered=True)
+    ours, theirs = (
+        optim.RMSprop([w], momentum=0.9, centered=True),
+        torch.optim.RMSprop([tw], momentum=0.9, centered=True),
+    )
     w.grad, tw.grad = mg.tensor(np.arange(3.0)), torch.arange(3.0, dtype=torch.float64)
     ours.step()
     theirs.step()
     ours_sd, theirs_sd = ours.state_dict(), theirs.state_dict()
     assert set(ours_sd["state"][0]) == set(theirs_sd["state"][0])
     for key, value in theirs_sd["state"][0].items():
-        np.testing.assert_allclose(np.asarray(ours_sd["state"][0][key]), value.numpy(),
-                                   rtol=1e-14)
+        np.testing.assert_allclose(np.asarray(ours_sd["state"][0][key]), value.numpy(), rtol=1e-14)
     assert set(ours_sd["param_groups"][0]) <= set(theirs_sd["param_groups"][0])
 
 
@@ -338,44 +360,60 @@ def test_add_param_group_and_named_parameters():
     assert "Parameter Group 1" in repr(opt) and "lr: 0.5" in repr(opt)
 
 
-@pytest.mark.parametrize(("params", "error", "message"), [
-    ("set", TypeError, "ordered collections"),
-    ("group_set", TypeError, "ordered collections"),
-    ("duplicate", ValueError, "duplicate parameters"),
-    ("overlap", ValueError, "more than one parameter group"),
-    ("non_leaf", ValueError, "can't optimize a non-leaf Tensor"),
-    ("not_tensor", TypeError, "can only optimize Tensors, but one of the params is float"),
-    ("empty", ValueError, "optimizer got an empty parameter list"),
-    ("tensor", TypeError, "should be an iterable of Tensors or dicts"),
-])
+@pytest.mark.parametrize(
+    ("params", "error", "message"),
+    [
+        ("set", TypeError, "ordered collections"),
+        ("group_set", TypeError, "ordered collections"),
+        ("duplicate", ValueError, "duplicate parameters"),
+        ("overlap", ValueError, "more than one parameter group"),
+        ("non_leaf", ValueError, "can't optimize a non-leaf Tensor"),
+        ("not_tensor", TypeError, "can only optimize Tensors, but one of the params is float"),
+        ("empty", ValueError, "optimizer got an empty parameter list"),
+        ("tensor", TypeError, "should be an iterable of Tensors or dicts"),
+    ],
+)
 def test_bad_params_are_refused_like_torch(params, error, message):
     a = mg.tensor([1.0], requires_grad=True)
     b = mg.tensor([2.0], requires_grad=True)
-    given = {"set": {a, b}, "group_set": [{"params": {a}}], "duplicate": [a, b, a],
-             "overlap": [{"params": [a]}, {"params": [b, a]}], "non_leaf": [a * 2.0],
-             "not_tensor": [a, 1.0], "empty": [], "tensor": a}[params]
+    given = {
+        "set": {a, b},
+        "group_set": [{"params": {a}}],
+        "duplicate": [a, b, a],
+        "overlap": [{"params": [a]}, {"params": [b, a]}],
+        "non_leaf": [a * 2.0],
+        "not_tensor": [a, 1.0],
+        "empty": [],
+        "tensor": a,
+    }[params]
     with pytest.raises(error, match=message):
         optim.SGD(given, lr=0.1)
 
 
-@pytest.mark.parametrize(("name", "kwargs", "message"), [
-    ("SGD", dict(lr=-1), "Invalid learning rate: -1"),
-    ("SGD", dict(momentum=-0.5), "Invalid momentum value: -0.5"),
-    ("SGD", dict(weight_decay=-0.1), "Invalid weight_decay value: -0.1"),
-    ("SGD", dict(nesterov=True), "Nesterov momentum requires a momentum and zero dampening"),
-    ("SGD", dict(momentum=0.9, dampening=0.1, nesterov=True), "Nesterov momentum requires"),
-    ("Adam", dict(lr=-1e-3), "Invalid learning rate: -0.001"),
-    ("Adam", dict(eps=-1.0), "Invalid epsilon value: -1.0"),
-    ("Adam", dict(betas=(1.0, 0.9)), "Invalid beta parameter at index 0: 1.0"),
-    ("Adam", dict(betas=(0.9, -0.1)), "Invalid beta parameter at index 1: -0.1"),
-    ("AdamW", dict(weight_decay=-1), "Invalid weight_decay value: -1"),
-    ("RMSprop", dict(alpha=-0.5), "Invalid alpha value: -0.5"),
-    ("RMSprop", dict(momentum=-1), "Invalid momentum value: -1"),
-    ("Adagrad", dict(lr_decay=-1), "Invalid lr_decay value: -1"),
-    ("Adagrad", dict(initial_accumulator_value=-1),
-     "Invalid initial_accumulator_value value: -1"),
-    ("Adagrad", dict(lr=float("nan")), "Invalid learning rate: nan"),
-])
+@pytest.mark.parametrize(
+    ("name", "kwargs", "message"),
+    [
+        ("SGD", dict(lr=-1), "Invalid learning rate: -1"),
+        ("SGD", dict(momentum=-0.5), "Invalid momentum value: -0.5"),
+        ("SGD", dict(weight_decay=-0.1), "Invalid weight_decay value: -0.1"),
+        ("SGD", dict(nesterov=True), "Nesterov momentum requires a momentum and zero dampening"),
+        ("SGD", dict(momentum=0.9, dampening=0.1, nesterov=True), "Nesterov momentum requires"),
+        ("Adam", dict(lr=-1e-3), "Invalid learning rate: -0.001"),
+        ("Adam", dict(eps=-1.0), "Invalid epsilon value: -1.0"),
+        ("Adam", dict(betas=(1.0, 0.9)), "Invalid beta parameter at index 0: 1.0"),
+        ("Adam", dict(betas=(0.9, -0.1)), "Invalid beta parameter at index 1: -0.1"),
+        ("AdamW", dict(weight_decay=-1), "Invalid weight_decay value: -1"),
+        ("RMSprop", dict(alpha=-0.5), "Invalid alpha value: -0.5"),
+        ("RMSprop", dict(momentum=-1), "Invalid momentum value: -1"),
+        ("Adagrad", dict(lr_decay=-1), "Invalid lr_decay value: -1"),
+        (
+            "Adagrad",
+            dict(initial_accumulator_value=-1),
+            "Invalid initial_accumulator_value value: -1",
+        ),
+        ("Adagrad", dict(lr=float("nan")), "Invalid learning rate: nan"),
+    ],
+)
 def test_hyper_parameter_errors_match_torch(name, kwargs, message):
     w = mg.tensor([1.0], requires_grad=True)
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):

@@ -52,8 +52,10 @@ step = st.one_of(
 @given(program=st.lists(step, min_size=1, max_size=12), seed=st.integers(0, 2**16))
 def test_random_graph_against_finite_differences(program, seed):
     rng = np.random.default_rng(seed)
-    leaves = [mg.tensor(rng.uniform(-1, 1, size=(2, 3)), requires_grad=True),
-              mg.tensor(rng.uniform(-1, 1, size=(3,)), requires_grad=True)]
+    leaves = [
+        mg.tensor(rng.uniform(-1, 1, size=(2, 3)), requires_grad=True),
+        mg.tensor(rng.uniform(-1, 1, size=(3,)), requires_grad=True),
+    ]
     assert mg.gradcheck(lambda a, b: _build(program, [a, b], "mg"), leaves, atol=1e-6)
 
 

@@ -42,8 +42,9 @@ def _problem(shape: tuple[int, int, int, int], seed: int = 0):
     return params, X, Y, labels, probs
 
 
-def numerical_grad(f: Callable[[], float], params: dict[str, np.ndarray],
-                   h: float = 2e-3) -> dict[str, np.ndarray]:
+def numerical_grad(
+    f: Callable[[], float], params: dict[str, np.ndarray], h: float = 2e-3
+) -> dict[str, np.ndarray]:
     """d f / d params by the sixth-order central stencil
     f'(x) = [45 (f(x+h) - f(x-h)) - 9 (f(x+2h) - f(x-2h)) + (f(x+3h) - f(x-3h))] / (60 h)
     (truncation error O(h^6); rounding about 1e-16 |f| / h)."""
@@ -147,8 +148,12 @@ def test_bce_loss_value_matches_its_definition():
 
 def test_bce_loss_from_logits_never_takes_log_of_zero():
     # Output saturated to exactly 0.0 and 1.0 in float64: log(A2) would be -inf.
-    params = {"W1": np.ones((1, 1)), "b1": np.zeros(1), "W2": np.full((1, 1), 2e3),
-              "b2": np.array([-1e3])}
+    params = {
+        "W1": np.ones((1, 1)),
+        "b1": np.zeros(1),
+        "W2": np.full((1, 1), 2e3),
+        "b2": np.array([-1e3]),
+    }
     X, Y = np.array([[-50.0], [50.0]]), np.array([[1.0], [0.0]])
     A2, _ = net1.forward(params, X)
     assert A2[:, 0].tolist() == [0.0, 1.0]
@@ -163,8 +168,7 @@ def test_mse_delta_differs_from_bce_delta_by_a2_times_one_minus_a2():
     g_mse = net1.backward(params, X, Y, cache, "mse", "sum")
     # db2 is the output delta summed over the batch, so it shows the two deltas directly
     np.testing.assert_allclose(g_bce["b2"], (A2 - Y).sum(axis=0), rtol=1e-13)
-    np.testing.assert_allclose(g_mse["b2"], (2 * (A2 - Y) * A2 * (1 - A2)).sum(axis=0),
-                               rtol=1e-13)
+    np.testing.assert_allclose(g_mse["b2"], (2 * (A2 - Y) * A2 * (1 - A2)).sum(axis=0), rtol=1e-13)
     assert np.max(np.abs(g_bce["b2"] - g_mse["b2"])) > 0.1
 
 
@@ -215,8 +219,9 @@ def test_softmax_net_learns_three_blobs_and_loss_decreases():
     history = net2.train(params, X, labels, epochs=300, lr=1.0)
     assert history["accuracy"][-1] >= 0.95
     assert history["loss"][-1] < 0.2 * history["loss"][0]
-    assert all(b <= a + 1e-12 for a, b in zip(history["loss"][:50], history["loss"][1:51],
-                                              strict=True))
+    assert all(
+        b <= a + 1e-12 for a, b in zip(history["loss"][:50], history["loss"][1:51], strict=True)
+    )
 
 
 def test_softmax_net_mini_batch_training():
@@ -228,13 +233,15 @@ def test_softmax_net_mini_batch_training():
     # one batch holding every sample (in a shuffled order) is full-batch gradient descent
     full, shuffled = ({k: v.copy() for k, v in start.items()} for _ in range(2))
     h_full = net2.train(full, X, labels, epochs=5, lr=1.0)
-    h_shuffled = net2.train(shuffled, X, labels, epochs=5, lr=1.0, batch_size=90,
-                            rng=np.random.default_rng(1))
+    h_shuffled = net2.train(
+        shuffled, X, labels, epochs=5, lr=1.0, batch_size=90, rng=np.random.default_rng(1)
+    )
     np.testing.assert_allclose(h_shuffled["loss"], h_full["loss"], rtol=1e-12)
     assert max_abs_diff(full, shuffled) < 1e-12
     small = {k: v.copy() for k, v in start.items()}
-    h_small = net2.train(small, X, labels, epochs=20, lr=0.5, batch_size=8,
-                         rng=np.random.default_rng(1))
+    h_small = net2.train(
+        small, X, labels, epochs=20, lr=0.5, batch_size=8, rng=np.random.default_rng(1)
+    )
     assert h_small["accuracy"][-1] >= 0.95
     assert h_small["loss"][-1] < 0.5 * h_small["loss"][0]
     with pytest.raises(ValueError, match="batch_size must be a positive int"):
@@ -315,7 +322,8 @@ def test_e1_hidden_delta_is_wrong_where_sizes_match():
 @pytest.mark.parametrize(
     "transpose_w2, derivative_at",
     [(False, "z2"), (True, "z2"), (False, "z1")],
-    ids=["article", "transposed-only", "hidden-derivative-only"])
+    ids=["article", "transposed-only", "hidden-derivative-only"],
+)
 def test_e1_each_hidden_delta_mistake_alone_is_wrong(transpose_w2, derivative_at):
     # Fixing one of the two mistakes is not enough: shape error when H != O ...
     params, X, Y, *_ = _problem((5, 3, 4, 2))
@@ -363,16 +371,16 @@ def test_e3_backward_ignores_the_forward_output_it_is_given():
     # ours reads the cache: a changed cache changes the gradient
     _, cache = net1.forward(params, X)
     moved = dict(cache, A2=cache["A2"] + 0.1)
-    assert not np.allclose(net1.backward(params, X, Y, cache)["b2"],
-                           net1.backward(params, X, Y, moved)["b2"])
+    assert not np.allclose(
+        net1.backward(params, X, Y, cache)["b2"], net1.backward(params, X, Y, moved)["b2"]
+    )
 
 
 def test_e4_returned_gradients_are_in_a_third_order():
     # forward takes (w1, b1, w2, b2), backward (w1, w2, b1, b2), and returns (dw1, dw2, db1, db2)
     params, X, Y = _square_problem()
     w1, b1, w2, b2 = _article_layout(params)
-    grads = faulty.article_backward(X, Y, faulty.article_forward(X, w1, b1, w2, b2),
-                                    w1, w2, b1, b2)
+    grads = faulty.article_backward(X, Y, faulty.article_forward(X, w1, b1, w2, b2), w1, w2, b1, b2)
     forward_order = [w1, b1, w2, b2]
     assert [g.shape for g in grads] != [w.shape for w in forward_order]
     assert [g.shape for g in grads] == [(3, 3), (3, 3), (3,), (3,)]
@@ -382,8 +390,9 @@ def test_e5_output_delta_implies_summed_binary_cross_entropy_not_mse():
     # dw2 and db2 use only delta_output = a2 - y, and they match d(sum BCE) exactly ...
     params, X, Y = _square_problem()
     w1, b1, w2, b2 = _article_layout(params)
-    _, dw2, _, db2 = faulty.article_backward(X, Y, faulty.article_forward(X, w1, b1, w2, b2),
-                                             w1, w2, b1, b2)
+    _, dw2, _, db2 = faulty.article_backward(
+        X, Y, faulty.article_forward(X, w1, b1, w2, b2), w1, w2, b1, b2
+    )
     bce = numerical_grad(lambda: net1.loss(params, X, Y, "bce", "sum"), params)
     mse = numerical_grad(lambda: net1.loss(params, X, Y, "mse", "sum"), params)
     mean_bce = numerical_grad(lambda: net1.loss(params, X, Y, "bce", "mean"), params)
@@ -402,7 +411,8 @@ def test_e6_article_sigmoid_overflows_ours_does_not():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert net1.sigmoid(np.array([-100.0], dtype=np.float32))[0] == pytest.approx(
-            3.7200759760208356e-44, rel=1e-6)
+            3.7200759760208356e-44, rel=1e-6
+        )
 
 
 def test_e7_article_softmax_global_max_gives_nan_for_a_low_row():
@@ -410,12 +420,10 @@ def test_e7_article_softmax_global_max_gives_nan_for_a_low_row():
     with np.errstate(all="ignore"):
         theirs = faulty.article_softmax(z)
     assert np.isnan(theirs[1]).all()  # exp(-2000) and exp(-1999) are 0 -> 0/0
-    np.testing.assert_allclose(net2.softmax(z)[1], [1 / (1 + np.e), np.e / (1 + np.e)],
-                               rtol=1e-14)
+    np.testing.assert_allclose(net2.softmax(z)[1], [1 / (1 + np.e), np.e / (1 + np.e)], rtol=1e-14)
     # Where nothing underflows the global shift is harmless (softmax ignores constant shifts):
     moderate = np.random.default_rng(0).normal(size=(4, 3))
-    np.testing.assert_allclose(faulty.article_softmax(moderate), net2.softmax(moderate),
-                               rtol=1e-14)
+    np.testing.assert_allclose(faulty.article_softmax(moderate), net2.softmax(moderate), rtol=1e-14)
 
 
 def test_e7_article_softmax_rejects_a_single_sample():
@@ -590,8 +598,9 @@ def test_sigmoid_net_autograd_with_sequential_equals_hand(shape, kind, reduction
 
     params, X, Y, _, _ = _problem(shape)
     model = graph_nets.sigmoid_net_sequential(params)
-    criterion = nn.BCELoss(reduction=reduction) if kind == "bce" else nn.MSELoss(
-        reduction=reduction)
+    criterion = (
+        nn.BCELoss(reduction=reduction) if kind == "bce" else nn.MSELoss(reduction=reduction)
+    )
     value = criterion(model(mg.tensor(X)), mg.tensor(Y))
     value.backward()
     assert value.item() == pytest.approx(net1.loss(params, X, Y, kind, reduction), rel=1e-12)

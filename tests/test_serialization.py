@@ -40,18 +40,41 @@ def test_model_state_dict_round_trip(tmp_path):
     assert model[0].weight.data[0, 0] != 42.0
 
 
-DTYPES = [np.bool_, np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.uint64,
-          np.int64, np.float16, np.float32, np.float64]
+DTYPES = [
+    np.bool_,
+    np.uint8,
+    np.int8,
+    np.uint16,
+    np.int16,
+    np.uint32,
+    np.int32,
+    np.uint64,
+    np.int64,
+    np.float16,
+    np.float32,
+    np.float64,
+]
 
 
 def test_nested_structure_round_trips_exactly(tmp_path):
     rng = np.random.default_rng(0)
     arrays = {np.dtype(d).name: (rng.standard_normal((2, 3)) * 50).astype(d) for d in DTYPES}
     obj = {
-        "state": {0: {"step": 3, "exp_avg": mg.tensor(rng.standard_normal((2, 2)))},
-                  1: {"step": mg.tensor(2.0), "buf": None}},
-        "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "nesterov": False, "params": [0, 1],
-                          "name": "dense", "nan": float("nan"), "inf": -float("inf")}],
+        "state": {
+            0: {"step": 3, "exp_avg": mg.tensor(rng.standard_normal((2, 2)))},
+            1: {"step": mg.tensor(2.0), "buf": None},
+        },
+        "param_groups": [
+            {
+                "lr": 1e-3,
+                "betas": (0.9, 0.999),
+                "nesterov": False,
+                "params": [0, 1],
+                "name": "dense",
+                "nan": float("nan"),
+                "inf": -float("inf"),
+            }
+        ],
         "arrays": arrays,
         "scalar": np.float32(1.5),
         "zero_d": np.array(7, dtype=np.int16),
@@ -105,8 +128,10 @@ def test_optimizer_resume_from_checkpoint_is_bit_identical(tmp_path):
     model = _mlp().double()
     opt = optim.Adam(model.parameters(), lr=0.05, amsgrad=True)
     steps(model, opt, 3)
-    save({"model": model.state_dict(), "optim": opt.state_dict(), "epoch": 3},
-         tmp_path / "resume.safetensors")
+    save(
+        {"model": model.state_dict(), "optim": opt.state_dict(), "epoch": 3},
+        tmp_path / "resume.safetensors",
+    )
     steps(model, opt, 4)
     ckpt = load(tmp_path / "resume.safetensors")
     resumed = _mlp().double()
@@ -121,22 +146,22 @@ def test_optimizer_resume_from_checkpoint_is_bit_identical(tmp_path):
 
 def test_pytorch_safetensors_files_both_ways(tmp_path, torch):
     st_torch = pytest.importorskip("safetensors.torch")
-    theirs = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Sigmoid(),
-                                 torch.nn.Linear(8, 3))
+    theirs = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Sigmoid(), torch.nn.Linear(8, 3))
     st_torch.save_file(theirs.state_dict(), str(tmp_path / "torch.safetensors"))
     ours = _mlp()
     ours.load_state_dict(load(tmp_path / "torch.safetensors"))
     x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
-    np.testing.assert_allclose(ours(mg.tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        ours(mg.tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-6, atol=1e-6
+    )
     # and back: a fresh torch model from our file
     ours = _mlp()
     save(ours.state_dict(), tmp_path / "ours.safetensors")
-    fresh = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Sigmoid(),
-                                torch.nn.Linear(8, 3))
+    fresh = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Sigmoid(), torch.nn.Linear(8, 3))
     fresh.load_state_dict(st_torch.load_file(str(tmp_path / "ours.safetensors")))
-    np.testing.assert_allclose(fresh(torch.tensor(x)).detach().numpy(), ours(mg.tensor(x)).data,
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        fresh(torch.tensor(x)).detach().numpy(), ours(mg.tensor(x)).data, rtol=1e-6, atol=1e-6
+    )
     st_torch.save_file({"w": torch.ones(2, dtype=torch.bfloat16)}, str(tmp_path / "bf16"))
     with pytest.raises(ValueError, match="dtype BF16, which NumPy cannot represent"):
         load(tmp_path / "bf16")
@@ -170,8 +195,9 @@ def test_pickles_are_refused_without_running_code(tmp_path):
 
 def test_numpy_files_are_refused(tmp_path):
     marker = tmp_path / "pwned"
-    np.save(tmp_path / "obj.npy", np.array([_Exploit(str(marker))], dtype=object),
-            allow_pickle=True)
+    np.save(
+        tmp_path / "obj.npy", np.array([_Exploit(str(marker))], dtype=object), allow_pickle=True
+    )
     with pytest.raises(ValueError, match="NumPy .npy file"):
         load(tmp_path / "obj.npy")
     np.savez(tmp_path / "arrs.npz", a=np.array([_Exploit(str(marker))], dtype=object))
@@ -189,10 +215,16 @@ def test_torch_save_checkpoints_are_refused(tmp_path, torch):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("content", [b"", b"hello world, not a checkpoint",
-                                     (10**6).to_bytes(8, "little") + b'{"a": 1}',
-                                     (8).to_bytes(8, "little") + b'["list"]',
-                                     (12).to_bytes(8, "little") + b'{"a": {"dtype": "F32", '])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"hello world, not a checkpoint",
+        (10**6).to_bytes(8, "little") + b'{"a": 1}',
+        (8).to_bytes(8, "little") + b'["list"]',
+        (12).to_bytes(8, "little") + b'{"a": {"dtype": "F32", ',
+    ],
+)
 def test_garbage_is_refused(tmp_path, content):
     path = tmp_path / "bad.safetensors"
     path.write_bytes(content)
@@ -209,8 +241,10 @@ def test_corrupt_structure_and_truncated_data_are_refused(tmp_path):
         load(tmp_path / "cut")
     import safetensors.numpy as st
 
-    forged = st.save({"w": np.ones(1)}, metadata={"microgradnp": '{"version": 1, "root": '
-                                                                 '{"__tensor__": "nope"}}'})
+    forged = st.save(
+        {"w": np.ones(1)},
+        metadata={"microgradnp": '{"version": 1, "root": {"__tensor__": "nope"}}'},
+    )
     with pytest.raises(ValueError, match="missing tensor 'nope'"):
         load(io.BytesIO(forged))
 

@@ -71,11 +71,18 @@ def test_attributes_and_methods():
 def test_reflected_operators_with_scalars_and_arrays():
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     a = np.array([10.0, 20.0], dtype=np.float32)
-    out = (2 - x) + (a * x) + (1 / x) + (a - x) + 2 ** x + a / x + a @ x
+    out = (2 - x) + (a * x) + (1 / x) + (a - x) + 2**x + a / x + a @ x
     assert isinstance(out, mg.Tensor)
     out.sum().backward()
-    expected = -1 + a - 1 / np.array([1, 2]) ** 2 - 1 + np.log(2) * 2 ** np.array([1, 2]) \
-        - a / np.array([1, 2]) ** 2 + 2 * a  # a @ x is a scalar broadcast over 2 elements
+    expected = (
+        -1
+        + a
+        - 1 / np.array([1, 2]) ** 2
+        - 1
+        + np.log(2) * 2 ** np.array([1, 2])
+        - a / np.array([1, 2]) ** 2
+        + 2 * a
+    )  # a @ x is a scalar broadcast over 2 elements
     np.testing.assert_allclose(x.grad.data, expected, rtol=1e-5)
     assert (-x).tolist() == [-1.0, -2.0]
 
@@ -111,8 +118,10 @@ def test_shape_functions():
     assert [p.shape for p in x.split(2, dim=2)] == [(2, 3, 2), (2, 3, 2)]
     assert mg.pad(x, (1, 1)).shape == (2, 3, 6)
     idx = mg.tensor([[0], [2]])
-    assert mg.gather(mg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), 1, idx).tolist() == [[1.0],
-                                                                                          [6.0]]
+    assert mg.gather(mg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), 1, idx).tolist() == [
+        [1.0],
+        [6.0],
+    ]
     assert mg.one_hot(mg.tensor([0, 2]), 3).tolist() == [[1, 0, 0], [0, 0, 1]]
     assert mg.where(x > 10, x, 0.0).sum().item() == sum(range(11, 24))
 
@@ -133,8 +142,7 @@ def test_numerics_are_stable_and_warning_free():
             (lse.sum() + (sm * 2).sum() + lsm[:, 0].sum()).backward()
             assert np.isfinite(big.grad.data).all()
     x64 = mg.tensor([-30.0, 30.0], dtype=mg.float64)
-    np.testing.assert_allclose(mg.sigmoid(x64).data, 1 / (1 + np.exp([30.0, -30.0])),
-                               rtol=1e-14)
+    np.testing.assert_allclose(mg.sigmoid(x64).data, 1 / (1 + np.exp([30.0, -30.0])), rtol=1e-14)
 
 
 def test_errors_name_shapes_at_the_call():

@@ -26,14 +26,19 @@ def _blobs(seed: int = 0, n: int = 96) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def _setup(seed: int = 0, batch_size: int = 16) -> tuple[nn.Module, data.DataLoader,
-                                                         data.DataLoader, np.ndarray, np.ndarray]:
+def _setup(
+    seed: int = 0, batch_size: int = 16
+) -> tuple[nn.Module, data.DataLoader, data.DataLoader, np.ndarray, np.ndarray]:
     X, y = _blobs(seed)
     Xv, yv = _blobs(seed + 100, n=40)
     mg.manual_seed(seed)
     model = nn.Sequential(nn.Linear(4, 8), nn.Sigmoid(), nn.Linear(8, 3))
-    train = data.DataLoader(data.TensorDataset(X, y), batch_size=batch_size, shuffle=True,
-                            generator=np.random.default_rng(seed + 1))
+    train = data.DataLoader(
+        data.TensorDataset(X, y),
+        batch_size=batch_size,
+        shuffle=True,
+        generator=np.random.default_rng(seed + 1),
+    )
     val = data.DataLoader(data.TensorDataset(Xv, yv), batch_size=15)
     return model, train, val, Xv, yv
 
@@ -52,11 +57,26 @@ def test_fit_history_keys_lengths_and_values():
         return float(np.mean((top == y_true[:, None]).any(axis=1)))
 
     opt = mg.optim.Adam(model.parameters(), lr=0.05)
-    history = fit(model, train, nn.CrossEntropyLoss(), opt, epochs=4, val_loader=val,
-                  metrics=["acc", top2], progress=False)
+    history = fit(
+        model,
+        train,
+        nn.CrossEntropyLoss(),
+        opt,
+        epochs=4,
+        val_loader=val,
+        metrics=["acc", top2],
+        progress=False,
+    )
     assert isinstance(history, History)
-    assert list(history) == ["loss", "accuracy", "top2", "val_loss", "val_accuracy",
-                             "val_top2", "lr"]
+    assert list(history) == [
+        "loss",
+        "accuracy",
+        "top2",
+        "val_loss",
+        "val_accuracy",
+        "val_top2",
+        "lr",
+    ]
     assert all(len(v) == 4 for v in history.values()) and history.epochs == 4
     assert not history.stopped_early
     assert history["lr"] == [0.05] * 4
@@ -76,9 +96,14 @@ def test_fit_history_keys_lengths_and_values():
 
 def test_fit_matches_a_hand_written_loop():
     model, train, _, _, _ = _setup(batch_size=20)  # 96 = 4 x 20 + 16: a short last batch
-    history = fit(model, train, nn.CrossEntropyLoss(),
-                  mg.optim.SGD(model.parameters(), lr=0.3, momentum=0.9), epochs=3,
-                  progress=False)
+    history = fit(
+        model,
+        train,
+        nn.CrossEntropyLoss(),
+        mg.optim.SGD(model.parameters(), lr=0.3, momentum=0.9),
+        epochs=3,
+        progress=False,
+    )
     by_hand, train, _, _, _ = _setup(batch_size=20)
     opt = mg.optim.SGD(by_hand.parameters(), lr=0.3, momentum=0.9)
     losses = []
@@ -129,8 +154,15 @@ def test_train_and_eval_modes_and_no_grad_in_validation():
     _, train, val, _, _ = _setup()
     model = Spy()
     model.eval()
-    fit(model, train, nn.CrossEntropyLoss(), mg.optim.SGD(model.parameters(), lr=0.1), 2,
-        val_loader=val, progress=False)
+    fit(
+        model,
+        train,
+        nn.CrossEntropyLoss(),
+        mg.optim.SGD(model.parameters(), lr=0.1),
+        2,
+        val_loader=val,
+        progress=False,
+    )
     per_epoch = len(train) + len(val)  # 6 training and 3 validation batches
     assert model.seen == ([(True, True)] * 6 + [(False, False)] * 3) * 2
     assert len(model.seen) == 2 * per_epoch
@@ -148,8 +180,9 @@ def _overfitting_run(patience: int, restore: bool = True):
     yv = (Xv[:, 0] > 0).astype(np.int64)
     mg.manual_seed(0)
     model = nn.Sequential(nn.Linear(10, 32), nn.Sigmoid(), nn.Linear(32, 2))
-    train = data.DataLoader(data.TensorDataset(X, y), batch_size=10, shuffle=True,
-                            generator=np.random.default_rng(1))
+    train = data.DataLoader(
+        data.TensorDataset(X, y), batch_size=10, shuffle=True, generator=np.random.default_rng(1)
+    )
     val = data.DataLoader(data.TensorDataset(Xv, yv), batch_size=100)
     snapshots = []
 
@@ -158,9 +191,16 @@ def _overfitting_run(patience: int, restore: bool = True):
             snapshots.append(_params(model))
 
     stopper = EarlyStopping(patience=patience, restore_best_weights=restore)
-    history = fit(model, train, nn.CrossEntropyLoss(),
-                  mg.optim.Adam(model.parameters(), lr=0.05), epochs=40, val_loader=val,
-                  callbacks=[Snapshot(), stopper], progress=False)
+    history = fit(
+        model,
+        train,
+        nn.CrossEntropyLoss(),
+        mg.optim.Adam(model.parameters(), lr=0.05),
+        epochs=40,
+        val_loader=val,
+        callbacks=[Snapshot(), stopper],
+        progress=False,
+    )
     return model, history, stopper, snapshots
 
 
@@ -180,8 +220,9 @@ def test_early_stopping_stops_and_restores_the_best_weights():
     rng.normal(size=(40, 10)), rng.random(40)
     Xv = rng.normal(size=(200, 10)).astype(np.float32)
     with mg.no_grad():
-        loss = nn.functional.cross_entropy(model(mg.from_numpy(Xv)),
-                                           mg.from_numpy((Xv[:, 0] > 0).astype(np.int64)))
+        loss = nn.functional.cross_entropy(
+            model(mg.from_numpy(Xv)), mg.from_numpy((Xv[:, 0] > 0).astype(np.int64))
+        )
     assert loss.item() == pytest.approx(history["val_loss"][best], rel=1e-5)
 
 
@@ -196,8 +237,10 @@ def test_early_stopping_rules():
     stopper = EarlyStopping(monitor="val_accuracy", patience=2, min_delta=0.01)
     assert stopper.mode == "max"
     # 0.905 is not better than 0.9 by more than min_delta: a bad epoch
-    results = [stopper.on_epoch_end(e, {"val_accuracy": v})
-               for e, v in enumerate([0.8, 0.9, 0.905, 0.95, 0.951, 0.955])]
+    results = [
+        stopper.on_epoch_end(e, {"val_accuracy": v})
+        for e, v in enumerate([0.8, 0.9, 0.905, 0.95, 0.951, 0.955])
+    ]
     assert results == [False, False, False, False, False, True]
     assert (stopper.best_epoch, stopper.best, stopper.stopped_epoch) == (3, 0.95, 5)
     assert EarlyStopping(monitor="loss").mode == "min"
@@ -212,8 +255,15 @@ def test_early_stopping_rules():
 def test_scheduler_is_stepped_once_per_epoch():
     model, train, val, _, _ = _setup()
     opt = mg.optim.SGD(model.parameters(), lr=0.4)
-    history = fit(model, train, nn.CrossEntropyLoss(), opt, 3,
-                  scheduler=StepLR(opt, step_size=1, gamma=0.5), progress=False)
+    history = fit(
+        model,
+        train,
+        nn.CrossEntropyLoss(),
+        opt,
+        3,
+        scheduler=StepLR(opt, step_size=1, gamma=0.5),
+        progress=False,
+    )
     assert history["lr"] == [0.4, 0.2, 0.1]  # the lr used during each epoch
     assert opt.param_groups[0]["lr"] == pytest.approx(0.05)
 
@@ -231,15 +281,31 @@ def test_reduce_lr_on_plateau_gets_the_monitored_loss(with_val):
     opt = mg.optim.SGD(model.parameters(), lr=0.1)
     sched = Recording(opt, patience=0, factor=0.5)
     sched.seen = []
-    history = fit(model, train, nn.CrossEntropyLoss(), opt, 3,
-                  val_loader=val if with_val else None, scheduler=sched, progress=False)
+    history = fit(
+        model,
+        train,
+        nn.CrossEntropyLoss(),
+        opt,
+        3,
+        val_loader=val if with_val else None,
+        scheduler=sched,
+        progress=False,
+    )
     assert sched.seen == history["val_loss" if with_val else "loss"]
 
 
 def _tiny_fit(**kwargs):
     model, train, val, _, _ = _setup()
-    return fit(model, train, nn.CrossEntropyLoss(), mg.optim.SGD(model.parameters(), lr=0.1),
-               2, val_loader=val, metrics=["accuracy"], **kwargs)
+    return fit(
+        model,
+        train,
+        nn.CrossEntropyLoss(),
+        mg.optim.SGD(model.parameters(), lr=0.1),
+        2,
+        val_loader=val,
+        metrics=["accuracy"],
+        **kwargs,
+    )
 
 
 def test_progress_is_off_when_stdout_is_not_a_terminal(capsys):
@@ -254,8 +320,10 @@ def test_progress_bar_on_a_terminal_and_off_when_asked(monkeypatch):
     history = _tiny_fit()
     text = terminal.getvalue()
     assert "Epoch 1/2 |" in text and "Epoch 2/2 |" in text and "6/6" in text
-    last = f"loss {history['loss'][-1]:.4f} acc {history['accuracy'][-1]:.4f} " \
-           f"val_loss {history['val_loss'][-1]:.4f} val_acc {history['val_accuracy'][-1]:.4f}"
+    last = (
+        f"loss {history['loss'][-1]:.4f} acc {history['accuracy'][-1]:.4f} "
+        f"val_loss {history['val_loss'][-1]:.4f} val_acc {history['val_accuracy'][-1]:.4f}"
+    )
     assert last in text
     quiet = FakeTerminal()
     _tiny_fit(progress=False, stream=quiet)

@@ -65,8 +65,10 @@ class Linear(FakeModule):
     def __init__(self, n_in, n_out, seed):
         super().__init__()
         rng = np.random.default_rng(seed)
-        self.params = {"weight": mg.tensor(rng.normal(size=(n_out, n_in)), requires_grad=True),
-                       "bias": mg.tensor(np.zeros(n_out), requires_grad=True)}
+        self.params = {
+            "weight": mg.tensor(rng.normal(size=(n_out, n_in)), requires_grad=True),
+            "bias": mg.tensor(np.zeros(n_out), requires_grad=True),
+        }
 
     def forward(self, x):
         return mg.linear(x, self.params["weight"], self.params["bias"])
@@ -102,22 +104,29 @@ def test_small_graph_exact_nodes_edges_and_text():
     dot = viz.to_dot(loss, params={"w": w})
     # tensors x, w, x*w, loss and ops mul, sum
     assert counts(dot) == (6, 5)
-    assert EDGE_RE.findall(dot) == [("n1", "n0"), ("n2", "n1"), ("n3", "n2"), ("n4", "n3"),
-                                    ("n5", "n3")]
+    assert EDGE_RE.findall(dot) == [
+        ("n1", "n0"),
+        ("n2", "n1"),
+        ("n3", "n2"),
+        ("n4", "n3"),
+        ("n5", "n3"),
+    ]
     assert "<TD>sum</TD>" in node_line(dot, "n1 [")
     assert "<B>w</B>" in node_line(dot, "n5 [") and "(3,) float32" in node_line(dot, "n5 [")
     assert "<B>input</B>" in node_line(dot, "n4 [")
     assert "<B>output</B>" in node_line(dot, "n0 [") and "penwidth=2" in node_line(dot, "n0 [")
-    fills = {nid: re.search(r'fillcolor="([^"]+)"', node_line(dot, f"{nid} [")).group(1)
-             for nid in ("n0", "n2", "n4", "n5")}
+    fills = {
+        nid: re.search(r'fillcolor="([^"]+)"', node_line(dot, f"{nid} [")).group(1)
+        for nid in ("n0", "n2", "n4", "n5")
+    }
     assert fills == {"n0": "#d1e7dd", "n2": "#ffffff", "n4": "#e9ecef", "n5": "#cfe2ff"}
 
 
 def test_shared_nodes_drawn_once():
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     a = x * 2.0
-    b = a + a          # a used twice by one op
-    c = b * b + a      # b twice, a again through another path
+    b = a + a  # a used twice by one op
+    c = b * b + a  # b twice, a again through another path
     dot = viz.to_dot(c)
     # tensors x, a, b, b*b, c; ops mul, add, mul, add
     assert counts(dot) == (9, 11)
@@ -165,10 +174,16 @@ def test_op_labels_show_attributes_and_constants():
     assert f"<TD>pow</TD></TR><TR><TD>{detail}exponent=2</FONT>" in dot
     with_array = style.op_label((mg.sigmoid(x) * np.ones((2, 3)) + 0.5)._node.inputs()[0]._node)
     assert with_array == ["mul(·, array(2, 3))"]
-    long_name = SimpleNamespace(prim=SimpleNamespace(name="binary_cross_entropy"),
-                                inputs=lambda: (x, np.zeros((2, 3))), params={"reduction": "sum"})
-    assert style.op_label(long_name) == ["binary_cross_entropy", "(·, array(2, 3))",
-                                         "reduction=sum"]
+    long_name = SimpleNamespace(
+        prim=SimpleNamespace(name="binary_cross_entropy"),
+        inputs=lambda: (x, np.zeros((2, 3))),
+        params={"reduction": "sum"},
+    )
+    assert style.op_label(long_name) == [
+        "binary_cross_entropy",
+        "(·, array(2, 3))",
+        "reduction=sum",
+    ]
     assert style.op_label(mg.softmax(x * np.full((2, 3), 2.0), dim=0)._node) == ["softmax", "dim=0"]
 
 
@@ -176,8 +191,12 @@ def test_params_from_a_model_name_and_place_parameters():
     model = two_layer_net()
     out = model(mg.tensor(np.ones((5, 2))))
     dot = viz.to_dot(out, params=model)
-    for name, shape in [("0.weight", "(3, 2)"), ("0.bias", "(3,)"), ("2.weight", "(1, 3)"),
-                        ("2.bias", "(1,)")]:
+    for name, shape in [
+        ("0.weight", "(3, 2)"),
+        ("0.bias", "(3,)"),
+        ("2.weight", "(1, 3)"),
+        ("2.bias", "(1,)"),
+    ]:
         assert f"{shape} float64" in node_line(dot, f"<B>{name}</B>")
     labels = cluster_labels(dot)
     assert labels == ["Sigmoid 3", "Linear 2", "Sigmoid 1", "Linear 0"]
@@ -247,10 +266,19 @@ def test_drawing_after_backward_released_the_graph():
     assert counts(dot) == (7, 5)  # the same 6 nodes, and the legend
 
 
-@pytest.mark.parametrize("value, fill", [
-    (0.0, style.GRAD_ZERO[1]), (1e-8, "#2c7bb6"), (1e-4, "#abd9e9"), (0.5, "#a6d96a"),
-    (50.0, "#fdae61"), (1e5, "#8c510a"), (np.nan, "#e31a1c"), (np.inf, "#e31a1c"),
-])
+@pytest.mark.parametrize(
+    "value, fill",
+    [
+        (0.0, style.GRAD_ZERO[1]),
+        (1e-8, "#2c7bb6"),
+        (1e-4, "#abd9e9"),
+        (0.5, "#a6d96a"),
+        (50.0, "#fdae61"),
+        (1e5, "#8c510a"),
+        (np.nan, "#e31a1c"),
+        (np.inf, "#e31a1c"),
+    ],
+)
 def test_grad_colour_scale(value, fill):
     text, got, _ = style.grad_style(np.array([value, 0.0]))
     assert got == fill
@@ -273,8 +301,7 @@ def test_nan_and_inf_gradients_marked_red():
 def test_show_data_small_values_and_large_summaries():
     small = mg.tensor([1.5, -2.0], requires_grad=True)
     big = mg.tensor(np.arange(10.0), requires_grad=True)
-    dot = viz.to_dot(small.sum() + big.sum(), params={"small": small, "big": big},
-                     show_data=True)
+    dot = viz.to_dot(small.sum() + big.sum(), params={"small": small, "big": big}, show_data=True)
     assert "[ 1.5, -2. ]" in node_line(dot, "<B>small</B>")
     big_line = node_line(dot, "<B>big</B>")
     assert "mean 4.5, std 2.87" in big_line and "min 0, max 9" in big_line
@@ -367,9 +394,22 @@ def test_render_svg_through_dot_and_parse(tmp_path):
     loss.backward()
     path = viz.save_graph(loss, tmp_path / "net.svg", params=model, show_grad=True)
     texts = _svg_texts(path)
-    for label in ["Linear 0", "Sigmoid 1", "Linear 2", "Sigmoid 3", "0.weight", "2.bias",
-                  "(3, 2) float64", "linear", "sigmoid", "mean", "output", "legend",
-                  "healthy 1e-3 to 10", "NaN / inf"]:
+    for label in [
+        "Linear 0",
+        "Sigmoid 1",
+        "Linear 2",
+        "Sigmoid 3",
+        "0.weight",
+        "2.bias",
+        "(3, 2) float64",
+        "linear",
+        "sigmoid",
+        "mean",
+        "output",
+        "legend",
+        "healthy 1e-3 to 10",
+        "NaN / inf",
+    ]:
         assert label in texts, label
     assert sum(t.startswith("grad norm") for t in texts) == 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.svg"]

@@ -34,8 +34,11 @@ def _missing_nn(mg) -> list[str]:
             importlib.import_module(f"microgradnp.{sub}")
     if not hasattr(mg, "nn") or not hasattr(mg, "optim"):
         return [n for n in ("nn", "optim") if not hasattr(mg, n)]
-    missing = [f"nn.{n}" for n in ("Linear", "Sigmoid", "ReLU", "Sequential", "functional")
-               if not hasattr(mg.nn, n)]
+    missing = [
+        f"nn.{n}"
+        for n in ("Linear", "Sigmoid", "ReLU", "Sequential", "functional")
+        if not hasattr(mg.nn, n)
+    ]
     return missing + ([] if hasattr(mg.optim, "SGD") else ["optim.SGD"])
 
 
@@ -114,5 +117,3 @@ class Microgradnp(TorchStyleOps, Contender):
 
     def _leaf(self, a):
         return self.mg.tensor(a, requires_grad=True)
-
-

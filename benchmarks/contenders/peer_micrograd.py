@@ -43,8 +43,10 @@ def _log(Value, v):
 class _MicrogradTrainer(Trainer):
     def __init__(self, Value, p: MLPProblem):
         self.V = Value
-        self.layers = [([[Value(float(w)) for w in row] for row in W], [Value(float(c)) for c in b])
-                       for W, b in p.layers]
+        self.layers = [
+            ([[Value(float(w)) for w in row] for row in W], [Value(float(c)) for c in b])
+            for W, b in p.layers
+        ]
         self.x = p.x.astype(np.float64).tolist()
         self.y = p.y.tolist()
         self.act = p.act
@@ -65,11 +67,12 @@ class _MicrogradTrainer(Trainer):
         for xi, yi in zip(self.x, self.y, strict=True):
             h = xi
             for li, (W, b) in enumerate(self.layers):
-                z = [sum((w * hj for w, hj in zip(row, h, strict=True)), bk)
-                     for row, bk in zip(W, b, strict=True)]
+                z = [
+                    sum((w * hj for w, hj in zip(row, h, strict=True)), bk)
+                    for row, bk in zip(W, b, strict=True)
+                ]
                 if li < last:
-                    z = [1 / (1 + _exp(V, -zk)) if self.act == "sigmoid" else zk.relu()
-                         for zk in z]
+                    z = [1 / (1 + _exp(V, -zk)) if self.act == "sigmoid" else zk.relu() for zk in z]
                 h = z
             m = max(zk.data for zk in h)  # a constant shift: softmax is invariant to it
             lse = _log(V, sum(_exp(V, zk - m) for zk in h)) + m
@@ -81,14 +84,22 @@ class _MicrogradTrainer(Trainer):
         return loss.data
 
     def grads(self):
-        return [np.array([[w.grad for w in row] for row in W]) if k == 0
-                else np.array([c.grad for c in b])
-                for W, b in self.layers for k in (0, 1)]
+        return [
+            np.array([[w.grad for w in row] for row in W])
+            if k == 0
+            else np.array([c.grad for c in b])
+            for W, b in self.layers
+            for k in (0, 1)
+        ]
 
     def params(self):
-        return [np.array([[w.data for w in row] for row in W]) if k == 0
-                else np.array([c.data for c in b])
-                for W, b in self.layers for k in (0, 1)]
+        return [
+            np.array([[w.data for w in row] for row in W])
+            if k == 0
+            else np.array([c.data for c in b])
+            for W, b in self.layers
+            for k in (0, 1)
+        ]
 
 
 class Micrograd(Contender):

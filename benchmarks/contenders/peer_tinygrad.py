@@ -111,6 +111,7 @@ class Tinygrad(Contender):
     def inference(self, p):
         ps, forward = _model(self.tg.Tensor, p)
         x = self.tg.Tensor(p.x)
+
         def run():
             return forward(x).realize()
 
@@ -141,8 +142,13 @@ class Tinygrad(Contender):
             raise Unsupported("timed without JIT only (see tinygrad)")
         T = self.tg.Tensor
         ta, tb = T(a), T(b)
-        f = {"add": lambda: ta + tb, "mul": lambda: ta * tb, "matmul": lambda: ta @ tb,
-             "sum": lambda: ta.sum(), "getitem": lambda: ta[1:3]}[op]
+        f = {
+            "add": lambda: ta + tb,
+            "mul": lambda: ta * tb,
+            "matmul": lambda: ta @ tb,
+            "sum": lambda: ta.sum(),
+            "getitem": lambda: ta[1:3],
+        }[op]
         uses_b = op in ("add", "mul", "matmul")
 
         def run():

@@ -81,5 +81,3 @@ class PyTorch(TorchStyleOps, Contender):
 
     def _leaf(self, a):
         return self.torch.tensor(a, requires_grad=True)
-
-

@@ -77,8 +77,9 @@ def _unique_labels(*arrays: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate(arrays))
 
 
-def _check_targets(y_true: Any, y_pred: Any, sample_weight: Any = None
-                   ) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+def _check_targets(
+    y_true: Any, y_pred: Any, sample_weight: Any = None
+) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Labels from both inputs, their sorted union, and 'binary' (<= 2 labels) or 'multiclass'."""
     true, pred = _true_labels(y_true), _pred_labels(y_pred)
     if len(true) != len(pred):
@@ -92,15 +93,14 @@ def _check_targets(y_true: Any, y_pred: Any, sample_weight: Any = None
         if weights.dtype.kind not in "biuf":
             raise TypeError(f"sample_weight must be numbers, got dtype {weights.dtype}")
         if weights.shape != true.shape:
-            raise ValueError(
-                f"sample_weight has shape {weights.shape}, expected ({len(true)},)"
-            )
+            raise ValueError(f"sample_weight has shape {weights.shape}, expected ({len(true)},)")
     y_type = "binary" if len(present) <= 2 else "multiclass"
     return y_type, present, true, pred, weights
 
 
-def accuracy(y_true: Any, y_pred: Any, *, normalize: bool = True,
-             sample_weight: Any = None) -> float:
+def accuracy(
+    y_true: Any, y_pred: Any, *, normalize: bool = True, sample_weight: Any = None
+) -> float:
     """Fraction of samples whose predicted label equals the true one (`accuracy_score`).
 
     Args:
@@ -127,9 +127,9 @@ def _check_label_kind(labels: np.ndarray, present: np.ndarray) -> None:
         raise ValueError(f"labels {labels.tolist()} are not of the type of the data's labels")
 
 
-def _per_label_counts(true: np.ndarray, pred: np.ndarray, weights: np.ndarray | None,
-                      present: np.ndarray, labels: Any
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _per_label_counts(
+    true: np.ndarray, pred: np.ndarray, weights: np.ndarray | None, present: np.ndarray, labels: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """True positives, predicted counts and true counts for each of `labels` (default: all)."""
     if labels is None:
         selected = present
@@ -140,8 +140,9 @@ def _per_label_counts(true: np.ndarray, pred: np.ndarray, weights: np.ndarray | 
     true_index = np.searchsorted(known, true)
     pred_index = np.searchsorted(known, pred)
     hit = true_index == pred_index
-    tp = np.bincount(true_index[hit], weights=None if weights is None else weights[hit],
-                     minlength=len(known))
+    tp = np.bincount(
+        true_index[hit], weights=None if weights is None else weights[hit], minlength=len(known)
+    )
     pred_sum = np.bincount(pred_index, weights=weights, minlength=len(known))
     true_sum = np.bincount(true_index, weights=weights, minlength=len(known))
     index = np.searchsorted(known, selected)
@@ -159,8 +160,14 @@ def _zero_division_value(zero_division: Any) -> float:
     raise ValueError(f"zero_division must be 'warn', 0, 1 or np.nan, got {zero_division!r}")
 
 
-def _divide(numerator: np.ndarray, denominator: np.ndarray, metric: str, modifier: str,
-            warn_for: tuple[str, ...], zero_division: Any) -> np.ndarray:
+def _divide(
+    numerator: np.ndarray,
+    denominator: np.ndarray,
+    metric: str,
+    modifier: str,
+    warn_for: tuple[str, ...],
+    zero_division: Any,
+) -> np.ndarray:
     """numerator / denominator, with 0/0 set (and maybe warned about) as `zero_division` says."""
     zero = denominator == 0
     result = np.asarray(numerator, dtype=np.float64) / np.where(zero, 1.0, denominator)
@@ -172,7 +179,8 @@ def _divide(numerator: np.ndarray, denominator: np.ndarray, metric: str, modifie
         warnings.warn(
             f"{metric.capitalize()} is ill-defined and being set to 0.0 {where} no {modifier} "
             f"samples. Use `zero_division` parameter to control this behavior.",
-            UndefinedMetricWarning, stacklevel=4,
+            UndefinedMetricWarning,
+            stacklevel=4,
         )
     return result
 
@@ -186,9 +194,17 @@ def _nanaverage(values: np.ndarray, weights: np.ndarray | None) -> float:
     return float(np.average(values[keep], weights=weights[keep]))
 
 
-def _precision_recall_f1(y_true: Any, y_pred: Any, *, labels: Any, pos_label: Any,
-                         average: str | None, sample_weight: Any, zero_division: Any,
-                         warn_for: tuple[str, ...]) -> tuple[Any, Any, Any, np.ndarray]:
+def _precision_recall_f1(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    labels: Any,
+    pos_label: Any,
+    average: str | None,
+    sample_weight: Any,
+    zero_division: Any,
+    warn_for: tuple[str, ...],
+) -> tuple[Any, Any, Any, np.ndarray]:
     """scikit-learn's `precision_recall_fscore_support` with beta = 1."""
     _zero_division_value(zero_division)
     if average not in _AVERAGES:
@@ -202,31 +218,40 @@ def _precision_recall_f1(y_true: Any, y_pred: Any, *, labels: Any, pos_label: An
             )
         if pos_label not in present.tolist() and len(present) >= 2:
             raise ValueError(
-                f"pos_label={pos_label!r} is not a valid label. It should be one of "
-                f"{present}"
+                f"pos_label={pos_label!r} is not a valid label. It should be one of {present}"
             )
         labels = [pos_label]
     elif pos_label not in (None, 1):
         warnings.warn(
             f"Note that pos_label (set to {pos_label!r}) is ignored when average != 'binary' "
             f"(got {average!r}). You may use labels=[pos_label] to specify a single positive "
-            f"class.", UserWarning, stacklevel=3,
+            f"class.",
+            UserWarning,
+            stacklevel=3,
         )
     tp, pred_sum, true_sum = _per_label_counts(true, pred, weights, present, labels)
     support = true_sum
     if average == "micro":
-        tp, pred_sum, true_sum = tp.sum(keepdims=True), pred_sum.sum(keepdims=True), \
-            true_sum.sum(keepdims=True)
+        tp, pred_sum, true_sum = (
+            tp.sum(keepdims=True),
+            pred_sum.sum(keepdims=True),
+            true_sum.sum(keepdims=True),
+        )
     precision_ = _divide(tp, pred_sum, "precision", "predicted", warn_for, zero_division)
     recall_ = _divide(tp, true_sum, "recall", "true", warn_for, zero_division)
     # F1 = 2 P R / (P + R) = 2 tp / (2 tp + fp + fn) = 2 tp / (true + predicted)
-    f1 = _divide(2.0 * tp, true_sum + pred_sum, "f-score", "true nor predicted", warn_for,
-                 zero_division)
+    f1 = _divide(
+        2.0 * tp, true_sum + pred_sum, "f-score", "true nor predicted", warn_for, zero_division
+    )
     if average is None:
         return precision_, recall_, f1, support
     weights_ = true_sum if average == "weighted" else None
-    return (_nanaverage(precision_, weights_), _nanaverage(recall_, weights_),
-            _nanaverage(f1, weights_), support)
+    return (
+        _nanaverage(precision_, weights_),
+        _nanaverage(recall_, weights_),
+        _nanaverage(f1, weights_),
+        support,
+    )
 
 
 _SCORE_ARGS_DOC = """
@@ -245,9 +270,16 @@ _SCORE_ARGS_DOC = """
 """
 
 
-def precision(y_true: Any, y_pred: Any, *, labels: Any = None, pos_label: Any = 1,
-              average: str | None = "binary", sample_weight: Any = None,
-              zero_division: Any = "warn") -> Any:
+def precision(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    labels: Any = None,
+    pos_label: Any = 1,
+    average: str | None = "binary",
+    sample_weight: Any = None,
+    zero_division: Any = "warn",
+) -> Any:
     """Precision `tp / (tp + fp)`: of the samples predicted as a class, the fraction that are.
     {args}
     Example:
@@ -257,14 +289,27 @@ def precision(y_true: Any, y_pred: Any, *, labels: Any = None, pos_label: Any = 
         array([1. , 0. , 0.5])
     """
     return _precision_recall_f1(
-        y_true, y_pred, labels=labels, pos_label=pos_label, average=average,
-        sample_weight=sample_weight, zero_division=zero_division, warn_for=("precision",),
+        y_true,
+        y_pred,
+        labels=labels,
+        pos_label=pos_label,
+        average=average,
+        sample_weight=sample_weight,
+        zero_division=zero_division,
+        warn_for=("precision",),
     )[0]
 
 
-def recall(y_true: Any, y_pred: Any, *, labels: Any = None, pos_label: Any = 1,
-           average: str | None = "binary", sample_weight: Any = None,
-           zero_division: Any = "warn") -> Any:
+def recall(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    labels: Any = None,
+    pos_label: Any = 1,
+    average: str | None = "binary",
+    sample_weight: Any = None,
+    zero_division: Any = "warn",
+) -> Any:
     """Recall `tp / (tp + fn)`: of the samples of a class, the fraction predicted as it.
     {args}
     Example:
@@ -274,14 +319,27 @@ def recall(y_true: Any, y_pred: Any, *, labels: Any = None, pos_label: Any = 1,
         0.5
     """
     return _precision_recall_f1(
-        y_true, y_pred, labels=labels, pos_label=pos_label, average=average,
-        sample_weight=sample_weight, zero_division=zero_division, warn_for=("recall",),
+        y_true,
+        y_pred,
+        labels=labels,
+        pos_label=pos_label,
+        average=average,
+        sample_weight=sample_weight,
+        zero_division=zero_division,
+        warn_for=("recall",),
     )[1]
 
 
-def f1_score(y_true: Any, y_pred: Any, *, labels: Any = None, pos_label: Any = 1,
-             average: str | None = "binary", sample_weight: Any = None,
-             zero_division: Any = "warn") -> Any:
+def f1_score(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    labels: Any = None,
+    pos_label: Any = 1,
+    average: str | None = "binary",
+    sample_weight: Any = None,
+    zero_division: Any = "warn",
+) -> Any:
     """F1, the harmonic mean of precision and recall: `2 tp / (2 tp + fp + fn)`.
     {args}
     Example:
@@ -291,8 +349,14 @@ def f1_score(y_true: Any, y_pred: Any, *, labels: Any = None, pos_label: Any = 1
         0.5
     """
     return _precision_recall_f1(
-        y_true, y_pred, labels=labels, pos_label=pos_label, average=average,
-        sample_weight=sample_weight, zero_division=zero_division, warn_for=("f-score",),
+        y_true,
+        y_pred,
+        labels=labels,
+        pos_label=pos_label,
+        average=average,
+        sample_weight=sample_weight,
+        zero_division=zero_division,
+        warn_for=("f-score",),
     )[2]
 
 
@@ -300,8 +364,14 @@ for _score in (precision, recall, f1_score):
     _score.__doc__ = _score.__doc__.replace("{args}", _SCORE_ARGS_DOC.strip("\n"))
 
 
-def confusion_matrix(y_true: Any, y_pred: Any, *, labels: Any = None, sample_weight: Any = None,
-                     normalize: str | None = None) -> np.ndarray:
+def confusion_matrix(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    labels: Any = None,
+    sample_weight: Any = None,
+    normalize: str | None = None,
+) -> np.ndarray:
     """Counts `C[i, j]` of samples of true label `labels[i]` predicted as `labels[j]`.
 
     Args:
@@ -364,15 +434,23 @@ def confusion_matrix(y_true: Any, y_pred: Any, *, labels: Any = None, sample_wei
         warnings.warn(
             "A single label was found in 'y_true' and 'y_pred'. For the confusion matrix to "
             "have the correct shape, use the 'labels' parameter to pass all known labels.",
-            UserWarning, stacklevel=2,
+            UserWarning,
+            stacklevel=2,
         )
     return cm
 
 
-def classification_report(y_true: Any, y_pred: Any, *, labels: Any = None,
-                          target_names: Sequence[str] | None = None, sample_weight: Any = None,
-                          digits: int = 2, output_dict: bool = False,
-                          zero_division: Any = "warn") -> str | dict[str, Any]:
+def classification_report(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    labels: Any = None,
+    target_names: Sequence[str] | None = None,
+    sample_weight: Any = None,
+    digits: int = 2,
+    output_dict: bool = False,
+    zero_division: Any = "warn",
+) -> str | dict[str, Any]:
     """A text table of precision, recall, F1 and support per class, plus their averages.
 
     The same table (and dict) as scikit-learn's `classification_report`: one row per label,
@@ -414,16 +492,24 @@ def classification_report(y_true: Any, y_pred: Any, *, labels: Any = None,
                 f"{len(target_names)}. Try specifying the labels parameter"
             )
         warnings.warn(
-            f"labels size, {len(labels)}, does not match size of target_names, "
-            f"{len(target_names)}", UserWarning, stacklevel=2,
+            f"labels size, {len(labels)}, does not match size of target_names, {len(target_names)}",
+            UserWarning,
+            stacklevel=2,
         )
     names = [str(label) for label in labels] if target_names is None else list(target_names)
-    common = dict(labels=labels, pos_label=1, sample_weight=weights,
-                  zero_division=zero_division, warn_for=("precision", "recall", "f-score"))
+    common = dict(
+        labels=labels,
+        pos_label=1,
+        sample_weight=weights,
+        zero_division=zero_division,
+        warn_for=("precision", "recall", "f-score"),
+    )
     p, r, f1, support = _precision_recall_f1(true, pred, average=None, **common)
     headers = ["precision", "recall", "f1-score", "support"]
-    rows = [(name, [float(p_), float(r_), float(f_), s_])
-            for name, p_, r_, f_, s_ in zip(names, p, r, f1, support, strict=False)]
+    rows = [
+        (name, [float(p_), float(r_), float(f_), s_])
+        for name, p_, r_, f_, s_ in zip(names, p, r, f1, support, strict=False)
+    ]
     averages = {}
     for average in ("micro", "macro", "weighted"):
         heading = "accuracy" if average == "micro" and micro_is_accuracy else f"{average} avg"
@@ -442,8 +528,7 @@ def classification_report(y_true: Any, y_pred: Any, *, labels: Any = None,
 
     def row(name: str, values: list[Any]) -> str:
         p_, r_, f_, s_ = values
-        return (f"{name:>{width}s}  {p_:>9.{digits}f} {r_:>9.{digits}f} {f_:>9.{digits}f} "
-                f"{s_:>9}\n")
+        return f"{name:>{width}s}  {p_:>9.{digits}f} {r_:>9.{digits}f} {f_:>9.{digits}f} {s_:>9}\n"
 
     text += "".join(row(name, values) for name, values in rows) + "\n"
     for heading, (p_, r_, f_, s_) in averages.items():

@@ -9,8 +9,9 @@ import numpy as np
 from .classification import _whole_floats_to_int
 
 
-def perplexity(loss_or_targets: Any, y_pred: Any = None, *,
-               ignore_index: int | None = None) -> float:
+def perplexity(
+    loss_or_targets: Any, y_pred: Any = None, *, ignore_index: int | None = None
+) -> float:
     """Perplexity `exp(mean cross-entropy in nats)` of a language model.
 
     Called with one argument, that argument is the mean cross-entropy (a float, a 0-d tensor
@@ -73,14 +74,16 @@ def perplexity(loss_or_targets: Any, y_pred: Any = None, *,
 def _sequence_pairs(y_true: Any, y_pred: Any) -> list[tuple[Any, Any]]:
     if isinstance(y_true, (str, bytes)):
         return [(y_true, y_pred)]
-    if isinstance(y_true, (list, tuple)) and y_true and (
-            isinstance(y_true[0], (str, bytes)) or np.asarray(y_true[0]).ndim > 0):
+    if (
+        isinstance(y_true, (list, tuple))
+        and y_true
+        and (isinstance(y_true[0], (str, bytes)) or np.asarray(y_true[0]).ndim > 0)
+    ):
         if len(y_true) != len(y_pred):
             raise ValueError(
                 f"char_accuracy: {len(y_true)} true sequences but {len(y_pred)} predicted"
             )
-        return [pair for t, p in zip(y_true, y_pred, strict=True)
-                for pair in _sequence_pairs(t, p)]
+        return [pair for t, p in zip(y_true, y_pred, strict=True) for pair in _sequence_pairs(t, p)]
     true, pred = np.asarray(y_true), np.asarray(y_pred)
     if pred.ndim == true.ndim + 1 and pred.dtype.kind == "f":
         pred = pred.argmax(axis=-1)  # scores over the vocabulary at each position
@@ -120,7 +123,8 @@ def char_accuracy(y_true: Any, y_pred: Any) -> float:
         if isinstance(true, (str, bytes)) or isinstance(pred, (str, bytes)):
             matches += sum(a == b for a, b in zip(true[:n_common], pred[:n_common], strict=True))
         else:
-            matches += int(np.count_nonzero(
-                np.asarray(true)[:n_common] == np.asarray(pred)[:n_common]))
+            matches += int(
+                np.count_nonzero(np.asarray(true)[:n_common] == np.asarray(pred)[:n_common])
+            )
         positions += max(len(true), len(pred))
     return 1.0 if positions == 0 else matches / positions

@@ -144,8 +144,10 @@ class ModuleList(_NumberedModules):
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
         if isinstance(modules, (Module, str)) and not isinstance(modules, ModuleList):
-            raise TypeError(f"ModuleList.extend should be called with an iterable of "
-                            f"modules, got {type(modules).__name__}")
+            raise TypeError(
+                f"ModuleList.extend should be called with an iterable of "
+                f"modules, got {type(modules).__name__}"
+            )
         for module in modules:
             self.append(module)
         return self
@@ -164,8 +166,9 @@ class ModuleDict(Module):
         (['cls', 'reg'], 1)
     """
 
-    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None
-                 = None) -> None:
+    def __init__(
+        self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None
+    ) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)

@@ -32,16 +32,31 @@ from .loss_functions import (
 )
 
 __all__ = [
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
-    "embedding", "layer_norm", "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot",
-    "relu", "sigmoid", "softmax", "tanh",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "dropout",
+    "embedding",
+    "layer_norm",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "nll_loss",
+    "one_hot",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
 ]
 
 
 def _softmax_dim(ndim: int, name: str) -> int:
     # PyTorch's legacy rule when no dim is given (deprecated there too, hence the warning)
-    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
-                  f"to include dim=X as an argument.", stacklevel=3)
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call "
+        f"to include dim=X as an argument.",
+        stacklevel=3,
+    )
     return 0 if ndim in (0, 1, 3) else 1
 
 
@@ -59,8 +74,12 @@ def log_softmax(input: Any, dim: int | None = None) -> Tensor:  # noqa: A002
     return ops.log_softmax(input, dim)
 
 
-def dropout(input: Any, p: float = 0.5, training: bool = True,  # noqa: A002
-            inplace: bool = False) -> Tensor:
+def dropout(
+    input: Any,
+    p: float = 0.5,
+    training: bool = True,  # noqa: A002
+    inplace: bool = False,
+) -> Tensor:
     """Inverted dropout: zero each element with probability `p` and scale the survivors by
     1 / (1 - p), so the expected value is unchanged; the identity when not `training`.
 
@@ -102,8 +121,9 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Ten
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     if idx.size and (idx.min() < 0 or idx.max() >= num):
-        raise IndexError(f"embedding: indices must lie in [0, {num}), got values in "
-                         f"[{idx.min()}, {idx.max()}]")
+        raise IndexError(
+            f"embedding: indices must lie in [0, {num}), got values in [{idx.min()}, {idx.max()}]"
+        )
     out = weight[idx]
     if padding_idx is None:
         return out
@@ -115,8 +135,13 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Ten
     return ops.where(keep, out, raw(weight)[idx])
 
 
-def layer_norm(input: Any, normalized_shape: int | tuple[int, ...],  # noqa: A002
-               weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
+def layer_norm(
+    input: Any,
+    normalized_shape: int | tuple[int, ...],  # noqa: A002
+    weight: Any = None,
+    bias: Any = None,
+    eps: float = 1e-5,
+) -> Tensor:
     """Normalise over the trailing `normalized_shape` dimensions to zero mean and unit
     (biased) variance, then scale by `weight` and shift by `bias`.
 
@@ -128,9 +153,10 @@ def layer_norm(input: Any, normalized_shape: int | tuple[int, ...],  # noqa: A00
     """
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     xs = raw(input).shape
-    if not shape or xs[len(xs) - len(shape):] != shape:
-        raise ValueError(f"layer_norm: input of shape {xs} does not end with normalized_shape "
-                         f"{shape}")
+    if not shape or xs[len(xs) - len(shape) :] != shape:
+        raise ValueError(
+            f"layer_norm: input of shape {xs} does not end with normalized_shape {shape}"
+        )
     axes = tuple(range(-len(shape), 0))
     centred = input - ops.mean(input, dim=axes, keepdim=True)
     var = ops.mean(centred * centred, dim=axes, keepdim=True)  # biased, as PyTorch

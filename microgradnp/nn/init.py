@@ -23,8 +23,18 @@ from ..random import default_generator
 from ..tensor import Tensor
 
 __all__ = [
-    "calculate_gain", "constant_", "eye_", "kaiming_normal_", "kaiming_uniform_", "normal_",
-    "ones_", "trunc_normal_", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
+    "calculate_gain",
+    "constant_",
+    "eye_",
+    "kaiming_normal_",
+    "kaiming_uniform_",
+    "normal_",
+    "ones_",
+    "trunc_normal_",
+    "uniform_",
+    "xavier_normal_",
+    "xavier_uniform_",
+    "zeros_",
 ]
 
 
@@ -53,8 +63,15 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         >>> round(mg.nn.init.calculate_gain("leaky_relu", 0.2), 4)
         1.3868
     """
-    linear_fns = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
-                  "conv_transpose2d", "conv_transpose3d")
+    linear_fns = (
+        "linear",
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv_transpose1d",
+        "conv_transpose2d",
+        "conv_transpose3d",
+    )
     if nonlinearity in linear_fns or nonlinearity == "sigmoid":
         return 1.0
     if nonlinearity == "tanh":
@@ -77,8 +94,10 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 def _calculate_fan_in_and_fan_out(tensor: Any) -> tuple[int, int]:
     shape = tensor.shape
     if len(shape) < 2:
-        raise ValueError(f"Fan in and fan out can not be computed for tensor with fewer than 2 "
-                         f"dimensions (shape {tuple(shape)})")
+        raise ValueError(
+            f"Fan in and fan out can not be computed for tensor with fewer than 2 "
+            f"dimensions (shape {tuple(shape)})"
+        )
     receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
     return shape[1] * receptive, shape[0] * receptive
 
@@ -90,20 +109,28 @@ def _fan(tensor: Any, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-def uniform_(tensor: Any, a: float = 0.0, b: float = 1.0,
-             generator: np.random.Generator | None = None) -> Any:
+def uniform_(
+    tensor: Any, a: float = 0.0, b: float = 1.0, generator: np.random.Generator | None = None
+) -> Any:
     """Fill with U(a, b)."""
     return _fill(tensor, _gen(generator).uniform(a, b, tensor.shape))
 
 
-def normal_(tensor: Any, mean: float = 0.0, std: float = 1.0,
-            generator: np.random.Generator | None = None) -> Any:
+def normal_(
+    tensor: Any, mean: float = 0.0, std: float = 1.0, generator: np.random.Generator | None = None
+) -> Any:
     """Fill with N(mean, std^2)."""
     return _fill(tensor, _gen(generator).normal(mean, std, tensor.shape))
 
 
-def trunc_normal_(tensor: Any, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
-                  b: float = 2.0, generator: np.random.Generator | None = None) -> Any:
+def trunc_normal_(
+    tensor: Any,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator: np.random.Generator | None = None,
+) -> Any:
     """Fill with N(mean, std^2) truncated to [a, b] (absolute bounds, as PyTorch), by
     redrawing the values that fall outside."""
     if not a < b:
@@ -138,30 +165,37 @@ def zeros_(tensor: Any) -> Any:
 def eye_(tensor: Any) -> Any:
     """Fill a 2-D tensor with the identity matrix (ones on the diagonal)."""
     if len(tensor.shape) != 2:
-        raise ValueError(f"Only tensors with 2 dimensions are supported, got shape "
-                         f"{tuple(tensor.shape)}")
+        raise ValueError(
+            f"Only tensors with 2 dimensions are supported, got shape {tuple(tensor.shape)}"
+        )
     return _fill(tensor, np.eye(*tensor.shape))
 
 
-def xavier_uniform_(tensor: Any, gain: float = 1.0,
-                    generator: np.random.Generator | None = None) -> Any:
+def xavier_uniform_(
+    tensor: Any, gain: float = 1.0, generator: np.random.Generator | None = None
+) -> Any:
     """Glorot uniform: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / float(fan_in + fan_out))
     return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_normal_(tensor: Any, gain: float = 1.0,
-                   generator: np.random.Generator | None = None) -> Any:
+def xavier_normal_(
+    tensor: Any, gain: float = 1.0, generator: np.random.Generator | None = None
+) -> Any:
     """Glorot normal: N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     return normal_(tensor, 0.0, std, generator)
 
 
-def kaiming_uniform_(tensor: Any, a: float = 0.0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu",
-                     generator: np.random.Generator | None = None) -> Any:
+def kaiming_uniform_(
+    tensor: Any,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: np.random.Generator | None = None,
+) -> Any:
     """He uniform: U(-bound, bound), bound = gain * sqrt(3 / fan), gain from
     `calculate_gain(nonlinearity, a)` and fan from `mode`."""
     fan = _fan(tensor, mode)
@@ -171,9 +205,13 @@ def kaiming_uniform_(tensor: Any, a: float = 0.0, mode: str = "fan_in",
     return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(tensor: Any, a: float = 0.0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu",
-                    generator: np.random.Generator | None = None) -> Any:
+def kaiming_normal_(
+    tensor: Any,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: np.random.Generator | None = None,
+) -> Any:
     """He normal: N(0, std^2), std = gain / sqrt(fan)."""
     fan = _fan(tensor, mode)
     if fan == 0:

@@ -21,8 +21,9 @@ from .module import Module, Parameter
 
 
 def _empty(*shape: int, dtype: Any = None) -> Parameter:
-    return Parameter(np.empty(shape, dtype=dtypes.get_default_dtype() if dtype is None
-                              else np.dtype(dtype)))
+    return Parameter(
+        np.empty(shape, dtype=dtypes.get_default_dtype() if dtype is None else np.dtype(dtype))
+    )
 
 
 class Linear(Module):
@@ -37,8 +38,9 @@ class Linear(Module):
         (Linear(in_features=3, out_features=2, bias=True), (2, 3), (4, 2))
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
-                 dtype: Any = None) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, *, dtype: Any = None
+    ) -> None:
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
@@ -61,8 +63,10 @@ class Linear(Module):
         return ops.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class Identity(Module):
@@ -185,16 +189,24 @@ class Embedding(Module):
         (Embedding(10, 3, padding_idx=0), (2, 2, 3), [0.0, 0.0, 0.0])
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int,
-                 padding_idx: int | None = None, *, dtype: Any = None,
-                 _weight: Any = None) -> None:
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        *,
+        dtype: Any = None,
+        _weight: Any = None,
+    ) -> None:
         super().__init__()
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(f"padding_idx must be within num_embeddings "
-                                 f"({num_embeddings}), got {padding_idx}")
+                raise ValueError(
+                    f"padding_idx must be within num_embeddings "
+                    f"({num_embeddings}), got {padding_idx}"
+                )
             padding_idx %= num_embeddings
         self.padding_idx = padding_idx
         if _weight is None:
@@ -202,9 +214,12 @@ class Embedding(Module):
             self.reset_parameters()
         else:
             if tuple(np.shape(_weight.data if isinstance(_weight, Tensor) else _weight)) != (
-                    num_embeddings, embedding_dim):
-                raise ValueError(f"Embedding: _weight must have shape ({num_embeddings}, "
-                                 f"{embedding_dim})")
+                num_embeddings,
+                embedding_dim,
+            ):
+                raise ValueError(
+                    f"Embedding: _weight must have shape ({num_embeddings}, {embedding_dim})"
+                )
             self.weight = Parameter(_weight)
 
     def reset_parameters(self) -> None:
@@ -214,13 +229,15 @@ class Embedding(Module):
                 self.weight[self.padding_idx] = 0
 
     @classmethod
-    def from_pretrained(cls, embeddings: Any, freeze: bool = True,
-                        padding_idx: int | None = None) -> Embedding:
+    def from_pretrained(
+        cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None
+    ) -> Embedding:
         """An Embedding holding (a copy of) the 2-D `embeddings`; frozen by default."""
         arr = np.array(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
         if arr.ndim != 2:
-            raise ValueError(f"Embeddings parameter is expected to be 2-dimensional, got "
-                             f"shape {arr.shape}")
+            raise ValueError(
+                f"Embeddings parameter is expected to be 2-dimensional, got shape {arr.shape}"
+            )
         emb = cls(arr.shape[0], arr.shape[1], padding_idx=padding_idx, _weight=arr)
         emb.weight.requires_grad = not freeze
         return emb
@@ -243,9 +260,15 @@ class LayerNorm(Module):
         LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True)
     """
 
-    def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5,
-                 elementwise_affine: bool = True, bias: bool = True, *,
-                 dtype: Any = None) -> None:
+    def __init__(
+        self,
+        normalized_shape: int | tuple[int, ...],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        *,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
@@ -273,5 +296,7 @@ class LayerNorm(Module):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
+        )

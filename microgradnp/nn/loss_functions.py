@@ -34,8 +34,12 @@ from ..primitive import primitive, raw
 from ..tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
-_UNSIGNED = {1: np.dtype(np.uint8), 2: np.dtype(np.uint16), 4: np.dtype(np.uint32),
-             8: np.dtype(np.uint64)}
+_UNSIGNED = {
+    1: np.dtype(np.uint8),
+    2: np.dtype(np.uint16),
+    4: np.dtype(np.uint32),
+    8: np.dtype(np.uint64),
+}
 
 
 def _check_reduction(reduction: str, who: str) -> None:
@@ -62,8 +66,10 @@ def _float_target(target: Any, like: Any, who: str) -> Any:
         if tgt.dtype != xr.dtype:
             tgt = tgt.astype(xr.dtype)
     if raw(tgt).shape != xr.shape:
-        raise ValueError(f"{who}: target shape {raw(tgt).shape} differs from input shape "
-                         f"{xr.shape}; they must be equal (reshape one of them)")
+        raise ValueError(
+            f"{who}: target shape {raw(tgt).shape} differs from input shape "
+            f"{xr.shape}; they must be equal (reshape one of them)"
+        )
     return tgt
 
 
@@ -72,8 +78,9 @@ def _weight_array(weight: Any, shape: tuple, dtype: np.dtype, who: str) -> np.nd
     try:
         np.broadcast_shapes(w.shape, shape)
     except ValueError:
-        raise ValueError(f"{who}: weight of shape {w.shape} does not broadcast to the "
-                         f"loss's shape {shape}") from None
+        raise ValueError(
+            f"{who}: weight of shape {w.shape} does not broadcast to the loss's shape {shape}"
+        ) from None
     return w
 
 
@@ -112,8 +119,12 @@ def _binary_cross_entropy_vjp(g, out, needs, x, y):
     return gx, gy
 
 
-def binary_cross_entropy(input: Any, target: Any, weight: Any = None,  # noqa: A002
-                         reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any = None,  # noqa: A002
+    reduction: str = "mean",
+) -> Tensor:
     """Binary cross-entropy of probabilities `input` (in [0, 1]) against `target`.
 
     Each log is clamped at -100, as in PyTorch, so probabilities of exactly 0 or 1 give a
@@ -129,9 +140,11 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None,  # noqa: A
     y = _float_target(target, input, "binary_cross_entropy")
     xr = raw(input)
     if xr.size and not (xr.min() >= 0.0 and xr.max() <= 1.0):
-        raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1], got "
-                         f"values in [{xr.min()}, {xr.max()}]; for logits use "
-                         f"binary_cross_entropy_with_logits")
+        raise ValueError(
+            f"binary_cross_entropy: input must be probabilities in [0, 1], got "
+            f"values in [{xr.min()}, {xr.max()}]; for logits use "
+            f"binary_cross_entropy_with_logits"
+        )
     loss = _binary_cross_entropy(input, y)
     if weight is not None:
         loss = loss * _weight_array(weight, xr.shape, xr.dtype, "binary_cross_entropy")
@@ -172,8 +185,13 @@ def _bce_with_logits_vjp(g, out, needs, x, y, pos_weight=None):
     return gx, gy, gp
 
 
-def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None,  # noqa: A002
-                                     reduction: str = "mean", pos_weight: Any = None) -> Tensor:
+def binary_cross_entropy_with_logits(
+    input: Any,
+    target: Any,
+    weight: Any = None,  # noqa: A002
+    reduction: str = "mean",
+    pos_weight: Any = None,
+) -> Tensor:
     """Binary cross-entropy of `sigmoid(input)` against `target`, fused and stable.
 
     Finite loss and gradient (sigmoid(x) - y) for any logit, e.g. +-1e4. `pos_weight`
@@ -204,13 +222,16 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
 def _index_target(target: Any, xs: tuple, who: str) -> np.ndarray:
     t = np.asarray(raw(target))
     if t.dtype.kind not in "iu":
-        raise TypeError(f"{who}: targets must be class indices of an integer dtype (or, for "
-                        f"cross_entropy, class probabilities of the input's shape {xs}); got "
-                        f"dtype {t.dtype} and shape {t.shape}")
+        raise TypeError(
+            f"{who}: targets must be class indices of an integer dtype (or, for "
+            f"cross_entropy, class probabilities of the input's shape {xs}); got "
+            f"dtype {t.dtype} and shape {t.shape}"
+        )
     expected = () if len(xs) == 1 else (xs[0],) + xs[2:]
     if t.shape != expected:
-        raise ValueError(f"{who}: input of shape {xs} needs a target of shape {expected}, "
-                         f"got {t.shape}")
+        raise ValueError(
+            f"{who}: input of shape {xs} needs a target of shape {expected}, got {t.shape}"
+        )
     return t
 
 
@@ -219,8 +240,9 @@ def _class_weight(weight: Any, n_classes: int, dtype: np.dtype, who: str) -> Any
         return None
     w = np.asarray(raw(weight), dtype=dtype)
     if w.shape != (n_classes,):
-        raise ValueError(f"{who}: weight must have shape ({n_classes},), one per class, got "
-                         f"{w.shape}")
+        raise ValueError(
+            f"{who}: weight must have shape ({n_classes},), one per class, got {w.shape}"
+        )
     return w
 
 
@@ -239,8 +261,10 @@ def _nll_terms(logp: Any, t: np.ndarray, w: Any, ignore_index: int, who: str) ->
     ignored = flat == ignore_index
     bad = ~ignored & ((flat < 0) | (flat >= n_classes))
     if bad.any():
-        raise ValueError(f"{who}: target {flat[bad][0]} is out of bounds: class indices must "
-                         f"lie in [0, {n_classes}) (or equal ignore_index={ignore_index})")
+        raise ValueError(
+            f"{who}: target {flat[bad][0]} is out of bounds: class indices must "
+            f"lie in [0, {n_classes}) (or equal ignore_index={ignore_index})"
+        )
     keep = None
     if ignored.any():
         keep = ~ignored
@@ -267,8 +291,14 @@ def _reduce_by(loss: Any, reduction: str, denom: Any) -> Any:
     return total * np.nan if denom == 0 else total / denom  # all ignored: nan, as PyTorch
 
 
-def nll_loss(input: Any, target: Any, weight: Any = None, *,  # noqa: A002
-             ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+def nll_loss(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    *,  # noqa: A002
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
     """Negative log-likelihood of class indices under log-probabilities `input`.
 
     `input` is (N, C), (N, C, d1, ...) or (C,); `target` holds indices of shape (N,),
@@ -292,9 +322,15 @@ def nll_loss(input: Any, target: Any, weight: Any = None, *,  # noqa: A002
     return _reduce_by(loss, reduction, denom)
 
 
-def cross_entropy(input: Any, target: Any, weight: Any = None, *,  # noqa: A002
-                  ignore_index: int = -100, reduction: str = "mean",
-                  label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    *,  # noqa: A002
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """Cross-entropy between softmax(input) over dim 1 (dim 0 for 1-D input) and `target`.
 
     `target` holds class indices ((N,), (N, d1, ...) or ()) or class probabilities (a float
@@ -309,8 +345,14 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, *,  # noqa: A002
         0.0849
     """
     t = target.data if isinstance(target, Tensor) else target
-    if (weight is None and label_smoothing == 0.0 and ignore_index < 0
-            and type(t) is np.ndarray and t.ndim == 1 and t.dtype.kind in "iu"):
+    if (
+        weight is None
+        and label_smoothing == 0.0
+        and ignore_index < 0
+        and type(t) is np.ndarray
+        and t.ndim == 1
+        and t.dtype.kind in "iu"
+    ):
         xr = raw(input)
         if xr.ndim == 2 and t.shape[0] == xr.shape[0] > 0 and reduction in _REDUCTIONS:
             # one max over the unsigned view catches negative and too large indices at once
@@ -320,8 +362,14 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, *,  # noqa: A002
     return _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
 
 
-def _cross_entropy(input: Any, target: Any, weight: Any, ignore_index: int,  # noqa: A002
-                   reduction: str, label_smoothing: float) -> Tensor:
+def _cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any,
+    ignore_index: int,  # noqa: A002
+    reduction: str,
+    label_smoothing: float,
+) -> Tensor:
     who = "cross_entropy"
     _check_reduction(reduction, who)
     if not 0.0 <= label_smoothing <= 1.0:
@@ -339,8 +387,7 @@ def _cross_entropy(input: Any, target: Any, weight: Any, ignore_index: int,  # n
     tr = np.asarray(raw(target))
     if tr.dtype.kind == "f" and tr.shape == xs:  # class probabilities
         if ignore_index >= 0:
-            raise ValueError(f"{who}: ignore_index is not supported with class-probability "
-                             f"targets")
+            raise ValueError(f"{who}: ignore_index is not supported with class-probability targets")
         p = _float_target(target, input, who)
         if eps > 0:
             p = p * (1.0 - eps) + eps / n_classes

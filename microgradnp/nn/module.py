@@ -71,8 +71,11 @@ class RemovableHandle:
 
 def _addindent(text: str, spaces: int) -> str:
     lines = text.split("\n")
-    return lines[0] if len(lines) == 1 else "\n".join(
-        [lines[0]] + [" " * spaces + line for line in lines[1:]])
+    return (
+        lines[0]
+        if len(lines) == 1
+        else "\n".join([lines[0]] + [" " * spaces + line for line in lines[1:]])
+    )
 
 
 class Module:
@@ -114,7 +117,8 @@ class Module:
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(
-            f'Module [{type(self).__name__}] is missing the required "forward" function')
+            f'Module [{type(self).__name__}] is missing the required "forward" function'
+        )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._forward_pre_hooks or self._forward_hooks:
@@ -150,7 +154,7 @@ class Module:
         if not isinstance(name, str):
             raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
         if not name or "." in name:
-            raise KeyError(f"{kind} name can't be empty or contain \".\", got {name!r}")
+            raise KeyError(f'{kind} name can\'t be empty or contain ".", got {name!r}')
         if (name in self.__dict__ or hasattr(type(self), name)) and name not in store:
             raise KeyError(f"attribute '{name}' already exists")
 
@@ -158,8 +162,10 @@ class Module:
         """Add `param` (or None, a declared but absent parameter) under `name`."""
         self._check_name(name, "parameter", self._parameters)
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter "
-                            f"'{name}' (mg.nn.Parameter or None required)")
+            raise TypeError(
+                f"cannot assign '{type(param).__name__}' object to parameter "
+                f"'{name}' (mg.nn.Parameter or None required)"
+            )
         self._parameters[name] = param
         self.__dict__[name] = param
 
@@ -168,8 +174,10 @@ class Module:
         saved in `state_dict()` unless `persistent=False`."""
         self._check_name(name, "buffer", self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer "
-                            f"'{name}' (mg.Tensor or None required)")
+            raise TypeError(
+                f"cannot assign '{type(tensor).__name__}' object to buffer "
+                f"'{name}' (mg.Tensor or None required)"
+            )
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers.discard(name)
@@ -191,8 +199,9 @@ class Module:
         d = self.__dict__
         if isinstance(value, (Parameter, Module)):
             if "_parameters" not in d:
-                raise AttributeError("cannot assign parameters or modules before "
-                                     "Module.__init__() call")
+                raise AttributeError(
+                    "cannot assign parameters or modules before Module.__init__() call"
+                )
             self._buffers.pop(name, None)
             self._non_persistent_buffers.discard(name)
             if isinstance(value, Parameter):
@@ -204,18 +213,24 @@ class Module:
         elif "_parameters" in d:
             if name in self._parameters:
                 if value is not None:
-                    raise TypeError(f"cannot assign '{type(value).__name__}' as parameter "
-                                    f"'{name}' (mg.nn.Parameter or None expected)")
+                    raise TypeError(
+                        f"cannot assign '{type(value).__name__}' as parameter "
+                        f"'{name}' (mg.nn.Parameter or None expected)"
+                    )
                 self._parameters[name] = None
             elif name in self._modules:
                 if value is not None:
-                    raise TypeError(f"cannot assign '{type(value).__name__}' as child module "
-                                    f"'{name}' (mg.nn.Module or None expected)")
+                    raise TypeError(
+                        f"cannot assign '{type(value).__name__}' as child module "
+                        f"'{name}' (mg.nn.Module or None expected)"
+                    )
                 self._modules[name] = None
             elif name in self._buffers:
                 if value is not None and not isinstance(value, Tensor):
-                    raise TypeError(f"cannot assign '{type(value).__name__}' as buffer "
-                                    f"'{name}' (mg.Tensor or None expected)")
+                    raise TypeError(
+                        f"cannot assign '{type(value).__name__}' as buffer "
+                        f"'{name}' (mg.Tensor or None expected)"
+                    )
                 self._buffers[name] = value
         d[name] = value
 
@@ -234,8 +249,9 @@ class Module:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     # ---- traversal -------------------------------------------------------------------------
-    def named_modules(self, memo: set | None = None, prefix: str = "",
-                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+    def named_modules(
+        self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
         """This module and all below it, depth first, as (dotted name, module)."""
         if memo is None:
             memo = set()
@@ -264,11 +280,15 @@ class Module:
         for _, module in self.named_children():
             yield module
 
-    def _named_members(self, store: str, prefix: str, recurse: bool,
-                       remove_duplicate: bool) -> Iterator[tuple[str, Any]]:
+    def _named_members(
+        self, store: str, prefix: str, recurse: bool, remove_duplicate: bool
+    ) -> Iterator[tuple[str, Any]]:
         seen: set[int] = set()
-        mods = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
-                if recurse else [(prefix, self)])
+        mods = (
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+            if recurse
+            else [(prefix, self)]
+        )
         for mod_prefix, module in mods:
             for name, value in module.__dict__[store].items():
                 if value is None or (remove_duplicate and id(value) in seen):
@@ -276,8 +296,9 @@ class Module:
                 seen.add(id(value))
                 yield (mod_prefix + "." + name if mod_prefix else name), value
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True,
-                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, parameter) pairs in registration order; a shared parameter once."""
         return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
@@ -306,8 +327,9 @@ class Module:
             stack.extend(m for m in reversed(module._modules.values()) if m is not None)
         return params
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True,
-                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
         return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
@@ -320,8 +342,9 @@ class Module:
         for item in target.split(".") if target else ():
             child = module._modules.get(item)
             if child is None:
-                raise AttributeError(f"{type(module).__name__} has no submodule `{item}` "
-                                     f"(looking up {target!r})")
+                raise AttributeError(
+                    f"{type(module).__name__} has no submodule `{item}` (looking up {target!r})"
+                )
             module = child
         return module
 
@@ -384,8 +407,9 @@ class Module:
         return self.to(np.float32)
 
     # ---- state -------------------------------------------------------------------------------
-    def state_dict(self, *, destination: dict | None = None, prefix: str = "",
-                   keep_vars: bool = False) -> dict[str, Tensor]:
+    def state_dict(
+        self, *, destination: dict | None = None, prefix: str = "", keep_vars: bool = False
+    ) -> dict[str, Tensor]:
         """Every parameter and persistent buffer, by dotted name, as PyTorch orders them
         (a module's parameters, then its buffers, then its children's).
 
@@ -401,12 +425,14 @@ class Module:
                 destination[prefix + name] = buf if keep_vars else buf.detach()
         for name, module in self._modules.items():
             if module is not None:
-                module.state_dict(destination=destination, prefix=prefix + name + ".",
-                                  keep_vars=keep_vars)
+                module.state_dict(
+                    destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars
+                )
         return destination
 
-    def load_state_dict(self, state_dict: Mapping[str, Any],
-                        strict: bool = True) -> _IncompatibleKeys:
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True
+    ) -> _IncompatibleKeys:
         """Copy values (Tensors, ndarrays, or anything array-like) into the parameters and
         buffers of the same names.
 
@@ -415,8 +441,9 @@ class Module:
         Returns `(missing_keys, unexpected_keys)`.
         """
         if not isinstance(state_dict, Mapping):
-            raise TypeError(f"expected a mapping of names to tensors, got "
-                            f"{type(state_dict).__name__}")
+            raise TypeError(
+                f"expected a mapping of names to tensors, got {type(state_dict).__name__}"
+            )
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -427,25 +454,36 @@ class Module:
             value = state_dict[key]
             arr = np.asarray(value.data if isinstance(value, Tensor) else value)
             if arr.dtype.kind not in "biuf":
-                errors.append(f"value for {key} is a {type(value).__name__} of dtype "
-                              f"{arr.dtype}, not a numeric tensor.")
+                errors.append(
+                    f"value for {key} is a {type(value).__name__} of dtype "
+                    f"{arr.dtype}, not a numeric tensor."
+                )
             elif arr.shape != target.shape:
-                errors.append(f"size mismatch for {key}: copying a param with shape "
-                              f"{arr.shape} from checkpoint, the shape in current model is "
-                              f"{target.shape}.")
+                errors.append(
+                    f"size mismatch for {key}: copying a param with shape "
+                    f"{arr.shape} from checkpoint, the shape in current model is "
+                    f"{target.shape}."
+                )
             elif not np.can_cast(arr.dtype, target.dtype, "same_kind"):
-                errors.append(f"dtype mismatch for {key}: cannot copy {arr.dtype} from "
-                              f"checkpoint into {target.dtype}.")
+                errors.append(
+                    f"dtype mismatch for {key}: cannot copy {arr.dtype} from "
+                    f"checkpoint into {target.dtype}."
+                )
             values[key] = arr
         if strict and unexpected:
-            errors.insert(0, "Unexpected key(s) in state_dict: "
-                          + ", ".join(f'"{k}"' for k in unexpected) + ".")
+            errors.insert(
+                0,
+                "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".",
+            )
         if strict and missing:
-            errors.insert(0, "Missing key(s) in state_dict: "
-                          + ", ".join(f'"{k}"' for k in missing) + ".")
+            errors.insert(
+                0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + "."
+            )
         if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:"
-                               "\n\t" + "\n\t".join(errors))
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__}:"
+                "\n\t" + "\n\t".join(errors)
+            )
         with no_grad():
             for key, arr in values.items():
                 own[key].copy_(arr)
@@ -476,8 +514,9 @@ class Module:
     def __repr__(self) -> str:
         extra = self.extra_repr()
         extra_lines = extra.split("\n") if extra else []
-        child_lines = [f"({name}): " + _addindent(repr(module), 2)
-                       for name, module in self._modules.items()]
+        child_lines = [
+            f"({name}): " + _addindent(repr(module), 2) for name, module in self._modules.items()
+        ]
         lines = extra_lines + child_lines
         body = ""
         if lines:

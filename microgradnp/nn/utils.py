@@ -18,16 +18,19 @@ from ..autograd import no_grad
 from ..ops import cat, reshape
 from ..tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
-           "vector_to_parameters"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
     return [parameters] if isinstance(parameters, Tensor) else list(parameters)
 
 
-def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
-                    norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
+def clip_grad_norm_(
+    parameters: Tensor | Iterable[Tensor],
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+) -> Tensor:
     """Scale the gradients in place so that their joint `norm_type`-norm (taken over all of
     them, as if concatenated) is at most `max_norm`. Returns the norm before clipping.
 
@@ -43,10 +46,12 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
         per = [np.linalg.norm(g.reshape(-1), ord=norm_type) for g in grads]
         total = float(np.linalg.norm(np.asarray(per), ord=norm_type))
     if error_if_nonfinite and not np.isfinite(total):
-        raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
-                           "`parameters` is non-finite, so it cannot be clipped. To disable "
-                           "this error and scale the gradients by the non-finite norm anyway, "
-                           "set `error_if_nonfinite=False`")
+        raise RuntimeError(
+            f"The total norm of order {norm_type} for gradients from "
+            "`parameters` is non-finite, so it cannot be clipped. To disable "
+            "this error and scale the gradients by the non-finite norm anyway, "
+            "set `error_if_nonfinite=False`"
+        )
     coef = float(max_norm) / (total + 1e-6)
     if coef < 1.0:
         for g in grads:
@@ -76,11 +81,13 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     data = vec.data if isinstance(vec, Tensor) else np.asarray(vec)
     total = sum(p.numel() for p in params)
     if data.ndim != 1 or data.shape[0] != total:
-        raise ValueError(f"vector_to_parameters: expected a 1-D vector of {total} elements "
-                         f"(the parameters' total size), got shape {data.shape}")
+        raise ValueError(
+            f"vector_to_parameters: expected a 1-D vector of {total} elements "
+            f"(the parameters' total size), got shape {data.shape}"
+        )
     start = 0
     with no_grad():
         for p in params:
             n = p.numel()
-            p.copy_(data[start:start + n].reshape(p.shape))
+            p.copy_(data[start : start + n].reshape(p.shape))
             start += n

@@ -19,8 +19,12 @@ from . import elementwise as E
 from .shape import _normalize_index, index_put
 
 # The four arithmetic in-place ops: the recorded primitive and the ufunc that writes in place.
-_ARITHMETIC = {"add": (E.add, np.add), "sub": (E.sub, np.subtract),
-               "mul": (E.mul, np.multiply), "div": (E.div, np.true_divide)}
+_ARITHMETIC = {
+    "add": (E.add, np.add),
+    "sub": (E.sub, np.subtract),
+    "mul": (E.mul, np.multiply),
+    "div": (E.div, np.true_divide),
+}
 
 
 def _out_of_place(op: str, x: Any, other: Any, **kw: Any) -> Any:
@@ -62,8 +66,9 @@ def inplace(t: Any, op: str, other: Any, **kw: Any) -> Any:
         prev._node, prev._requires_grad = t._node, t._requires_grad
         res = _out_of_place(op, prev, other, **kw)
         if res.shape != t.shape:
-            raise RuntimeError(f"{op}_: result shape {res.shape} differs from the tensor's "
-                               f"shape {t.shape}")
+            raise RuntimeError(
+                f"{op}_: result shape {res.shape} differs from the tensor's shape {t.shape}"
+            )
         t.data = res.data.astype(t.dtype, copy=False)
         t._node, t._requires_grad = res._node, res._requires_grad
     else:

@@ -61,8 +61,9 @@ def matmul(x: Any, y: Any) -> Any:
     except ValueError:  # explained only on failure: the happy path stays lean
         xs, ys = np.shape(raw(x)), np.shape(raw(y))
         if not xs or not ys:
-            raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes "
-                             f"{xs} and {ys}") from None
+            raise ValueError(
+                f"matmul: both operands need at least 1 dimension, got shapes {xs} and {ys}"
+            ) from None
         k_x, k_y = xs[-1], (ys[0] if len(ys) == 1 else ys[-2])
         raise ValueError(
             f"matmul: shapes {xs} and {ys} are not aligned: {k_x} (dim {len(xs) - 1} of the "

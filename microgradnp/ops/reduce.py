@@ -145,8 +145,9 @@ amax.defvjp(_extreme_vjp)
 amin.defvjp(_extreme_vjp)
 
 
-def _max_or_min(x: Any, dim: Any, keepdim: bool, kw: dict, extreme: Any, arg: Any,
-                pairwise: Any) -> Any:
+def _max_or_min(
+    x: Any, dim: Any, keepdim: bool, kw: dict, extreme: Any, arg: Any, pairwise: Any
+) -> Any:
     if isinstance(dim, (Tensor, np.ndarray)):  # torch.max(a, b) is the elementwise maximum
         return pairwise(x, dim)
     axis, keepdims = dim_args(dim, keepdim, kw)

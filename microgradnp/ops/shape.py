@@ -42,8 +42,9 @@ def reshape(x: Any, *shape: Any) -> Any:
     try:
         return _reshape(x, shape=_shape_arg(shape))
     except ValueError as e:
-        raise ValueError(f"reshape: cannot reshape shape {raw(x).shape} into {shape}: {e}") \
-            from None
+        raise ValueError(
+            f"reshape: cannot reshape shape {raw(x).shape} into {shape}: {e}"
+        ) from None
 
 
 view = reshape
@@ -153,7 +154,7 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
     if not shape:
         return _reshape(x, shape=(1,))
     s, e = start_dim % len(shape), end_dim % len(shape)
-    new = shape[:s] + (int(np.prod(shape[s:e + 1])),) + shape[e + 1:]
+    new = shape[:s] + (int(np.prod(shape[s : e + 1])),) + shape[e + 1 :]
     return _reshape(x, shape=new)
 
 
@@ -170,9 +171,7 @@ def _normalize_index(index: Any) -> Any:
 def _is_basic(index: Any) -> bool:
     """Basic indexing (ints, slices, None, ...) selects each element at most once."""
     items = index if isinstance(index, tuple) else (index,)
-    return all(
-        isinstance(i, (int, slice, np.integer)) or i is None or i is Ellipsis for i in items
-    )
+    return all(isinstance(i, (int, slice, np.integer)) or i is None or i is Ellipsis for i in items)
 
 
 @primitive
@@ -194,8 +193,9 @@ def getitem(x: Any, index: Any) -> Any:
     try:
         return _getitem(x, index=index)
     except IndexError as e:
-        raise IndexError(f"index {index!r} is invalid for a tensor of shape "
-                         f"{raw(x).shape}: {e}") from None
+        raise IndexError(
+            f"index {index!r} is invalid for a tensor of shape {raw(x).shape}: {e}"
+        ) from None
 
 
 @primitive
@@ -241,8 +241,10 @@ def gather(x: Any, dim: int, index: Any) -> Any:
     if idx.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be an integer tensor, got {idx.dtype}")
     dim %= xr.ndim
-    full = [np.arange(n).reshape([-1 if a == i else 1 for a in range(idx.ndim)])
-            for i, n in enumerate(idx.shape)]
+    full = [
+        np.arange(n).reshape([-1 if a == i else 1 for a in range(idx.ndim)])
+        for i, n in enumerate(idx.shape)
+    ]
     full[dim] = idx
     return _getitem(x, index=tuple(full))
 

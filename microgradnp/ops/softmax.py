@@ -69,8 +69,9 @@ def one_hot(labels: Any, num_classes: int = -1) -> Any:
     if num_classes < 0:
         num_classes = int(y.max()) + 1 if y.size else 0
     if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"one_hot: labels must lie in [0, {num_classes}), got range "
-                         f"[{y.min()}, {y.max()}]")
+        raise ValueError(
+            f"one_hot: labels must lie in [0, {num_classes}), got range [{y.min()}, {y.max()}]"
+        )
     out = np.zeros(y.shape + (num_classes,), dtype=np.int64)
     np.put_along_axis(out, y[..., None].astype(np.intp), 1, axis=-1)
     return Tensor._wrap(out)

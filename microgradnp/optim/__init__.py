@@ -21,6 +21,15 @@ from .rmsprop import RMSprop, rmsprop_update
 from .sgd import SGD, sgd_update
 
 __all__ = [
-    "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Optimizer", "lr_scheduler",
-    "sgd_update", "adam_update", "rmsprop_update", "adagrad_update",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "RMSprop",
+    "Adagrad",
+    "Optimizer",
+    "lr_scheduler",
+    "sgd_update",
+    "adam_update",
+    "rmsprop_update",
+    "adagrad_update",
 ]

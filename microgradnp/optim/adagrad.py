@@ -14,9 +14,18 @@ from ..tensor import Tensor
 from .optimizer import Optimizer, ParamsT, check_nonnegative, decayed_grad
 
 
-def adagrad_update(param: np.ndarray, grad: np.ndarray, state_sum: np.ndarray, step: int, *,
-                   lr: float, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                   eps: float = 1e-10, maximize: bool = False) -> None:
+def adagrad_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    state_sum: np.ndarray,
+    step: int,
+    *,
+    lr: float,
+    lr_decay: float = 0.0,
+    weight_decay: float = 0.0,
+    eps: float = 1e-10,
+    maximize: bool = False,
+) -> None:
     """One Adagrad step (step = t, counted from 1) on `param` and `state_sum`, in place.
 
     Math (g = ∇ or -∇ when maximizing, λ weight decay):
@@ -59,25 +68,51 @@ class Adagrad(Optimizer):
         [0.9, 1.1]
     """
 
-    def __init__(self, params: ParamsT, lr: float = 1e-2, lr_decay: float = 0.0,
-                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10, *, maximize: bool = False) -> None:
-        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, maximize=maximize)
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            lr_decay=lr_decay,
+            eps=eps,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     def _validate(self, options: dict[str, Any]) -> None:
-        check_nonnegative(lr=options["lr"], lr_decay=options["lr_decay"],
-                          weight_decay=options["weight_decay"],
-                          initial_accumulator_value=options["initial_accumulator_value"],
-                          eps=options["eps"])
+        check_nonnegative(
+            lr=options["lr"],
+            lr_decay=options["lr_decay"],
+            weight_decay=options["weight_decay"],
+            initial_accumulator_value=options["initial_accumulator_value"],
+            eps=options["eps"],
+        )
 
-    def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any],
-                group: dict[str, Any]) -> None:
+    def _update(
+        self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
         if not state:
             state["step"] = 0
             state["sum"] = np.full_like(param.data, group["initial_accumulator_value"])
         state["step"] += 1
-        adagrad_update(param.data, grad, state["sum"], state["step"], lr=group["lr"],
-                       lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
-                       eps=group["eps"], maximize=group["maximize"])
+        adagrad_update(
+            param.data,
+            grad,
+            state["sum"],
+            state["step"],
+            lr=group["lr"],
+            lr_decay=group["lr_decay"],
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+            maximize=group["maximize"],
+        )

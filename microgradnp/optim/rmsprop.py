@@ -14,10 +14,20 @@ from ..tensor import Tensor
 from .optimizer import Optimizer, ParamsT, check_nonnegative, decayed_grad, lerp_
 
 
-def rmsprop_update(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray,
-                   grad_avg: np.ndarray | None, buf: np.ndarray | None, *, lr: float,
-                   alpha: float, eps: float, weight_decay: float = 0.0, momentum: float = 0.0,
-                   maximize: bool = False) -> None:
+def rmsprop_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    square_avg: np.ndarray,
+    grad_avg: np.ndarray | None,
+    buf: np.ndarray | None,
+    *,
+    lr: float,
+    alpha: float,
+    eps: float,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    maximize: bool = False,
+) -> None:
     """One RMSprop step on `param` and its running averages, in place.
 
     Math (g = ∇ or -∇ when maximizing, λ weight decay, μ momentum):
@@ -73,19 +83,41 @@ class RMSprop(Optimizer):
         0.99
     """
 
-    def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99,
-                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
-                 centered: bool = False, *, maximize: bool = False) -> None:
-        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                        momentum=momentum, centered=centered, maximize=maximize)
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     def _validate(self, options: dict[str, Any]) -> None:
-        check_nonnegative(lr=options["lr"], eps=options["eps"], momentum=options["momentum"],
-                          weight_decay=options["weight_decay"], alpha=options["alpha"])
+        check_nonnegative(
+            lr=options["lr"],
+            eps=options["eps"],
+            momentum=options["momentum"],
+            weight_decay=options["weight_decay"],
+            alpha=options["alpha"],
+        )
 
-    def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any],
-                group: dict[str, Any]) -> None:
+    def _update(
+        self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
         if not state:
             state["step"] = 0
             state["square_avg"] = np.zeros_like(param.data)
@@ -94,9 +126,16 @@ class RMSprop(Optimizer):
         if group["centered"] and "grad_avg" not in state:
             state["grad_avg"] = np.zeros_like(param.data)
         state["step"] += 1
-        rmsprop_update(param.data, grad, state["square_avg"],
-                       state["grad_avg"] if group["centered"] else None,
-                       state["momentum_buffer"] if group["momentum"] > 0 else None,
-                       lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
-                       weight_decay=group["weight_decay"], momentum=group["momentum"],
-                       maximize=group["maximize"])
+        rmsprop_update(
+            param.data,
+            grad,
+            state["square_avg"],
+            state["grad_avg"] if group["centered"] else None,
+            state["momentum_buffer"] if group["momentum"] > 0 else None,
+            lr=group["lr"],
+            alpha=group["alpha"],
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            momentum=group["momentum"],
+            maximize=group["maximize"],
+        )

@@ -14,9 +14,18 @@ from ..tensor import Tensor
 from .optimizer import Optimizer, ParamsT, check_nonnegative, decayed_grad
 
 
-def sgd_update(param: np.ndarray, grad: np.ndarray, buf: np.ndarray | None, *, lr: float,
-               momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
-               nesterov: bool = False, maximize: bool = False) -> np.ndarray | None:
+def sgd_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    buf: np.ndarray | None,
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    maximize: bool = False,
+) -> np.ndarray | None:
     """One SGD step on `param` in place; returns the momentum buffer (new on the first step).
 
     Math (g = ∇ or -∇ when maximizing, μ momentum, τ dampening, λ weight decay):
@@ -77,16 +86,31 @@ class SGD(Optimizer):
         [0.46, -0.92]
     """
 
-    def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0.0,
-                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
-                 *, maximize: bool = False) -> None:
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     def _validate(self, options: dict[str, Any]) -> None:
-        check_nonnegative(lr=options["lr"], momentum=options["momentum"],
-                          weight_decay=options["weight_decay"])
+        check_nonnegative(
+            lr=options["lr"], momentum=options["momentum"], weight_decay=options["weight_decay"]
+        )
         if options["nesterov"] and (options["momentum"] <= 0 or options["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
@@ -103,11 +127,19 @@ class SGD(Optimizer):
                 p.data -= np.multiply(g.data, lr)
                 p._version = clock
 
-    def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any],
-                group: dict[str, Any]) -> None:
-        buf = sgd_update(param.data, grad, state.get("momentum_buffer"), lr=group["lr"],
-                         momentum=group["momentum"], dampening=group["dampening"],
-                         weight_decay=group["weight_decay"], nesterov=group["nesterov"],
-                         maximize=group["maximize"])
+    def _update(
+        self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
+        buf = sgd_update(
+            param.data,
+            grad,
+            state.get("momentum_buffer"),
+            lr=group["lr"],
+            momentum=group["momentum"],
+            dampening=group["dampening"],
+            weight_decay=group["weight_decay"],
+            nesterov=group["nesterov"],
+            maximize=group["maximize"],
+        )
         if buf is not None:
             state["momentum_buffer"] = buf

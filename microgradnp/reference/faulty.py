@@ -21,8 +21,9 @@ def article_sigmoid(x: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-x))
 
 
-def article_forward(x: np.ndarray, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray,
-                    b2: np.ndarray) -> np.ndarray:
+def article_forward(
+    x: np.ndarray, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray
+) -> np.ndarray:
     """Program 1's ``forward`` as printed (this one is right, apart from the overflow)."""
     z1 = np.dot(x, w1) + b1
     a1 = article_sigmoid(z1)
@@ -31,8 +32,15 @@ def article_forward(x: np.ndarray, w1: np.ndarray, b1: np.ndarray, w2: np.ndarra
     return a2
 
 
-def article_backward(x: np.ndarray, y: np.ndarray, a2: np.ndarray, w1: np.ndarray,
-                     w2: np.ndarray, b1: np.ndarray, b2: np.ndarray):
+def article_backward(
+    x: np.ndarray,
+    y: np.ndarray,
+    a2: np.ndarray,
+    w1: np.ndarray,
+    w2: np.ndarray,
+    b1: np.ndarray,
+    b2: np.ndarray,
+):
     """Program 1's ``backward`` as printed: returns ``dw1, dw2, db1, db2`` (in that order).
 
     Mistakes kept: the ``a2`` argument is overwritten by a recomputed forward pass; the hidden
@@ -45,10 +53,12 @@ def article_backward(x: np.ndarray, y: np.ndarray, a2: np.ndarray, w1: np.ndarra
     a2 = article_sigmoid(z2)  # the argument a2 is overwritten here, as in the article
 
     delta_output = a2 - y
-    delta_hidden = (np.dot(delta_output, w2) * article_sigmoid(z2)
-                    * (1 - article_sigmoid(z2)))
-    delta_input = (np.dot(delta_hidden, w1) * article_sigmoid(z1)  # noqa: F841 - unused
-                   * (1 - article_sigmoid(z1)))
+    delta_hidden = np.dot(delta_output, w2) * article_sigmoid(z2) * (1 - article_sigmoid(z2))
+    delta_input = (
+        np.dot(delta_hidden, w1)
+        * article_sigmoid(z1)  # noqa: F841 - unused
+        * (1 - article_sigmoid(z1))
+    )
 
     dw2 = np.dot(a1.T, delta_output)
     db2 = np.sum(delta_output, axis=0)
@@ -58,8 +68,14 @@ def article_backward(x: np.ndarray, y: np.ndarray, a2: np.ndarray, w1: np.ndarra
     return dw1, dw2, db1, db2
 
 
-def hidden_delta(delta_output: np.ndarray, w2: np.ndarray, z1: np.ndarray, z2: np.ndarray,
-                 transpose_w2: bool, derivative_at: Literal["z1", "z2"]) -> np.ndarray:
+def hidden_delta(
+    delta_output: np.ndarray,
+    w2: np.ndarray,
+    z1: np.ndarray,
+    z2: np.ndarray,
+    transpose_w2: bool,
+    derivative_at: Literal["z1", "z2"],
+) -> np.ndarray:
     """Program 1's hidden delta with each of its two mistakes switchable (article layout).
 
     The article: ``transpose_w2=False, derivative_at="z2"``; correct: ``True, "z1"``. Tests use
@@ -96,22 +112,22 @@ def article_train(model, x_train, y_train, epochs, learning_rate):
         dW2 = np.dot(x_train.T, dZ)
         db2 = np.sum(dZ, axis=0)
 
-        dZ2 = (np.dot(dZ, model['weights']['h2'].T)
-               * sigmoid_derivative(model['outputs']['z2']))  # noqa: F821 - defined nowhere
+        dZ2 = np.dot(dZ, model["weights"]["h2"].T) * sigmoid_derivative(model["outputs"]["z2"])  # noqa: F821 - defined nowhere
         dW1 = np.dot(x_train.T, dZ2)
         db1 = np.sum(dZ2, axis=0)
 
-        model['weights']['w2'] -= learning_rate * dW2
-        model['weights']['b2'] -= learning_rate * db2
-        model['weights']['w1'] -= learning_rate * dW1
-        model['weights']['b1'] -= learning_rate * db1
+        model["weights"]["w2"] -= learning_rate * dW2
+        model["weights"]["b2"] -= learning_rate * db2
+        model["weights"]["w1"] -= learning_rate * dW1
+        model["weights"]["b1"] -= learning_rate * db1
 
         if epoch % 100 == 0:
             print(f"Epoch {epoch}, loss: {loss}")
 
 
-def article_multiclass_grads(x: np.ndarray, y: np.ndarray,
-                             weights: MutableMapping[str, np.ndarray]):
+def article_multiclass_grads(
+    x: np.ndarray, y: np.ndarray, weights: MutableMapping[str, np.ndarray]
+):
     """Program 2's gradient arithmetic with only its crashes removed: returns
     ``dW1, db1, dW2, db2`` in the article layout, for the summed cross-entropy.
 
@@ -120,16 +136,16 @@ def article_multiclass_grads(x: np.ndarray, y: np.ndarray,
     (an explicit forward pass runs), ``'h2'`` reads ``'w2'``, and ``sigmoid_derivative`` is
     ``s(z) (1 - s(z))`` of the pre-activation it is given.
     """
-    z1 = np.dot(x, weights['w1']) + weights['b1']
+    z1 = np.dot(x, weights["w1"]) + weights["b1"]
     a1 = article_sigmoid(z1)
-    z2 = np.dot(a1, weights['w2']) + weights['b2']
+    z2 = np.dot(a1, weights["w2"]) + weights["b2"]
     model_output = article_softmax(z2)
 
     dZ = model_output - y
     dW2 = np.dot(x.T, dZ)
     db2 = np.sum(dZ, axis=0)
 
-    dZ2 = np.dot(dZ, weights['w2'].T) * article_sigmoid(z2) * (1 - article_sigmoid(z2))
+    dZ2 = np.dot(dZ, weights["w2"].T) * article_sigmoid(z2) * (1 - article_sigmoid(z2))
     dW1 = np.dot(x.T, dZ2)
     db1 = np.sum(dZ2, axis=0)
     return dW1, db1, dW2, db2

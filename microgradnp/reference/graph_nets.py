@@ -38,8 +38,9 @@ def sigmoid_net_forward(params: Mapping[str, Any], X: Any) -> Any:
     return mg.sigmoid(A1 @ params["W2"].T + params["b2"])
 
 
-def sigmoid_net_loss(params: Mapping[str, Any], X: Any, Y: Any, kind: LossKind = "bce",
-                     reduction: Reduction = "mean") -> Any:
+def sigmoid_net_loss(
+    params: Mapping[str, Any], X: Any, Y: Any, kind: LossKind = "bce", reduction: Reduction = "mean"
+) -> Any:
     """Network 1's loss as a graph: BCE written as ``-(Y log A2 + (1 - Y) log(1 - A2))``.
 
     Written from the output probabilities on purpose (not from logits as ``sigmoid_net``
@@ -67,8 +68,9 @@ def softmax_net_logits(params: Mapping[str, Any], X: Any) -> Any:
     return A1 @ params["W2"].T + params["b2"]
 
 
-def softmax_net_loss(params: Mapping[str, Any], X: Any, T: Any,
-                     reduction: Reduction = "mean") -> Any:
+def softmax_net_loss(
+    params: Mapping[str, Any], X: Any, T: Any, reduction: Reduction = "mean"
+) -> Any:
     """Network 2's cross-entropy as a graph: ``-sum(T * log_softmax(Z2, dim=1)) * s``.
 
     ``T`` holds class probabilities (one-hot rows for class indices), shape (N, O).

@@ -109,8 +109,9 @@ def init_params(
     }
 
 
-def check_inputs(params: Mapping[str, np.ndarray], X: np.ndarray,
-                 Y: np.ndarray | None = None) -> None:
+def check_inputs(
+    params: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndarray | None = None
+) -> None:
     """Raise ``ValueError`` unless ``params``, ``X`` (and ``Y`` (N, O), if given) fit together."""
     missing = [k for k in PARAM_NAMES if k not in params]
     if missing:
@@ -155,8 +156,9 @@ def _scale(reduction: str, n_elements: int) -> float:
     raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
 
 
-def loss_from_cache(cache: Cache, Y: np.ndarray, kind: LossKind = "bce",
-                    reduction: Reduction = "mean") -> float:
+def loss_from_cache(
+    cache: Cache, Y: np.ndarray, kind: LossKind = "bce", reduction: Reduction = "mean"
+) -> float:
     """The loss of an already computed forward pass (see :func:`loss`)."""
     Z2, A2 = cache["Z2"], cache["A2"]
     if np.shape(Y) != A2.shape:
@@ -173,8 +175,13 @@ def loss_from_cache(cache: Cache, Y: np.ndarray, kind: LossKind = "bce",
     return float(s * elementwise.sum())
 
 
-def loss(params: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
-         kind: LossKind = "bce", reduction: Reduction = "mean") -> float:
+def loss(
+    params: Mapping[str, np.ndarray],
+    X: np.ndarray,
+    Y: np.ndarray,
+    kind: LossKind = "bce",
+    reduction: Reduction = "mean",
+) -> float:
     """Binary cross-entropy (``kind="bce"``) or squared error (``"mse"``) of the network on X, Y.
 
     Example:
@@ -188,8 +195,14 @@ def loss(params: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
     return loss_from_cache(cache, Y, kind, reduction)
 
 
-def backward(params: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndarray, cache: Cache,
-             kind: LossKind = "bce", reduction: Reduction = "mean") -> Params:
+def backward(
+    params: Mapping[str, np.ndarray],
+    X: np.ndarray,
+    Y: np.ndarray,
+    cache: Cache,
+    kind: LossKind = "bce",
+    reduction: Reduction = "mean",
+) -> Params:
     """Gradients of :func:`loss` with respect to each parameter, from the forward ``cache``.
 
     The cache is used, not recomputed (the article recomputes the forward pass and ignores the
@@ -228,9 +241,16 @@ def accuracy(A2: np.ndarray, Y: np.ndarray) -> float:
     return float(np.mean((A2 > 0.5) == (Y > 0.5)))
 
 
-def train(params: Params, X: np.ndarray, Y: np.ndarray, epochs: int, lr: float,
-          kind: LossKind = "bce", reduction: Reduction = "mean",
-          callback: Callable[[int, float, float], None] | None = None) -> dict[str, list[float]]:
+def train(
+    params: Params,
+    X: np.ndarray,
+    Y: np.ndarray,
+    epochs: int,
+    lr: float,
+    kind: LossKind = "bce",
+    reduction: Reduction = "mean",
+    callback: Callable[[int, float, float], None] | None = None,
+) -> dict[str, list[float]]:
     """Full-batch gradient descent, updating ``params`` in place.
 
     Each epoch: forward, loss and accuracy (before the update), backward,

@@ -55,8 +55,17 @@ from microgradnp.reference.sigmoid_net import (
 Reduction = Literal["mean", "sum"]
 
 __all__ = [
-    "accuracy", "backward", "cross_entropy", "forward", "init_params", "log_softmax", "loss",
-    "loss_from_cache", "one_hot", "softmax", "train",
+    "accuracy",
+    "backward",
+    "cross_entropy",
+    "forward",
+    "init_params",
+    "log_softmax",
+    "loss",
+    "loss_from_cache",
+    "one_hot",
+    "softmax",
+    "train",
 ]
 
 
@@ -86,8 +95,9 @@ def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
-def one_hot(labels: np.ndarray, num_classes: int,
-            dtype: type | np.dtype = np.float64) -> np.ndarray:
+def one_hot(
+    labels: np.ndarray, num_classes: int, dtype: type | np.dtype = np.float64
+) -> np.ndarray:
     """``(N,)`` integer class indices -> ``(N, num_classes)`` one-hot rows.
 
     Example:
@@ -98,8 +108,9 @@ def one_hot(labels: np.ndarray, num_classes: int,
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels must be a 1-D integer array, got {labels.dtype} {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"labels must lie in [0, {num_classes}), got [{labels.min()}, "
-                         f"{labels.max()}]")
+        raise ValueError(
+            f"labels must lie in [0, {num_classes}), got [{labels.min()}, {labels.max()}]"
+        )
     out = np.zeros((labels.size, num_classes), dtype=dtype)
     out[np.arange(labels.size), labels] = 1
     return out
@@ -112,9 +123,11 @@ def _targets(target: np.ndarray, n: int, n_classes: int) -> np.ndarray:
         return one_hot(target, n_classes)
     if target.shape == (n, n_classes) and np.issubdtype(target.dtype, np.floating):
         return target
-    raise ValueError(f"target must be integer class indices of shape ({n},) or float "
-                     f"probabilities of shape ({n}, {n_classes}); got {target.dtype} "
-                     f"{target.shape}")
+    raise ValueError(
+        f"target must be integer class indices of shape ({n},) or float "
+        f"probabilities of shape ({n}, {n_classes}); got {target.dtype} "
+        f"{target.shape}"
+    )
 
 
 def _scale(reduction: str, n: int) -> float:
@@ -163,15 +176,24 @@ def loss_from_cache(cache: Cache, target: np.ndarray, reduction: Reduction = "me
     return cross_entropy(cache["Z2"], target, reduction)
 
 
-def loss(params: Mapping[str, np.ndarray], X: np.ndarray, target: np.ndarray,
-         reduction: Reduction = "mean") -> float:
+def loss(
+    params: Mapping[str, np.ndarray],
+    X: np.ndarray,
+    target: np.ndarray,
+    reduction: Reduction = "mean",
+) -> float:
     """Cross-entropy of the network's prediction on ``X`` against ``target``."""
     _, cache = forward(params, X)
     return loss_from_cache(cache, target, reduction)
 
 
-def backward(params: Mapping[str, np.ndarray], X: np.ndarray, target: np.ndarray, cache: Cache,
-             reduction: Reduction = "mean") -> Params:
+def backward(
+    params: Mapping[str, np.ndarray],
+    X: np.ndarray,
+    target: np.ndarray,
+    cache: Cache,
+    reduction: Reduction = "mean",
+) -> Params:
     """Gradients of :func:`loss` with respect to ``W1, b1, W2, b2``, from the forward cache.
 
     Example:
@@ -204,10 +226,17 @@ def accuracy(P: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean(P.argmax(axis=1) == labels))
 
 
-def train(params: Params, X: np.ndarray, target: np.ndarray, epochs: int, lr: float,
-          reduction: Reduction = "mean", batch_size: int | None = None,
-          rng: np.random.Generator | None = None,
-          callback: Callable[[int, float, float], None] | None = None) -> dict[str, list[float]]:
+def train(
+    params: Params,
+    X: np.ndarray,
+    target: np.ndarray,
+    epochs: int,
+    lr: float,
+    reduction: Reduction = "mean",
+    batch_size: int | None = None,
+    rng: np.random.Generator | None = None,
+    callback: Callable[[int, float, float], None] | None = None,
+) -> dict[str, list[float]]:
     """Gradient descent on the cross-entropy, updating ``params`` in place.
 
     ``batch_size=None`` is full-batch gradient descent; an int makes it mini-batch SGD over a
@@ -238,7 +267,7 @@ def train(params: Params, X: np.ndarray, target: np.ndarray, epochs: int, lr: fl
         step = n if batch_size is None else batch_size
         total_loss = total_correct = 0.0
         for start in range(0, n, step):
-            rows = order[start:start + step]
+            rows = order[start : start + step]
             Xb, tb = X[rows], target[rows]
             P, cache = forward(params, Xb)
             value = loss_from_cache(cache, tb, reduction)

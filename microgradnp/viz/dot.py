@@ -63,7 +63,7 @@ def to_dot(
     # ordering=in: an op's inputs are laid out left to right in argument order (x - y).
     lines = [
         f'\tgraph [rankdir={rankdir} ordering=in fontname="{style.FONT}" nodesep=0.3 '
-        'ranksep=0.35]\n',
+        "ranksep=0.35]\n",
         f'\tnode [fontname="{style.FONT}" fontsize=11 margin="0.08,0.04" height=0.3]\n',
         f'\tedge [fontname="{style.FONT}" fontsize=9 arrowsize=0.7 color="#495057"]\n',
     ]
@@ -75,8 +75,12 @@ def to_dot(
     by_id = {item.id: item for item in graph.items}
     for src, dst, shapes in edges:
         op = by_id.get(dst)
-        if (show_broadcast and shapes is not None and isinstance(op, OpItem)
-                and op.node.prim.name in style.ELEMENTWISE):
+        if (
+            show_broadcast
+            and shapes is not None
+            and isinstance(op, OpItem)
+            and op.node.prim.name in style.ELEMENTWISE
+        ):
             lines.append(f"\t{src} -> {dst} [{style.broadcast_attrs(*shapes)}]\n")
         else:
             lines.append(f"\t{src} -> {dst}\n")
@@ -103,8 +107,9 @@ def _expanded(graph: GraphWalk, show_data: bool, show_grad: bool) -> tuple[dict,
 def _node_statement(item: Any, show_data: bool, show_grad: bool) -> str:
     if isinstance(item, OpItem):
         return f"{item.id} [{style.op_attrs(style.op_label(item.node))}]"
-    attrs = style.tensor_attrs(item.tensor, item.kind, item.name, show_data, show_grad,
-                               item.truncated)
+    attrs = style.tensor_attrs(
+        item.tensor, item.kind, item.name, show_data, show_grad, item.truncated
+    )
     return f"{item.id} [{attrs}]"
 
 
@@ -128,8 +133,12 @@ def _collapsed(graph: GraphWalk, show_data: bool, show_grad: bool) -> tuple[dict
             continue
         members[()].append(_node_statement(item, show_data, show_grad))
     for key, node_id in tops.items():
-        params = [(p.name or "parameter", p.tensor) for path, items in graph.module_params.items()
-                  if path[:1] == key for p in items]
+        params = [
+            (p.name or "parameter", p.tensor)
+            for path, items in graph.module_params.items()
+            if path[:1] == key
+            for p in items
+        ]
         label = graph.modules[key].label
         members[()].append(f"{node_id} [{style.module_attrs(label, params, show_grad)}]")
     edges: dict[tuple, Any] = {}
@@ -145,7 +154,7 @@ def _emit_clusters(graph: GraphWalk, members: dict, lines: list[str]) -> None:
     never a problem); clusters appear in the order their modules were first reached."""
     children: dict[tuple, list[tuple]] = {}
     for key in graph.modules:
-        if key in members or any(k[:len(key)] == key for k in members):
+        if key in members or any(k[: len(key)] == key for k in members):
             children.setdefault(key[:-1], []).append(key)
     cluster_ids = {key: i for i, key in enumerate(graph.modules)}
     stack: list[tuple[str, tuple]] = [("open", ())]

@@ -16,8 +16,18 @@ from typing import Any
 from .dot import to_dot
 
 # Output formats by file extension; ".dot"/".gv" write the DOT text itself.
-FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".jpg": "jpg", ".jpeg": "jpg",
-           ".gif": "gif", ".ps": "ps", ".eps": "eps", ".dot": None, ".gv": None}
+FORMATS = {
+    ".svg": "svg",
+    ".png": "png",
+    ".pdf": "pdf",
+    ".jpg": "jpg",
+    ".jpeg": "jpg",
+    ".gif": "gif",
+    ".ps": "ps",
+    ".eps": "eps",
+    ".dot": None,
+    ".gv": None,
+}
 
 INSTALL_HINT = (
     "Install Graphviz, which provides the `dot` program: `sudo apt-get install graphviz` "
@@ -55,8 +65,9 @@ def draw_graph(root: Any, params: Any = None, **options: Any) -> Any:
     return graphviz.Digraph(body=[line + "\n" for line in body])
 
 
-def save_graph(root: Any, path: str | os.PathLike, params: Any = None, dpi: int | None = None,
-               **options: Any) -> Path:
+def save_graph(
+    root: Any, path: str | os.PathLike, params: Any = None, dpi: int | None = None, **options: Any
+) -> Path:
     """Draw the graph behind `root` into `path`, the format taken from its extension.
 
     `.svg .png .pdf .jpg .gif .ps .eps` run Graphviz's `dot`; `.dot` / `.gv` write the DOT
@@ -90,8 +101,12 @@ def save_graph(root: Any, path: str | os.PathLike, params: Any = None, dpi: int 
             f"cannot render {str(path)!r}: the Graphviz `dot` program was not found on PATH. "
             f"The DOT source was written to {str(dot_path)!r}. {INSTALL_HINT}"
         )
-    result = subprocess.run([dot, f"-T{fmt}", "-o", str(path)], input=source.encode("utf-8"),
-                            capture_output=True, check=False)
+    result = subprocess.run(
+        [dot, f"-T{fmt}", "-o", str(path)],
+        input=source.encode("utf-8"),
+        capture_output=True,
+        check=False,
+    )
     if result.returncode != 0:
         message = result.stderr.decode("utf-8", errors="replace").strip()
         raise RuntimeError(f"Graphviz `dot -T{fmt}` failed for {str(path)!r}: {message}")

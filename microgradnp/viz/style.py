@@ -48,8 +48,13 @@ ELEMENTWISE = frozenset(
     {"add", "sub", "mul", "div", "pow_tensor", "maximum", "minimum", "where", "clip"}
 )
 # Registry names shown under their PyTorch name.
-OP_DISPLAY = {"pow_scalar": "pow", "pow_tensor": "pow", "amax": "max", "amin": "min",
-              "getitem": "index"}
+OP_DISPLAY = {
+    "pow_scalar": "pow",
+    "pow_tensor": "pow",
+    "amax": "max",
+    "amin": "min",
+    "getitem": "index",
+}
 # Op attributes shown under their PyTorch name; False / None values are not shown.
 PARAM_DISPLAY = {"axis": "dim", "keepdims": "keepdim"}
 
@@ -148,8 +153,10 @@ def data_lines(tensor: Any) -> list[str]:
             return [_constant_text(arr.item())]
         return np.array2string(arr, precision=4, separator=", ", max_line_width=44).split("\n")
     values = arr.astype(np.float64)
-    return [f"mean {num(values.mean())}, std {num(values.std())}",
-            f"min {num(values.min())}, max {num(values.max())}"]
+    return [
+        f"mean {num(values.mean())}, std {num(values.std())}",
+        f"min {num(values.min())}, max {num(values.max())}",
+    ]
 
 
 def _row(text: str, fill: str | None = None, font: str | None = None, bold: bool = False) -> str:
@@ -163,12 +170,21 @@ def _row(text: str, fill: str | None = None, font: str | None = None, bold: bool
 
 
 def _table(rows: list[str]) -> str:
-    return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">'
-            + "".join(rows) + "</TABLE>>")
+    return (
+        '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">'
+        + "".join(rows)
+        + "</TABLE>>"
+    )
 
 
-def tensor_attrs(tensor: Any, kind: str, name: str | None, show_data: bool, show_grad: bool,
-                 truncated: bool = False) -> str:
+def tensor_attrs(
+    tensor: Any,
+    kind: str,
+    name: str | None,
+    show_data: bool,
+    show_grad: bool,
+    truncated: bool = False,
+) -> str:
     """DOT attributes of a tensor node: title (name or kind), shape and dtype, optional data
     and gradient rows."""
     title = name or UNNAMED_TITLE[kind]
@@ -189,8 +205,10 @@ def tensor_attrs(tensor: Any, kind: str, name: str | None, show_data: bool, show
 def op_attrs(lines: list[str]) -> str:
     """DOT attributes of an op node: its name, and details in smaller grey type."""
     rows = [_row(lines[0])]
-    rows += [f'<TR><TD><FONT POINT-SIZE="9" COLOR="#495057">{html.escape(line)}</FONT></TD></TR>'
-             for line in lines[1:]]
+    rows += [
+        f'<TR><TD><FONT POINT-SIZE="9" COLOR="#495057">{html.escape(line)}</FONT></TD></TR>'
+        for line in lines[1:]
+    ]
     return f'shape=ellipse style=filled fillcolor="{OP_FILL}" margin=0 label={_table(rows)}'
 
 
@@ -211,10 +229,18 @@ def cluster_attrs(label: str, depth: int) -> list[str]:
     # NOTE: an empty cell as wide as the name keeps a narrow cluster at least twice the
     # name's width, so the edge entering its centre never crosses the left-aligned name.
     pad = 7 * len(label)
-    table = (f'<<TABLE BORDER="0" CELLPADDING="0" CELLSPACING="0"><TR><TD>{html.escape(label)}'
-             f'</TD><TD WIDTH="{pad}"> </TD></TR></TABLE>>')
-    return [f"label={table}", "labeljust=l", 'style="rounded,filled"',
-            f'fillcolor="{fill}"', 'color="#6c757d"', "fontsize=12"]
+    table = (
+        f'<<TABLE BORDER="0" CELLPADDING="0" CELLSPACING="0"><TR><TD>{html.escape(label)}'
+        f'</TD><TD WIDTH="{pad}"> </TD></TR></TABLE>>'
+    )
+    return [
+        f"label={table}",
+        "labeljust=l",
+        'style="rounded,filled"',
+        f'fillcolor="{fill}"',
+        'color="#6c757d"',
+        "fontsize=12",
+    ]
 
 
 def broadcast_attrs(in_shape: tuple, out_shape: tuple) -> str:
@@ -239,7 +265,12 @@ def legend_attrs(show_grad: bool, modules: bool = False) -> str:
         if fill is None:
             cells.append('<TR><TD COLSPAN="2"><B>gradient max |g|</B></TD></TR>')
             continue
-        cells.append(f'<TR><TD BGCOLOR="{fill}" BORDER="1">  </TD>'
-                     f'<TD ALIGN="LEFT">{html.escape(text)}</TD></TR>')
-    return ('shape=plaintext label=<<TABLE BORDER="0" CELLSPACING="2" CELLPADDING="3">'
-            + "".join(cells) + "</TABLE>>")
+        cells.append(
+            f'<TR><TD BGCOLOR="{fill}" BORDER="1">  </TD>'
+            f'<TD ALIGN="LEFT">{html.escape(text)}</TD></TR>'
+        )
+    return (
+        'shape=plaintext label=<<TABLE BORDER="0" CELLSPACING="2" CELLPADDING="3">'
+        + "".join(cells)
+        + "</TABLE>>"
+    )

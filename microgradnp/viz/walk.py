@@ -103,8 +103,9 @@ class _Names:
         return f"{kind} {name}" if name else kind
 
 
-def walk(roots: Any, params: Any = None, group_modules: bool = True,
-         max_nodes: int | None = None) -> GraphWalk:
+def walk(
+    roots: Any, params: Any = None, group_modules: bool = True, max_nodes: int | None = None
+) -> GraphWalk:
     """Visit the graph behind `roots` (a tensor or a list of tensors) breadth-first."""
     root_list = list(roots) if isinstance(roots, (list, tuple)) else [roots]
     for i, r in enumerate(root_list):
@@ -132,10 +133,11 @@ def walk(roots: Any, params: Any = None, group_modules: bool = True,
             start = 1 if scope[0] is names.root else 0  # the drawn model itself: no cluster
             path = ids[start:]
             for depth in range(start, len(scope)):
-                sub = ids[start:depth + 1]
+                sub = ids[start : depth + 1]
                 if sub not in out.modules:
-                    out.modules[sub] = ModuleItem(sub, scope[depth],
-                                                  names.module_label(scope[depth]))
+                    out.modules[sub] = ModuleItem(
+                        sub, scope[depth], names.module_label(scope[depth])
+                    )
             paths[ids] = path
         return path
 
@@ -147,7 +149,7 @@ def walk(roots: Any, params: Any = None, group_modules: bool = True,
             return consumer
         for depth, m in enumerate(scope):
             if m is owner:
-                return cluster_path(scope[:depth + 1])
+                return cluster_path(scope[: depth + 1])
         return ()
 
     for r in root_list:
