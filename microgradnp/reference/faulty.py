@@ -54,10 +54,8 @@ def article_backward(
 
     delta_output = a2 - y
     delta_hidden = np.dot(delta_output, w2) * article_sigmoid(z2) * (1 - article_sigmoid(z2))
-    delta_input = (
-        np.dot(delta_hidden, w1)
-        * article_sigmoid(z1)  # noqa: F841 - unused
-        * (1 - article_sigmoid(z1))
+    delta_input = (  # noqa: F841 - unused, as in the article
+        np.dot(delta_hidden, w1) * article_sigmoid(z1) * (1 - article_sigmoid(z1))
     )
 
     dw2 = np.dot(a1.T, delta_output)
