@@ -276,6 +276,6 @@ def test_graph_freed_after_backward_keeps_a_skeleton():
     loss = (mg.sigmoid(x * w)).sum()
     loss.backward()
     node = loss.grad_fn
-    assert node.args is None  # saved data released
-    (stub,) = node.inputs()
-    assert stub.shape == (2,) and stub.grad_fn.name() == "SigmoidBackward"
+    assert node.inputs is None and node.out is None  # saved data released
+    (parent,) = node.parents
+    assert parent.shape == (2,) and parent.name() == "SigmoidBackward"

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import no_grad
-from ..graph import GradMode
+from ..graph import scope
 from ..tensor import Tensor
 
 
@@ -123,16 +123,16 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._forward_pre_hooks or self._forward_hooks:
             return self._call_with_hooks(args, kwargs)
-        prev = GradMode.scope
-        GradMode.scope = prev + (self,)  # ops recorded inside are grouped under this module
+        prev = scope.modules
+        scope.modules = prev + (self,)  # ops recorded inside are grouped under this module
         try:
             return self.forward(*args, **kwargs)
         finally:
-            GradMode.scope = prev
+            scope.modules = prev
 
     def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
-        prev = GradMode.scope
-        GradMode.scope = prev + (self,)
+        prev = scope.modules
+        scope.modules = prev + (self,)
         try:
             for hook in tuple(self._forward_pre_hooks.values()):
                 result = hook(self, args)
@@ -145,7 +145,7 @@ class Module:
                     out = result
             return out
         finally:
-            GradMode.scope = prev
+            scope.modules = prev
 
     # ---- registration ---------------------------------------------------------------------
     def _check_name(self, name: Any, kind: str, store: dict) -> None:

@@ -80,8 +80,9 @@ def _mean(x, axis=None, keepdims=False):
 
 @_mean.defvjp(uses_out=False)
 def _mean_vjp(g, out, needs, x, axis=None, keepdims=False):
-    n = raw(x).size // builtins.max(raw(out).size, 1) if raw(x).size else 1
-    return (_expand_like(g, x, axis, keepdims) / n,)
+    shape = raw(x).shape
+    n = int(np.prod(shape)) // builtins.max(int(np.prod(_kept_shape(shape, axis))), 1)
+    return (_expand_like(g, x, axis, keepdims) / builtins.max(n, 1),)
 
 
 def mean(x: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:

@@ -21,7 +21,7 @@ def _shape_arg(shape: tuple) -> tuple:
     return tuple(int(s) for s in shape)
 
 
-@primitive
+@primitive(view=True)
 def _reshape(x, shape):
     return np.reshape(x, shape)
 
@@ -50,7 +50,7 @@ def reshape(x: Any, *shape: Any) -> Any:
 view = reshape
 
 
-@primitive
+@primitive(view=True)
 def _broadcast_to(x, shape):
     return np.broadcast_to(x, shape)
 
@@ -98,7 +98,7 @@ def _sum_to_vjp(g, out, needs, x, shape):
     return (_broadcast_to(g, shape=raw(x).shape),)
 
 
-@primitive
+@primitive(view=True)
 def _permute(x, axes):
     return np.transpose(x, axes)
 
@@ -158,13 +158,13 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
     return _reshape(x, shape=new)
 
 
-def _normalize_index(index: Any) -> Any:
+def normalize_index(index: Any) -> Any:
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
         return np.asarray(index)
     if isinstance(index, tuple):
-        return tuple(_normalize_index(i) for i in index)
+        return tuple(normalize_index(i) for i in index)
     return index
 
 
@@ -174,7 +174,7 @@ def _is_basic(index: Any) -> bool:
     return all(isinstance(i, (int, slice, np.integer)) or i is None or i is Ellipsis for i in items)
 
 
-@primitive
+@primitive(view=True)
 def _getitem(x, index):
     return x[index]
 
@@ -189,7 +189,7 @@ def getitem(x: Any, index: Any) -> Any:
 
     Repeated integer indices accumulate their gradients (scatter-add).
     """
-    index = _normalize_index(index)
+    index = normalize_index(index)
     try:
         return _getitem(x, index=index)
     except IndexError as e:
