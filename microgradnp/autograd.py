@@ -141,8 +141,10 @@ def _vjp(node: Node, g: Any, needs: tuple, create_graph: bool) -> Any:
 
 
 def _unread(node: Node) -> tuple:
-    """Arguments for a VJP that declared it reads none (`uses_inputs=False`)."""
-    return (None,) * len(node.parents)
+    """Arguments for a VJP that declared it reads none of their values
+    (`uses_inputs=False`): the parents, whose `shape`, `ndim`, `dtype` and `size` it may
+    still read (a node knows its output's)."""
+    return node.parents
 
 
 def _reaching(roots: Sequence[Tensor], wanted: set) -> set:

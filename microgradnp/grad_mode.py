@@ -33,21 +33,24 @@ def is_grad_enabled() -> bool:
 def _wrap_generator(make_mode: Callable[[], Any], gen: Any) -> Any:
     """Run each step of a generator inside the mode (PyTorch does the same): the mode must
     not leak to the caller between `yield`s."""
-    with make_mode():
-        response = gen.send(None)
-    while True:
-        try:
-            request = yield response
-        except GeneratorExit:
-            with make_mode():
-                gen.close()
-            raise
-        except BaseException as e:
-            with make_mode():
-                response = gen.throw(e)
-        else:
-            with make_mode():
-                response = gen.send(request)
+    try:
+        with make_mode():
+            response = gen.send(None)
+        while True:
+            try:
+                request = yield response
+            except GeneratorExit:
+                with make_mode():
+                    gen.close()
+                raise
+            except BaseException as e:
+                with make_mode():
+                    response = gen.throw(e)
+            else:
+                with make_mode():
+                    response = gen.send(request)
+    except StopIteration as stop:
+        return stop.value
 
 
 def _decorate(make_mode: Callable[[], Any], fn: Callable) -> Callable:

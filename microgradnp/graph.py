@@ -11,10 +11,13 @@ stamped with, and the module scope that drawings group ops by.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from itertools import count
 from typing import Any
+
+import numpy as np
 
 # ---- versions --------------------------------------------------------------------------
 # Every in-place change ticks one process-wide clock; a tensor's version counter (a
@@ -123,9 +126,17 @@ class Node:
             if n
         )
 
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
     def release(self) -> None:
-        """Free what backward needed, keeping the structure (parents, shape) for drawings.
-        Arrays among the constants go too; tensors stay (the user holds them anyway)."""
+        """Free what backward needed, keeping the structure (parents, shapes) for drawings.
+        Constant arrays and tensors that needed no gradient go too (as `Freed` records)."""
         saved = self.inputs is not None or self.out is not None or self.res is not None
         self.inputs = self.data = self.out = self.res = None
         if saved:
@@ -137,17 +148,24 @@ class Node:
         return f"<{self.name()}>"
 
 
-class ArrayInfo:
-    """What a drawing needs of a constant array that backward freed: shape and dtype."""
+class Freed:
+    """A constant argument that backward let go of (an array, or a tensor that needed no
+    gradient): what drawings need of it, its shape and dtype."""
 
-    __slots__ = ("shape", "dtype")
+    __slots__ = ("shape", "dtype", "was_tensor")
+    data = grad = _node = None
+    requires_grad = False
 
-    def __init__(self, a: Any) -> None:
-        self.shape, self.dtype = a.shape, a.dtype
+    def __init__(self, value: Any, was_tensor: bool) -> None:
+        self.shape, self.dtype, self.was_tensor = value.shape, value.dtype, was_tensor
 
     def __repr__(self) -> str:
         return f"array{self.shape}"
 
 
 def _light(p: Any) -> Any:
-    return ArrayInfo(p) if type(p).__module__ == "numpy" and getattr(p, "size", 0) > 3 else p
+    if isinstance(p, np.ndarray):
+        return Freed(p, was_tensor=False) if p.size > 3 else p  # small ones label ops
+    if type(p) is not Node and isinstance(getattr(p, "data", None), np.ndarray):
+        return Freed(p, was_tensor=True)  # a Tensor that needed no gradient
+    return p

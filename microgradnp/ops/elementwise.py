@@ -343,7 +343,7 @@ def astype(x, dtype):
     return x.astype(dtype)
 
 
-@astype.defvjp(uses_out=False)
+@astype.defvjp(uses_inputs=False, uses_out=False)
 def _astype_vjp(g, out, needs, x, dtype):
     return (astype(g, raw(x).dtype),)
 

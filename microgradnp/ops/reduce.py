@@ -56,7 +56,7 @@ def _sum(x, axis=None, keepdims=False):
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
-@_sum.defvjp(uses_out=False)
+@_sum.defvjp(uses_inputs=False, uses_out=False)
 def _sum_vjp(g, out, needs, x, axis=None, keepdims=False):
     return (_expand_like(g, x, axis, keepdims),)
 
@@ -78,7 +78,7 @@ def _mean(x, axis=None, keepdims=False):
     return np.mean(x, axis=axis, keepdims=keepdims)
 
 
-@_mean.defvjp(uses_out=False)
+@_mean.defvjp(uses_inputs=False, uses_out=False)
 def _mean_vjp(g, out, needs, x, axis=None, keepdims=False):
     shape = raw(x).shape
     n = int(np.prod(shape)) // builtins.max(int(np.prod(_kept_shape(shape, axis))), 1)

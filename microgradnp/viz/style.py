@@ -115,7 +115,9 @@ def op_label(node: Any) -> list[str]:
 
 
 def _is_tensor(value: Any) -> bool:
-    return hasattr(value, "_node") and hasattr(value, "shape")  # a Tensor or a Produced
+    from .walk import is_tensor
+
+    return is_tensor(value)
 
 
 def grad_style(grad: Any) -> tuple[str, str, str]:

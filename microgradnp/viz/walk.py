@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..graph import Node
+from ..graph import Freed, Node
 from ..tensor import Tensor
 
 # Gradients that reached intermediates, kept by `retain_grads` for drawings (weakly keyed:
@@ -104,11 +104,12 @@ class GraphWalk:
 
 
 def is_tensor(value: Any) -> bool:
-    return isinstance(value, (Tensor, Produced))
+    """A tensor drawn as a box: a Tensor, an intermediate, or an input backward let go of."""
+    return isinstance(value, (Tensor, Produced)) or (type(value) is Freed and value.was_tensor)
 
 
 def _key(t: Any) -> tuple:
-    return ("node", id(t._node)) if t._node is not None else ("leaf", id(t))
+    return ("node", id(t._node)) if t._node is not None else ("leaf", id(t))  # Freed: leaf
 
 
 class _Names:
