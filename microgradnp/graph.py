@@ -142,7 +142,9 @@ class Node:
         if saved:
             self.stamp = FREED
         if False in self.needs:
-            self.parents = tuple(_light(p) for p in self.parents)
+            self.parents = tuple(
+                p if n else _light(p) for p, n in zip(self.parents, self.needs, strict=True)
+            )
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
