@@ -11,7 +11,7 @@ import microgradnp as mg
 
 from ..dtypes import get_default_dtype
 
-__all__ = ["default_collate"]
+__all__ = ["default_collate", "default_convert"]
 
 
 def default_collate(batch: list[Any]) -> Any:
@@ -49,3 +49,25 @@ def default_collate(batch: list[Any]) -> Any:
             return type(elem)(*fields)
         return fields
     raise TypeError(f"default_collate: cannot batch samples of type {type(elem).__name__}")
+
+
+def default_convert(data: Any) -> Any:
+    """Turn ndarrays into tensors, inside tuples, lists and dicts too; leave the rest as is.
+
+    What a `DataLoader` with `batch_size=None` (no batching) applies to each sample, as in
+    PyTorch.
+
+    Example:
+        >>> x, label = default_convert((np.zeros(2), 3))
+        >>> type(x).__name__, x.shape, label
+        ('Tensor', (2,), 3)
+    """
+    if isinstance(data, np.ndarray) and data.dtype.kind in "biuf":
+        return mg.from_numpy(data)
+    if isinstance(data, Mapping):
+        return {key: default_convert(value) for key, value in data.items()}
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*(default_convert(d) for d in data))
+    if isinstance(data, (tuple, list)):
+        return type(data)(default_convert(d) for d in data)
+    return data
