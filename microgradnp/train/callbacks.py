@@ -15,6 +15,10 @@ class Callback(Protocol):
     """What `fit` calls; every method is optional (define only those you need).
 
     - `on_train_begin(model)` before the first epoch;
+    - `on_train_batch_end(step, batch, outputs, loss)` after each optimizer step: `step`
+      counts batches from 0 over the whole run, `batch` is the loader's `(inputs, targets)`,
+      `outputs` the model's outputs and `loss` the loss tensor (its graph already
+      backpropagated, and still walkable, e.g. by `mg.viz`);
     - `on_epoch_end(epoch, logs) -> bool | None` after each epoch (`epoch` counts from 0,
       `logs` maps names to this epoch's numbers); return True to stop training;
     - `on_train_end(model)` after the last epoch.

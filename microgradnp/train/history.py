@@ -58,8 +58,8 @@ class History(dict):
     """Per-epoch logs of `fit`: a dict from name to a list with one value per epoch.
 
     Keys: `loss`, each training metric, then (with a validation loader) `val_loss` and
-    `val_<metric>`, and `lr` (the learning rate of the first parameter group during the
-    epoch). `epochs` counts the epochs run; `stopped_early` says whether a callback stopped
+    `val_<metric>`, and `lr` (the learning rate of the first parameter group at the start of
+    the epoch). `epochs` counts the epochs run; `stopped_early` says whether a callback stopped
     training. `best(key)` gives the best epoch (0-based) and its value.
 
     Example:

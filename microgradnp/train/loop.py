@@ -96,15 +96,19 @@ def fit(
     scheduler: Any = None,
     progress: bool | None = None,
     stream: TextIO | None = None,
+    scheduler_interval: str = "epoch",
 ) -> History:
     """Train `model` for up to `epochs` epochs and return the per-epoch `History`.
 
     Each epoch: `model.train()`; for each `(inputs, targets)` batch of `train_loader`,
     `loss = loss_fn(model(inputs), targets)`, `optimizer.zero_grad()`, `loss.backward()`,
-    `optimizer.step()`. Then, with `val_loader`, the same loss and metrics in `eval()` mode
-    under `mg.no_grad()`; then `scheduler.step()` (a `ReduceLROnPlateau` gets `val_loss`, or
-    `loss` without a validation loader); then each callback's `on_epoch_end`, any of which
-    may stop training. Training metrics are computed on the epoch's running predictions.
+    `optimizer.step()`, then each callback's `on_train_batch_end`. Then, with `val_loader`,
+    the same loss and metrics in `eval()` mode under `mg.no_grad()`; then `scheduler.step()`
+    (a `ReduceLROnPlateau` gets `val_loss`, or `loss` without a validation loader); then each
+    callback's `on_epoch_end`, any of which may stop training. With
+    `scheduler_interval="batch"` the scheduler steps after every `optimizer.step()` instead
+    (what `OneCycleLR` and warm-up schedules expect). Training metrics are computed on the
+    epoch's running predictions.
 
     Args:
         model: an `nn.Module` (anything callable with `train()`/`eval()`).
@@ -114,12 +118,17 @@ def fit(
         epochs: the most epochs to run.
         metrics: names ("accuracy", "precision", "recall", "f1"; macro averages) or callables
             `fn(y_true, y_pred)` on NumPy arrays of targets and model outputs.
-        callbacks: objects with any of `on_train_begin(model)`, `on_epoch_end(epoch, logs)`
-            (return True to stop) and `on_train_end(model)`, e.g. `EarlyStopping`.
-        scheduler: a learning-rate scheduler from `mg.optim.lr_scheduler`, stepped per epoch.
-        progress: a progress bar per epoch: None (default) shows it when `stream` is a
-            terminal, True always, False never. Without `tqdm`, one line per epoch instead.
-        stream: where the bar is written (default `sys.stdout`).
+        callbacks: objects with any of `on_train_begin(model)`,
+            `on_train_batch_end(step, batch, outputs, loss)`, `on_epoch_end(epoch, logs)`
+            (return True to stop) and `on_train_end(model)`, e.g. `EarlyStopping`,
+            `TensorBoard`; see `Callback`.
+        scheduler: a learning-rate scheduler from `mg.optim.lr_scheduler`.
+        progress: None (default): a progress bar per epoch when `stream` is a terminal, one
+            plain line per epoch when it is not (a log file, a pipe); True: the bar always
+            (a plain line without `tqdm`); False: nothing.
+        stream: where the bar or lines are written (default `sys.stdout`).
+        scheduler_interval: "epoch" (default) steps `scheduler` once per epoch, "batch" after
+            every optimizer step (`ReduceLROnPlateau` needs "epoch").
 
     Example:
         >>> import microgradnp as mg
@@ -143,11 +152,21 @@ def fit(
     names = [name for name, _ in metric_fns]
     if len(set(names)) != len(names):
         raise ValueError(f"metric names must be distinct, got {names}")
+    if scheduler_interval not in ("epoch", "batch"):
+        raise ValueError(
+            f"scheduler_interval must be 'epoch' or 'batch', got {scheduler_interval!r}"
+        )
+    if scheduler_interval == "batch" and isinstance(scheduler, ReduceLROnPlateau):
+        raise ValueError(
+            "ReduceLROnPlateau reacts to a per-epoch metric: use scheduler_interval='epoch'"
+        )
+    per_batch = scheduler is not None and scheduler_interval == "batch"
     callbacks = list(callbacks)
     stream = sys.stdout if stream is None else stream
     bar = _Progress(progress, epochs, stream)
     history = History()
     _call(callbacks, "on_train_begin", model)
+    step = 0
     for epoch in range(epochs):
         lr = float(optimizer.param_groups[0]["lr"])
         model.train()
@@ -160,7 +179,11 @@ def fit(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            if per_batch:
+                scheduler.step()
             running.add(loss, outputs, targets)
+            _call(callbacks, "on_train_batch_end", step, batch, outputs, loss)
+            step += 1
             bar.update(running.logs() if bar.due() else None)
         logs = running.logs()
         if val_loader is not None:
@@ -168,7 +191,7 @@ def fit(
         logs["lr"] = lr
         history.append(logs)
         bar.end(epoch, logs)
-        if scheduler is not None:
+        if scheduler is not None and not per_batch:
             if isinstance(scheduler, ReduceLROnPlateau):
                 scheduler.step(logs["val_loss" if val_loader is not None else "loss"])
             else:

@@ -13,13 +13,15 @@ _SHORT = {"accuracy": "acc", "precision": "prec", "recall": "rec"}
 
 
 class _Progress:
-    """Per-epoch output: a tqdm bar, a plain line per epoch (no tqdm), or nothing."""
+    """Per-epoch output: a tqdm bar on a terminal, a plain line per epoch when the stream is
+    not a terminal (or without tqdm), or nothing (`progress=False`)."""
 
     def __init__(self, progress: bool | None, epochs: int, stream: TextIO) -> None:
         self.epochs, self.stream, self.bar, self.plain = epochs, stream, None, False
         if progress is None:
             isatty = getattr(stream, "isatty", None)
             progress = bool(isatty and isatty())
+            self.plain = not progress  # a log file or a pipe: one line per epoch
         self.enabled = bool(progress)
         self._tqdm = None
         if self.enabled:
