@@ -4,9 +4,10 @@
 `backward`, `step`), then evaluates on a validation loader in `eval()` mode under
 `mg.no_grad()`, steps a learning-rate scheduler once per epoch (or per batch) and asks each
 callback whether to stop. A `tqdm` bar (the optional `train` extra) shows the running loss and
-metrics on a terminal; elsewhere (a log file, a pipe) `fit` prints one line per epoch. Metrics come from `microgradnp.metrics`;
-plots of a `History` from `microgradnp.plots`. Modules: `loop` (`fit`), `history`
-(`History`, metric names), `callbacks`, `progress` (bar and per-epoch lines).
+metrics on a terminal; elsewhere (a log file, a pipe) `fit` prints one line per epoch.
+Metrics come from `microgradnp.metrics`; plots of a `History` from `microgradnp.plots`.
+Modules: `loop` (`fit`), `history` (`History`, metric names), `callbacks`, `progress` (bar
+and per-epoch lines).
 """
 
 from .callbacks import Callback, EarlyStopping
