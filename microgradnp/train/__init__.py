@@ -7,11 +7,12 @@ callback whether to stop. A `tqdm` bar (the optional `train` extra) shows the ru
 metrics on a terminal; elsewhere (a log file, a pipe) `fit` prints one line per epoch.
 Metrics come from `microgradnp.metrics`; plots of a `History` from `microgradnp.plots`.
 Modules: `loop` (`fit`), `history` (`History`, metric names), `callbacks`, `progress` (bar
-and per-epoch lines).
+and per-epoch lines), `tensorboard` (event files for TensorBoard).
 """
 
 from .callbacks import Callback, EarlyStopping
 from .history import History, resolve_metric
 from .loop import fit
+from .tensorboard import TensorBoard
 
-__all__ = ["Callback", "EarlyStopping", "History", "fit", "resolve_metric"]
+__all__ = ["Callback", "EarlyStopping", "History", "TensorBoard", "fit", "resolve_metric"]
