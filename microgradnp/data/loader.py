@@ -171,6 +171,17 @@ class DataLoader:
     def __len__(self) -> int:
         return len(self._index_sampler)  # type: ignore[arg-type]
 
+    def _index_batches(self) -> Iterator[Any]:
+        """One epoch of index batches. For a `BatchSampler` over the default samplers, these
+        are slices of one index array (the same indices, without a Python list per batch)."""
+        batches = self.batch_sampler
+        if type(batches) is BatchSampler and hasattr(batches.sampler, "_index_array"):
+            order = batches.sampler._index_array()
+            size = batches.batch_size
+            stop = len(order) - len(order) % size if batches.drop_last else len(order)
+            return (order[start : start + size] for start in range(0, stop, size))
+        return iter(self._index_sampler)
+
     def __iter__(self) -> Iterator[Any]:
         if self.num_workers == 0:
             return self._single_process_iter()
@@ -184,5 +195,5 @@ class DataLoader:
 
     def _single_process_iter(self) -> Iterator[Any]:
         fetch = Fetcher(self.dataset, self._auto_collation, self.collate_fn)
-        for index in self._index_sampler:
+        for index in self._index_batches():
             yield fetch(index)

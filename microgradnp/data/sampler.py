@@ -72,6 +72,10 @@ class SequentialSampler(Sampler):
     def __len__(self) -> int:
         return len(self.data_source)
 
+    def _index_array(self) -> np.ndarray:
+        """One epoch's indices as an array (what `DataLoader` slices into batches)."""
+        return np.arange(len(self.data_source))
+
 
 class RandomSampler(Sampler):
     """Random indices into `data_source`: a fresh permutation per `iter()`, or, with
@@ -119,14 +123,17 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else int(self._num_samples)
 
     def __iter__(self) -> Iterator[int]:
+        yield from self._index_array().tolist()
+
+    def _index_array(self) -> np.ndarray:
+        """One epoch's indices as an array (what `DataLoader` slices into batches)."""
         n = len(self.data_source)
         rng = default_generator() if self.generator is None else self.generator
         if self.replacement:
-            yield from rng.integers(0, n, size=self.num_samples).tolist()
-            return
-        for _ in range(self.num_samples // n):
-            yield from rng.permutation(n).tolist()
-        yield from rng.permutation(n)[: self.num_samples % n].tolist()
+            return rng.integers(0, n, size=self.num_samples)
+        parts = [rng.permutation(n) for _ in range(self.num_samples // n)]
+        parts.append(rng.permutation(n)[: self.num_samples % n])
+        return np.concatenate(parts)
 
     def __len__(self) -> int:
         return self.num_samples

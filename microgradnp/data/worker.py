@@ -94,6 +94,8 @@ class Fetcher:
         if self._fetch_batch is not None:
             return self._fetch_batch(np.asarray(index, dtype=np.int64))
         collate = default_collate if self.collate_fn is None else self.collate_fn
+        if isinstance(index, np.ndarray):
+            index = index.tolist()  # Python ints, as a list-yielding batch sampler gives
         return collate([self.dataset[i] for i in index])
 
 
@@ -178,7 +180,7 @@ class MultiProcessIter:
     def _reset(self) -> None:
         """Start an epoch: a fresh pass over the sampler, the first tasks sent out."""
         self._epoch += 1
-        self._sampler_iter = iter(self._loader._index_sampler)
+        self._sampler_iter = self._loader._index_batches()
         self._send_idx = self._rcvd_idx = 0
         self._pending: dict[int, int] = {}  # task index -> worker
         self._ready: dict[int, Any] = {}  # task index -> payload that arrived early
