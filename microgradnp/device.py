@@ -32,16 +32,19 @@ class device:  # noqa: N801 - PyTorch's spelling
     """
 
     __slots__ = ("index", "type")
+    type: str
+    index: int | None
 
     def __init__(self, type: Any, index: int | None = None) -> None:  # noqa: A002
-        if isinstance(type, device):
-            type, index = type.type, type.index if index is None else index
-        name = str(type) if isinstance(type, str) else getattr(type, "type", None)
+        given: Any = type
+        if isinstance(given, device):
+            given, index = given.type, given.index if index is None else index
+        name = given if isinstance(given, str) else getattr(given, "type", None)
         if not isinstance(name, str):
-            raise TypeError(f"device: expected a string such as 'cpu', got {type!r}")
+            raise TypeError(f"device: expected a string such as 'cpu', got {given!r}")
         kind, _, number = name.partition(":")
         if kind != "cpu":
-            raise _no_gpu(type if index is None else f"{name}:{index}")
+            raise _no_gpu(given if index is None else f"{name}:{index}")
         if number:
             if not number.isdigit() or index is not None:
                 raise ValueError(f"device: invalid device string {name!r}")

@@ -27,7 +27,7 @@ _INSTALL = (
 
 def _tensorboardx() -> Any:
     try:
-        import tensorboardX
+        import tensorboardX  # type: ignore[import-untyped]
     except ImportError as e:
         raise ImportError(_INSTALL) from e
     return tensorboardX
@@ -57,7 +57,7 @@ def graph_def(root: Any, model: Any = None) -> Any:
         >>> sorted(node.op for node in g.node)[:3]
         ['Input', 'Parameter', 'Parameter']
     """
-    from tensorboardX.proto import (
+    from tensorboardX.proto import (  # type: ignore[import-untyped]
         attr_value_pb2,
         graph_pb2,
         node_def_pb2,
@@ -181,7 +181,7 @@ class TensorBoard:
 
     def on_train_batch_end(self, step: int, batch: Any, outputs: Any, loss: Any) -> None:
         if self.write_graph and not self._graph_written:
-            from tensorboardX.proto import event_pb2
+            from tensorboardX.proto import event_pb2  # type: ignore[import-untyped]
 
             graph = graph_def(loss, self.model)
             # NOTE: tensorboardX's add_graph traces torch models; a GraphDef is written as

@@ -123,7 +123,8 @@ def _warn_if_model_unused(graph: GraphWalk, params: Any) -> None:
 
 def _caller_stacklevel() -> int:
     """The `stacklevel` that points a warning at the first frame outside `mg.viz`."""
-    level, frame = 1, sys._getframe(1)
+    level = 1
+    frame: Any = sys._getframe(1)
     while frame is not None and os.path.dirname(frame.f_code.co_filename) == _VIZ_DIR:
         frame, level = frame.f_back, level + 1
     return level
