@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from . import device as _device
 from . import dtypes as _dtypes
 from . import random as _random
 from .graph import OUTPUT_CHANGED
@@ -38,15 +39,6 @@ def _to_array(data: Any, dtype: Any = None, copy: builtins.bool = True) -> np.nd
             f"{arr.dtype}); use numbers, lists or ndarrays of bool, integer or float dtype"
         )
     return arr
-
-
-def check_device(device: Any) -> None:
-    """Only the CPU exists here: accept `'cpu'` (or None), refuse anything else clearly."""
-    if device is not None and str(device).split(":")[0] != "cpu":
-        raise RuntimeError(
-            f"microgradnp runs on the CPU only (no GPU support): device={device!r}; "
-            "use device='cpu' or leave it out"
-        )
 
 
 class _RetainGrad:
@@ -330,24 +322,21 @@ class Tensor:
     def astype(self, dtype: Any) -> Tensor:
         return _ops.astype(self, dtype)
 
-    def to(self, *args: Any, dtype: Any = None, device: Any = None, **kw: Any) -> Tensor:
-        """`t.to(dtype)`, `t.to('cpu')`, `t.to(device, dtype)`, `t.to(other_tensor)`."""
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype = a.dtype
-            elif isinstance(a, str) or type(a).__name__ == "device":
-                device = a
-            else:
-                dtype = a
-        check_device(device)
-        return self if dtype is None or np.dtype(dtype) == self.dtype else _ops.astype(self, dtype)
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """`t.to(dtype)`, `t.to('cpu')`, `t.to(device, dtype)`, `t.to(other)`, as PyTorch
+        (the CPU is the only device)."""
+        return _device.tensor_to(self, *args, **kwargs)
 
     def cpu(self) -> Tensor:
         return self
 
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        _device.check_device("cuda")  # raises: there is no GPU
+        return self
+
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> _device.device:
+        return _device.device("cpu")
 
     def float(self) -> Tensor:
         return _ops.astype(self, np.float32)

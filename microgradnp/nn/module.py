@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import no_grad
+from ..device import parse_to_args
 from ..graph import scope
 from ..tensor import Tensor
 
@@ -384,12 +385,14 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype: Any = None) -> Module:
-        """Cast floating parameters, their gradients and floating buffers to `dtype` in place
-        (the tensors keep their identity). `to("cpu")` is accepted and does nothing."""
-        if dtype is None or (isinstance(dtype, str) and dtype == "cpu"):
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Cast floating parameters, their gradients and floating buffers to a dtype in place
+        (the tensors keep their identity), with PyTorch's overloads: `to(dtype)`,
+        `to(device, dtype)`, `to(tensor)`, `to(device=..., dtype=...)`. The device must be
+        the CPU ("cpu", `mg.device("cpu")`); any other raises, saying there is no GPU."""
+        dt, _ = parse_to_args(*args, **kwargs)
+        if dt is None:
             return self
-        dt = np.dtype(dtype)
         if dt.kind != "f":
             raise TypeError(f"Module.to: only floating dtypes are allowed, got {dt}")
         for module in self.modules():
