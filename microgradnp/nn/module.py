@@ -17,7 +17,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..device import parse_to_args
-from ..graph import scope
+from ..grad_mode import context
 from ..tensor import Tensor
 
 
@@ -124,16 +124,18 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._forward_pre_hooks or self._forward_hooks:
             return self._call_with_hooks(args, kwargs)
-        prev = scope.modules
-        scope.modules = prev + (self,)  # ops recorded inside are grouped under this module
+        ctx = context()
+        prev = ctx.modules
+        ctx.modules = prev + (self,)  # ops recorded inside are grouped under this module
         try:
             return self.forward(*args, **kwargs)
         finally:
-            scope.modules = prev
+            ctx.modules = prev
 
     def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
-        prev = scope.modules
-        scope.modules = prev + (self,)
+        ctx = context()
+        prev = ctx.modules
+        ctx.modules = prev + (self,)
         try:
             for hook in tuple(self._forward_pre_hooks.values()):
                 result = hook(self, args)
@@ -146,7 +148,7 @@ class Module:
                     out = result
             return out
         finally:
-            scope.modules = prev
+            ctx.modules = prev
 
     # ---- registration ---------------------------------------------------------------------
     def _check_name(self, name: Any, kind: str, store: dict) -> None:

@@ -58,10 +58,10 @@ def lerp_(start: np.ndarray, end: np.ndarray, weight: float, scratch: np.ndarray
 def stamp(p: Tensor, clock: int) -> None:
     """Record an in-place update of parameter `p` at `clock` on its version counter (a
     parameter is a leaf: no node's saved output can have changed)."""
-    if p._vc is None:
-        p._vc = [clock]
-    else:
-        p._vc[0] = clock
+    if p._base is None:
+        p._vc = clock
+    else:  # a parameter that views another tensor's memory: its base keeps the count
+        p._base._vc = clock
 
 
 class Optimizer:
