@@ -13,7 +13,7 @@ import numpy as np
 
 from ..primitive import primitive, raw
 from ..tensor import Tensor
-from .elementwise import exp, maximum, minimum, sqrt
+from .elementwise import exp, maximum, minimum
 from .shape import _broadcast_to, _reshape
 
 _MinMax = namedtuple("_MinMax", ["values", "indices"])
@@ -90,36 +90,69 @@ def mean(x: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
     return _mean(x, axis=axis, keepdims=keepdims)
 
 
-def var(
-    x: Any,
-    dim: Any = None,
-    *,
-    correction: Any = None,
-    keepdim: bool = False,
-    unbiased: Any = None,
-    ddof: Any = None,
-    **kw: Any,
-) -> Any:
-    """Variance with Bessel's correction by default (`correction=1`, as PyTorch).
-
-    `ddof=` (NumPy) and `unbiased=` (old PyTorch) are accepted as aliases.
-    """
-    axis, keepdims = dim_args(dim, keepdim, kw)
+def _var_args(x: Any, dim: Any, kw: dict) -> tuple[Any, bool, int]:
+    """(axis, keepdims, correction) from var/std's PyTorch and NumPy spellings."""
+    correction = kw.pop("correction", None)
+    ddof, unbiased = kw.pop("ddof", None), kw.pop("unbiased", None)
+    axis, keepdims = dim_args(dim, kw.pop("keepdim", False), kw)
     if ddof is not None:
         correction = ddof
     if unbiased is not None:
         correction = 1 if unbiased else 0
-    if correction is None:
-        correction = 1
-    shape = raw(x).shape
-    n = int(np.prod(shape)) // int(np.prod(_kept_shape(shape, axis)))  # reduced count
+    return axis, keepdims, 1 if correction is None else correction
+
+
+def _reduced_count(shape: tuple, axis: Any) -> int:
+    return int(np.prod(shape)) // builtins.max(int(np.prod(_kept_shape(shape, axis))), 1)
+
+
+def var(x: Any, dim: Any = None, **kw: Any) -> Any:
+    """Variance with Bessel's correction by default (`correction=1`, as PyTorch).
+
+    Keywords: `correction=`, `keepdim=`; `ddof=` (NumPy) and `unbiased=` (old PyTorch) are
+    accepted as aliases.
+    """
+    axis, keepdims, correction = _var_args(x, dim, kw)
+    n = _reduced_count(raw(x).shape, axis)
     diff = x - _mean(x, axis=axis, keepdims=True)
     return _sum(diff * diff, axis=axis, keepdims=keepdims) / builtins.max(n - correction, 0)
 
 
+@primitive
+def _std(x, axis=None, keepdims=False, correction=1):
+    dof = builtins.max(_reduced_count(x.shape, axis) - correction, 0)
+    diff = x - np.mean(x, axis=axis, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):  # dof 0: nan, as PyTorch
+        return np.sqrt(np.sum(diff * diff, axis=axis, keepdims=keepdims) / dof)
+
+
+@_std.defvjp
+def _std_vjp(g, out, needs, x, axis=None, keepdims=False, correction=1):
+    # d std / dx = (x - mean) / (dof * std); where std == 0 (a constant slice) the gradient
+    # is 0, as in PyTorch (a subgradient: std has a kink there), never 0/0
+    xr = raw(x)
+    dof = builtins.max(_reduced_count(xr.shape, axis) - correction, 0)
+    zero = np.reshape(raw(out) == 0, _kept_shape(xr.shape, axis)).astype(xr.dtype)
+    s = _expand_like(out, x, axis, keepdims)
+    denom = s * dof + zero  # never 0 where the slice is constant; masked out below
+    diff = x - _mean(x, axis=axis, keepdims=True)
+    return (_expand_like(g, x, axis, keepdims) * diff * (1.0 - zero) / denom,)
+
+
 def std(x: Any, dim: Any = None, **kw: Any) -> Any:
-    """Standard deviation: sqrt of `var` (same arguments and default correction=1)."""
-    return sqrt(var(x, dim, **kw))
+    """Standard deviation, with `var`'s arguments (default correction=1).
+
+    Its gradient is 0 over a constant slice, as in PyTorch.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> x = mg.tensor([2.0, 2.0, 2.0], requires_grad=True)
+        >>> x.std().backward()
+        >>> x.grad.tolist()
+        [0.0, 0.0, 0.0]
+    """
+    axis, keepdims, correction = _var_args(x, dim, kw)
+    return _std(x, axis=axis, keepdims=keepdims, correction=correction)
 
 
 def _extreme_vjp(g, out, needs, x, axis=None, keepdims=False):
