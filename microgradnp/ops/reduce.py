@@ -14,7 +14,7 @@ import numpy as np
 from ..primitive import primitive, raw
 from ..tensor import Tensor
 from .elementwise import exp, maximum, minimum
-from .shape import _broadcast_to, _reshape
+from .shape import _broadcast_to, _getitem, _reshape, canonical_dim
 
 _MinMax = namedtuple("_MinMax", ["values", "indices"])
 
@@ -178,23 +178,50 @@ amax.defvjp(_extreme_vjp)
 amin.defvjp(_extreme_vjp)
 
 
+def _values_at(x: Any, indices: np.ndarray, axis: int, keepdims: bool) -> Any:
+    """x's entries at `indices` along `axis` (a gather: the gradient goes to those entries)."""
+    grids = list(np.indices(indices.shape, sparse=True))
+    if keepdims:
+        grids[axis] = indices
+    else:
+        grids.insert(axis, indices)
+    return _getitem(x, index=tuple(grids))
+
+
 def _max_or_min(
     x: Any, dim: Any, keepdim: bool, kw: dict, extreme: Any, arg: Any, pairwise: Any
 ) -> Any:
     if isinstance(dim, (Tensor, np.ndarray)):  # torch.max(a, b) is the elementwise maximum
         return pairwise(x, dim)
     axis, keepdims = dim_args(dim, keepdim, kw)
-    values = extreme(x, axis=axis, keepdims=keepdims)
     if axis is None or isinstance(axis, tuple):
-        return values
-    indices = arg(raw(x), axis=axis, keepdims=keepdims)
-    return _MinMax(values, Tensor._wrap(np.asarray(indices, dtype=np.int64)))
+        return extreme(x, axis=axis, keepdims=keepdims)
+    xr, name = raw(x), extreme.name[1:]  # "amax" -> "max"
+    axis = canonical_dim(axis, xr.ndim, name, xr.shape)
+    if xr.ndim == 0:  # PyTorch: the value itself, at index 0
+        return _MinMax(x * 1, Tensor._wrap(np.zeros((), dtype=np.int64)))
+    if xr.shape[axis] == 0:
+        raise IndexError(
+            f"{name}: cannot reduce over the empty dimension {axis} of a tensor of shape {xr.shape}"
+        )
+    indices = np.asarray(arg(xr, axis=axis, keepdims=keepdims), dtype=np.int64)
+    return _MinMax(_values_at(x, indices, axis, keepdims), Tensor._wrap(indices))
 
 
 def max(x: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # noqa: A001
     """Largest element; with an int `dim`, a (values, indices) pair as in PyTorch.
 
-    The gradient is split evenly between tied maxima.
+    With an int `dim`, `indices` holds the first occurrence of the maximum and the gradient
+    goes to that element only (as PyTorch's `max(dim)`); over all or a tuple of dims the
+    gradient is split evenly between tied maxima (as PyTorch's `amax`).
+
+    Example:
+        >>> import microgradnp as mg
+        >>> x = mg.tensor([[1.0, 3.0, 3.0]], requires_grad=True)
+        >>> values, indices = mg.max(x, dim=1)
+        >>> values.sum().backward()
+        >>> indices.tolist(), x.grad.tolist()
+        ([1], [[0.0, 1.0, 0.0]])
     """
     return _max_or_min(x, dim, keepdim, kw, amax, np.argmax, maximum)
 
@@ -202,7 +229,8 @@ def max(x: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # no
 def min(x: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # noqa: A001
     """Smallest element; with an int `dim`, a (values, indices) pair as in PyTorch.
 
-    The gradient is split evenly between tied minima.
+    As for `max`: with an int `dim` the gradient goes to the returned (first) index; over
+    all or a tuple of dims it is split evenly between tied minima.
     """
     return _max_or_min(x, dim, keepdim, kw, amin, np.argmin, minimum)
 
