@@ -179,8 +179,30 @@ class Optimizer:
         state = self.state
         for p in group["params"]:
             if p.grad is not None:
-                self._update(p, p.grad.data, state[p], group)
+                if p.data.dtype.itemsize < 4:
+                    self._update_widened(p, state[p], group)
+                else:
+                    self._update(p, p.grad.data, state[p], group)
                 p._version = clock
+
+    def _update_widened(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """Update a float16 parameter with float32 arithmetic and float32 state.
+
+        NOTE: in float16 `grad * grad` overflows from |grad| >= 256, and eps = 1e-8 and small
+        second moments round to 0. PyTorch keeps the state in float16, so there Adam's
+        moments become inf (the parameter stops moving) or 0 (it steps to -inf), and
+        Adagrad's sum overflows at the first gradient of 256. Here the state is float32 (as
+        in mixed-precision training's master copies) and the parameter is rounded to float16
+        once per step, so parameters move and stay finite; where PyTorch's float16 state
+        stays in range, the results agree to float16 rounding.
+        """
+        wide = Tensor._wrap(param.data.astype(np.float32))
+        for key, value in state.items():  # e.g. float16 state loaded from a checkpoint
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.itemsize < 4:
+                state[key] = value.astype(np.float32)
+        self._update(wide, param.grad.data.astype(np.float32), state, group)
+        with np.errstate(over="ignore"):  # a value beyond float16's range becomes inf
+            param.data[...] = wide.data
 
     def state_dict(self) -> dict[str, Any]:
         """Copy of the state, parameters referred to by index (PyTorch's layout).

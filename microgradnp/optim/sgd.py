@@ -122,10 +122,14 @@ class SGD(Optimizer):
         lr, state = group["lr"], self.state
         for p in group["params"]:
             g = p.grad
-            if g is not None:
+            if g is None:
+                continue
+            if p.data.dtype.itemsize < 4:  # float16: computed in float32 (see Optimizer)
+                self._update_widened(p, state[p], group)
+            else:
                 state[p]  # noqa: B018 - an (empty) state entry per parameter, as torch.optim
                 p.data -= np.multiply(g.data, lr)
-                p._version = clock
+            p._version = clock
 
     def _update(
         self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
