@@ -1,8 +1,6 @@
 """Loading checkpoints: a failed Module.load_state_dict changes nothing; mg.load refuses
 malformed files with a ValueError naming the file, never running code."""
 
-import json
-import struct
 
 import numpy as np
 import pytest
