@@ -43,7 +43,13 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         >>> mg.tensor([1.0, 2.0]).dtype, mg.tensor([1, 2]).dtype
         (dtype('float32'), dtype('int64'))
     """
-    return _make(_to_array(data, dtype, copy=True), requires_grad)
+    array = _to_array(data, dtype, copy=True)
+    if array.dtype.kind not in "biuf":  # an ndarray of objects, strings, dates, complex
+        raise TypeError(
+            f"tensor: cannot make a tensor from an array of dtype {array.dtype}; only bool, "
+            f"integer and floating dtypes are supported"
+        )
+    return _make(array, requires_grad)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
