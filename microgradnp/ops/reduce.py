@@ -92,6 +92,11 @@ def mean(x: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
 
 def _var_args(x: Any, dim: Any, kw: dict) -> tuple[Any, bool, int]:
     """(axis, keepdims, correction) from var/std's PyTorch and NumPy spellings."""
+    if raw(x).dtype.kind != "f":
+        raise TypeError(
+            f"var/std: expected a floating tensor, got dtype {raw(x).dtype} (convert it with "
+            f".astype(np.float32) first)"
+        )
     correction = kw.pop("correction", None)
     ddof, unbiased = kw.pop("ddof", None), kw.pop("unbiased", None)
     axis, keepdims = dim_args(dim, kw.pop("keepdim", False), kw)
@@ -238,6 +243,16 @@ def min(x: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # no
 def _arg(fn: Any, x: Any, dim: Any, keepdim: bool, kw: dict) -> Any:
     axis, keepdims = dim_args(dim, keepdim, kw)
     xr = raw(x)
+    name = fn.__name__
+    if axis is not None:
+        axis = canonical_dim(axis, xr.ndim, name, xr.shape)
+        if xr.ndim == 0:
+            return Tensor._wrap(np.zeros((), dtype=np.int64))
+    if xr.size == 0 and (axis is None or xr.shape[axis] == 0):
+        raise ValueError(
+            f"{name}: cannot take the {name} of an empty tensor of shape {xr.shape}"
+            + (f" along dim {axis}" if axis is not None else "")
+        )
     if axis is None:
         out = np.asarray(fn(xr.reshape(-1)))
         if keepdims:

@@ -77,13 +77,66 @@ def _ops(m, t):
     ]
 
 
+def _more(m, t):
+    """Indexing, reductions and other ops with shape rules."""
+    one_hot = mg.one_hot if m is mg else m.nn.functional.one_hot
+    pad = mg.pad if m is mg else m.nn.functional.pad
+    empty = np.zeros((0, 3), np.float32)
+    return [
+        ("index", lambda: t(A)[5]),
+        ("index", lambda: t(A)[0, 3]),
+        ("index", lambda: t(A)[0, 0, 0]),
+        ("index", lambda: t(A)[t(np.array([True, False, True]))]),
+        ("index", lambda: t(A)[:, t(np.array([0, 3]))]),
+        ("index", lambda: t(A)[t(np.array([-1]))]),
+        ("index", lambda: t(A)[1.5]),
+        ("index", lambda: t(A)[..., None, 1]),
+        ("sum", lambda: t(A).sum(5)),
+        ("sum", lambda: t(A).sum((0, 0))),
+        ("mean", lambda: t(A).mean(-3)),
+        ("mean", lambda: t(A).mean((0, 5))),
+        ("var", lambda: t(np.arange(4)).var()),
+        ("std", lambda: t(A).std(5)),
+        ("logsumexp", lambda: m.logsumexp(t(A), 5)),
+        ("logsumexp", lambda: m.logsumexp(t(A), 1)),
+        ("argmax", lambda: t(A).argmax(5)),
+        ("argmax", lambda: t(empty).argmax()),
+        ("max", lambda: t(empty).max()),
+        ("max", lambda: t(empty).max(0)),
+        ("max", lambda: t(empty).max(1)),
+        ("one_hot", lambda: one_hot(t(np.array([-1])))),
+        ("one_hot", lambda: one_hot(t(np.array([3])), 3)),
+        ("one_hot", lambda: one_hot(t(np.array([1.0])))),
+        ("pad", lambda: pad(t(A), (1, 2, 3))),
+        ("pad", lambda: pad(t(A), (1, 1, 1, 1, 1, 1))),
+        ("reshape", lambda: t(A).reshape(-2, -3)),
+        ("reshape", lambda: t(A).reshape(3, -1)),
+        ("reshape", lambda: t(A).view(7)),
+        ("matmul", lambda: m.matmul(t(A), t(A))),
+        ("matmul", lambda: m.matmul(t(A[0]), t(A[0]))),
+        ("matmul", lambda: m.matmul(t(S), t(A))),
+        ("where", lambda: m.where(t(np.array([True, False])), t(A), t(A))),
+        ("broadcast_to", lambda: m.broadcast_to(t(A), (3, 3))),
+        ("broadcast_to", lambda: m.broadcast_to(t(A), (4, 2, 3))),
+        ("expand", lambda: t(A[:1]).expand_as(t(np.zeros((3, 3), np.float32)))),
+    ]
+
+
 CASES = list(range(len(_ops(mg, mg.tensor))))
+MORE = list(range(len(_more(mg, mg.tensor))))
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_shape_op_refuses_or_matches_torch(torch, case):
     name, ours = _ops(mg, mg.tensor)[case]
     _, theirs = _ops(torch, torch.tensor)[case]
+    same_as_torch(ours, theirs, words=(name,))
+
+
+@pytest.mark.parametrize("case", MORE)
+def test_indexing_and_reductions_refuse_or_match_torch(torch, case):
+    name, ours = _more(mg, mg.tensor)[case]
+    _, theirs = _more(torch, torch.tensor)[case]
     same_as_torch(ours, theirs, words=(name,))
 
 
