@@ -184,3 +184,31 @@ def test_save_refuses_what_load_would_refuse(tmp_path):
     with pytest.raises(ValueError, match="deeper than 200"):
         mg.save(deep, tmp_path / "deep.safetensors")
     assert not (tmp_path / "deep.safetensors").exists()
+
+
+class _Payload:
+    """Unpickling this would create the marker file: mg.load must never do it."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_files_that_would_run_code_are_refused_unexecuted(tmp_path):
+    import pickle
+    import zipfile
+
+    marker = tmp_path / "ran"
+    pickled = tmp_path / "evil.safetensors"
+    pickled.write_bytes(pickle.dumps(_Payload(str(marker))))
+    npy = tmp_path / "evil.npy"
+    np.save(npy, np.array([_Payload(str(marker))], dtype=object), allow_pickle=True)
+    zipped = tmp_path / "evil.pt"
+    with zipfile.ZipFile(zipped, "w") as z:
+        z.writestr("archive/data.pkl", pickle.dumps(_Payload(str(marker))))
+    for path, kind in ((pickled, "pickle"), (npy, "NumPy"), (zipped, "zip")):
+        with pytest.raises(ValueError, match=kind):
+            mg.load(path)
+    assert not marker.exists()
