@@ -185,7 +185,7 @@ amin.defvjp(_extreme_vjp)
 
 def _values_at(x: Any, indices: np.ndarray, axis: int, keepdims: bool) -> Any:
     """x's entries at `indices` along `axis` (a gather: the gradient goes to those entries)."""
-    grids = list(np.indices(indices.shape, sparse=True))
+    grids: list[Any] = list(np.indices(indices.shape, sparse=True))
     if keepdims:
         grids[axis] = indices
     else:

@@ -94,22 +94,23 @@ def expand(x: Any, *sizes: Any) -> Any:
     if lead < 0:
         raise ValueError(f"expand: target {sizes} has fewer dimensions than the input {xs}")
     shape = []
-    for i, s in enumerate(sizes):
-        old = xs[i - lead] if i >= lead else None
-        if s == -1 and old is None:
+    for i, size in enumerate(sizes):
+        if i < lead:  # a new leading dimension: any size but -1
+            if size < 0:
+                raise ValueError(
+                    f"expand: the size {size} is not allowed in a new leading dimension {i} "
+                    f"(target {sizes}, input shape {xs})"
+                )
+            shape.append(size)
+            continue
+        old = xs[i - lead]
+        new = old if size == -1 else size
+        if new < 0 or (old != 1 and new != old):
             raise ValueError(
-                f"expand: the size -1 is not allowed in a new leading dimension {i} "
-                f"(target {sizes}, input shape {xs})"
-            )
-        s = old if s == -1 else s
-        if s < 0 or (old is not None and old != 1 and s != old):
-            raise ValueError(
-                f"expand: the expanded size {s} must match the existing size {old} at "
+                f"expand: the expanded size {size} must match the existing size {old} at "
                 f"dimension {i} (target {sizes}, input shape {xs})"
-                if old is not None and s >= 0
-                else f"expand: invalid size {s} at dimension {i} (target {sizes})"
             )
-        shape.append(s)
+        shape.append(new)
     return _broadcast_to(x, shape=tuple(shape))
 
 

@@ -180,12 +180,14 @@ class Optimizer:
         for p in group["params"]:
             if p.grad is not None:
                 if p.data.dtype.itemsize < 4:
-                    self._update_widened(p, state[p], group)
+                    self._update_widened(p, p.grad.data, state[p], group)
                 else:
                     self._update(p, p.grad.data, state[p], group)
                 p._version = clock
 
-    def _update_widened(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+    def _update_widened(
+        self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
         """Update a float16 parameter with float32 arithmetic and float32 state.
 
         NOTE: in float16 `grad * grad` overflows from |grad| >= 256, and eps = 1e-8 and small
@@ -200,7 +202,7 @@ class Optimizer:
         for key, value in state.items():  # e.g. float16 state loaded from a checkpoint
             if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.itemsize < 4:
                 state[key] = value.astype(np.float32)
-        self._update(wide, param.grad.data.astype(np.float32), state, group)
+        self._update(wide, grad.astype(np.float32), state, group)
         with np.errstate(over="ignore"):  # a value beyond float16's range becomes inf
             param.data[...] = wide.data
 
