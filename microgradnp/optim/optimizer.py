@@ -339,7 +339,8 @@ def _load_value(key: str, value: Any, param: Tensor, index: int) -> Any:
             raise ValueError(
                 f"{where} has shape {value.shape}, but the parameter has shape {param.shape}"
             )
-        if value.dtype.kind == "f":
-            return value.astype(param.dtype, copy=True)
+        if value.dtype.kind == "f":  # float16 parameters keep float32 state (see above)
+            dtype = param.dtype if param.dtype.itemsize >= 4 else np.dtype(np.float32)
+            return value.astype(dtype, copy=True)
         return value.copy()
     return copy.deepcopy(value)

@@ -164,3 +164,16 @@ def test_state_from_torch_loads_and_continues_like_torch(torch, name):
     opt.step()
     topt.step()
     np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-6)
+
+
+def test_float16_state_survives_a_state_dict_round_trip():
+    w = mg.tensor(np.array([1.0, -2.0], np.float16), requires_grad=True)
+    opt = mg.optim.Adam([w], lr=0.01)
+    w.grad = mg.tensor(np.array([3e-3, 1000.0], np.float16))
+    opt.step()
+    saved = opt.state_dict()
+    assert saved["state"][0]["exp_avg_sq"].dtype == np.float32
+    fresh = mg.optim.Adam([w], lr=0.01)
+    fresh.load_state_dict(saved)
+    for key in ("exp_avg", "exp_avg_sq"):
+        np.testing.assert_array_equal(fresh.state[w][key], opt.state[w][key])
