@@ -73,15 +73,25 @@ def _float_target(target: Any, like: Any, who: str) -> Any:
     return tgt
 
 
-def _weight_array(weight: Any, shape: tuple, dtype: np.dtype, who: str) -> np.ndarray:
+def _weight_array(weight: Any, shape: tuple, dtype: np.dtype, who: str, name: str) -> np.ndarray:
+    """`weight` as an array that broadcasts to `shape` without changing it (as PyTorch)."""
     w = np.asarray(raw(weight), dtype=dtype)
-    try:
-        np.broadcast_shapes(w.shape, shape)
-    except ValueError:
-        raise ValueError(
-            f"{who}: weight of shape {w.shape} does not broadcast to the loss's shape {shape}"
-        ) from None
+    _check_broadcasts_into(w.shape, shape, who, name)
     return w
+
+
+def _check_broadcasts_into(wshape: tuple, shape: tuple, who: str, name: str) -> None:
+    try:
+        full = np.broadcast_shapes(wshape, shape)
+    except ValueError:
+        full = None
+    if full != shape:
+        result = "" if full is None else f" (the loss would become {full})"
+        raise ValueError(
+            f"{who}: {name} of shape {wshape} does not broadcast to the input's shape "
+            f"{shape}{result}; give it a shape that broadcasts to {shape}, e.g. "
+            f"{shape[-1:] or ()} or {shape}"
+        )
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
@@ -147,7 +157,7 @@ def binary_cross_entropy(
         )
     loss = _binary_cross_entropy(input, y)
     if weight is not None:
-        loss = loss * _weight_array(weight, xr.shape, xr.dtype, "binary_cross_entropy")
+        loss = loss * _weight_array(weight, xr.shape, xr.dtype, "binary_cross_entropy", "weight")
     return _reduce(loss, reduction)
 
 
@@ -211,11 +221,13 @@ def binary_cross_entropy_with_logits(
     if pos_weight is None:
         loss = _binary_cross_entropy_with_logits(input, y)
     else:
-        if not (isinstance(pos_weight, Tensor) and pos_weight.requires_grad):
-            pos_weight = _weight_array(pos_weight, xr.shape, xr.dtype, who)
+        if isinstance(pos_weight, Tensor) and pos_weight.requires_grad:
+            _check_broadcasts_into(pos_weight.shape, xr.shape, who, "pos_weight")
+        else:
+            pos_weight = _weight_array(pos_weight, xr.shape, xr.dtype, who, "pos_weight")
         loss = _binary_cross_entropy_with_logits(input, y, pos_weight)
     if weight is not None:
-        loss = loss * _weight_array(weight, xr.shape, xr.dtype, who)
+        loss = loss * _weight_array(weight, xr.shape, xr.dtype, who, "weight")
     return _reduce(loss, reduction)
 
 
@@ -288,7 +300,9 @@ def _reduce_by(loss: Any, reduction: str, denom: Any) -> Any:
     total = sum(loss)
     if reduction == "sum":
         return total
-    return total * np.nan if denom == 0 else total / denom  # all ignored: nan, as PyTorch
+    if denom == 0:  # all ignored: the loss is nan but its gradient is 0, as in PyTorch
+        return total * 0.0 + np.nan
+    return total / denom
 
 
 def nll_loss(

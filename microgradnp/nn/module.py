@@ -70,6 +70,23 @@ class RemovableHandle:
         self.remove()
 
 
+def _copy_all_or_nothing(targets: Mapping[str, Any], values: Mapping[str, np.ndarray]) -> None:
+    """Copy each value into its target tensor; if one copy fails, put back the ones already
+    made and re-raise, so that a failed load changes nothing."""
+    done: list[tuple[Any, np.ndarray]] = []
+    try:
+        with no_grad():
+            for key, arr in values.items():
+                target = targets[key]
+                old = target.data.copy()
+                target.copy_(arr)
+                done.append((target, old))
+    except Exception:
+        for target, old in reversed(done):
+            np.copyto(target.data, old)
+        raise
+
+
 def _addindent(text: str, spaces: int) -> str:
     lines = text.split("\n")
     return (
@@ -474,6 +491,8 @@ class Module:
                     f"dtype mismatch for {key}: cannot copy {arr.dtype} from "
                     f"checkpoint into {target.dtype}."
                 )
+            elif not target.data.flags.writeable:
+                errors.append(f"{key} is read-only in the current model: cannot copy into it.")
             values[key] = arr
         if strict and unexpected:
             errors.insert(
@@ -489,9 +508,7 @@ class Module:
                 f"Error(s) in loading state_dict for {type(self).__name__}:"
                 "\n\t" + "\n\t".join(errors)
             )
-        with no_grad():
-            for key, arr in values.items():
-                own[key].copy_(arr)
+        _copy_all_or_nothing(own, values)
         return _IncompatibleKeys(missing, unexpected)
 
     # ---- hooks -------------------------------------------------------------------------------

@@ -101,8 +101,10 @@ def save_graph(
             f"cannot render {str(path)!r}: the Graphviz `dot` program was not found on PATH. "
             f"The DOT source was written to {str(dot_path)!r}. {INSTALL_HINT}"
         )
+    # The drawing comes back on stdout and is written here: `dot` never sees the path, so
+    # no file name (e.g. "-g.svg") can be taken for an option.
     result = subprocess.run(
-        [dot, f"-T{fmt}", "-o", str(path)],
+        [dot, f"-T{fmt}"],
         input=source.encode("utf-8"),
         capture_output=True,
         check=False,
@@ -110,4 +112,5 @@ def save_graph(
     if result.returncode != 0:
         message = result.stderr.decode("utf-8", errors="replace").strip()
         raise RuntimeError(f"Graphviz `dot -T{fmt}` failed for {str(path)!r}: {message}")
+    path.write_bytes(result.stdout)
     return path
