@@ -18,12 +18,14 @@ import numpy as np
 
 import microgradnp as mg
 
+from .data_distributed import DistributedSampler
 from .dtypes import get_default_dtype
 from .random import default_generator
 
 __all__ = [
     "DataLoader",
     "Dataset",
+    "DistributedSampler",
     "StandardScaler",
     "Subset",
     "TensorDataset",
