@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,12 @@ from ..tensor import Tensor
 from .module import Module, Parameter
 
 __all__ = ["DistributedDataParallel"]
+
+
+def _grad(param: Parameter) -> np.ndarray:
+    if param.grad is None:  # only reachable if a hook removed it
+        raise RuntimeError(f"a parameter of shape {param.shape} lost its gradient in backward")
+    return param.grad.data
 
 
 class _Bucket:
@@ -48,16 +55,16 @@ class _Bucket:
         """Copy the gradients into the flat buffer and start the non-blocking allreduce."""
         if self.flat.size != self.offsets[-1]:
             self.flat = np.empty(self.offsets[-1], dtype=self.dtype)
-        for param, start, stop in zip(self.params, self.offsets, self.offsets[1:]):
-            self.flat[start:stop] = param.grad.data.reshape(-1)
+        for param, (start, stop) in zip(self.params, pairwise(self.offsets), strict=True):
+            self.flat[start:stop] = _grad(param).reshape(-1)
         self.work = dist.all_reduce(self.flat, dist.ReduceOp.AVG, async_op=True)
 
     def finish(self) -> None:
         """Wait for the allreduce and write the averaged gradients back into `.grad`."""
         self.work.wait()
         self.work = None
-        for param, start, stop in zip(self.params, self.offsets, self.offsets[1:]):
-            param.grad.data[...] = self.flat[start:stop].reshape(param.data.shape)
+        for param, (start, stop) in zip(self.params, pairwise(self.offsets), strict=True):
+            _grad(param)[...] = self.flat[start:stop].reshape(param.data.shape)
 
 
 def _check_same_parameters(module: Module) -> None:
@@ -67,8 +74,8 @@ def _check_same_parameters(module: Module) -> None:
     dist.all_gather_object(everyone, meta)
     reference = everyone[0]
     for rank, theirs in enumerate(everyone[1:], start=1):
-        for (name0, shape0, dtype0), (name, shape, dtype) in zip(reference, theirs):
-            if (name0, shape0, dtype0) != (name, shape, dtype):
+        for (name0, shape0, dtype0), (name, shape, dtype) in zip(reference, theirs, strict=False):
+            if (name0, shape0, dtype0) != (name, shape, dtype):  # counts are checked below
                 raise ValueError(
                     f"DistributedDataParallel: models differ across ranks: parameter "
                     f"{name0!r} has shape {shape0} and dtype {dtype0} on rank 0, but rank "
@@ -134,9 +141,7 @@ class DistributedDataParallel(Module):
             dist.broadcast(tensor, src=0)
         self._params = [p for p in module.parameters() if p.requires_grad]
         self._buckets = self._make_buckets(int(bucket_cap_mb * 2**20))
-        self._bucket_of = {
-            id(p): bucket for bucket in self._buckets for p in bucket.params
-        }
+        self._bucket_of = {id(p): bucket for bucket in self._buckets for p in bucket.params}
         self._expecting = False  # a synchronised backward is due (set by forward)
         self._next_bucket = 0
         self._ready: set[int] = set()
@@ -156,8 +161,11 @@ class DistributedDataParallel(Module):
 
     def _start_iteration(self) -> None:
         if self._ready:  # a backward began to reduce but some parameters got no gradient
-            names = [name for name, p in self.module.named_parameters() if p.requires_grad
-                     and id(p) not in self._ready]
+            names = [
+                name
+                for name, p in self.module.named_parameters()
+                if p.requires_grad and id(p) not in self._ready
+            ]
             raise RuntimeError(
                 "DistributedDataParallel: expected to have finished reduction in the prior "
                 f"iteration before starting a new one; these parameters received no gradient "
@@ -182,8 +190,7 @@ class DistributedDataParallel(Module):
         # Launch strictly in bucket order, so that every rank issues the same sequence of
         # collectives even if backward reaches the parameters in another order.
         while (
-            self._next_bucket < len(self._buckets)
-            and self._buckets[self._next_bucket].pending == 0
+            self._next_bucket < len(self._buckets) and self._buckets[self._next_bucket].pending == 0
         ):
             self._buckets[self._next_bucket].launch()
             self._next_bucket += 1
