@@ -1,0 +1,253 @@
+"""Distributed benchmarks: allreduce time against message size, and data-parallel steps.
+
+Run one launch per world size, from the repository root:
+
+    mpiexec -n 2 python -m benchmarks.distributed [--quick] [--json out.json]
+    mpiexec -n 4 python -m benchmarks.distributed
+    python -m benchmarks.distributed            # one rank: the compute-only baseline
+    python -m benchmarks.distributed --predict  # alpha-beta model: speed-up at 1-64 ranks
+
+Rank 0 prints Markdown tables (and writes JSON with `--json`):
+
+- allreduce (`mg.distributed.all_reduce`, float32 SUM in place) for 1 KiB to 64 MiB: the
+  median time over repetitions of the slowest rank, the algorithm bandwidth (bytes / time)
+  and the bus bandwidth (algbw x 2(N-1)/N, what a ring moves per link);
+- a training step (forward, backward, Adam step) of two MLPs under DistributedDataParallel
+  at a fixed global batch split over the ranks: `step` (gradients averaged in backward),
+  `compute` (the same step under `no_sync`, no communication), `blocking` (no_sync backward,
+  then every bucket reduced one after the other, no overlap). Communication share =
+  (step - compute) / step; overlapped share = (blocking - step) / (blocking - compute);
+- with `--predict` (one rank): the compute time per step fitted as fixed + per-sample cost,
+  and the speed-up that the alpha-beta model of a ring allreduce predicts at 1-64 ranks on
+  10 and 100 Gb/s networks (their latency and bandwidth are assumptions, see NETWORKS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one BLAS thread per rank, before NumPy loads
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+import microgradnp as mg  # noqa: E402
+from microgradnp import nn  # noqa: E402
+from microgradnp.distributed.process_group import mpi  # noqa: E402
+from microgradnp.nn.parallel import DistributedDataParallel  # noqa: E402
+
+dist = mg.distributed
+SIZES = [2**k for k in range(10, 27, 2)]  # 1 KiB, 4 KiB, ..., 64 MiB
+MODELS = {  # name: (layer widths, global batch)
+    "digits MLP 64-128-10 (9.6 k params)": ([64, 128, 10], 64),
+    "MLP 784-1024-1024-10 (1.86 M params)": ([784, 1024, 1024, 10], 128),
+}
+
+
+def _slowest(seconds: float) -> float:
+    """The largest of the ranks' times (a collective is as slow as its slowest rank)."""
+    t = np.array([seconds])
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t[0])
+
+
+def _timed(fns: dict[str, Callable[[], None]], reps: int, warmup: int) -> dict[str, float]:
+    """Median seconds of each function, run in turn (interleaved, so that load from other
+    processes on the machine hits them alike)."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(reps):
+        for name, fn in fns.items():
+            dist.barrier()
+            start = time.perf_counter()
+            fn()
+            times[name].append(_slowest(time.perf_counter() - start))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def bench_allreduce(quick: bool) -> list[dict]:
+    size, rows = dist.get_world_size(), []
+    for nbytes in SIZES:
+        buf = np.ones(nbytes // 4, dtype=np.float32)
+        reps = 5 if nbytes >= 2**24 else (10 if quick else 30)
+        seconds = _timed({"allreduce": lambda buf=buf: dist.all_reduce(buf)}, reps, 2)["allreduce"]
+        algbw = nbytes / seconds
+        busbw = algbw * 2 * (size - 1) / size
+        rows.append({"bytes": nbytes, "seconds": seconds, "algbw": algbw, "busbw": busbw})
+    return rows
+
+
+def _mlp(widths: list[int]) -> nn.Module:
+    layers: list[nn.Module] = []
+    for i, (fan_in, fan_out) in enumerate(zip(widths, widths[1:], strict=False)):
+        layers.append(nn.Linear(fan_in, fan_out))
+        if i < len(widths) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def bench_step(widths: list[int], global_batch: int, quick: bool) -> dict:
+    rank, size = dist.get_rank(), dist.get_world_size()
+    mg.manual_seed(0)
+    model = DistributedDataParallel(_mlp(widths))
+    opt = mg.optim.Adam(model.parameters(), lr=1e-4)
+    loss_fn = nn.CrossEntropyLoss()
+    rng = np.random.default_rng(rank)
+    batch = global_batch // size
+    x = mg.from_numpy(rng.normal(size=(batch, widths[0])).astype(np.float32))
+    y = mg.from_numpy(rng.integers(0, widths[-1], size=batch))
+
+    def step() -> None:
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+
+    def compute() -> None:
+        with model.no_sync():
+            step()
+
+    def blocking() -> None:
+        opt.zero_grad()
+        with model.no_sync():
+            loss_fn(model(x), y).backward()
+        for bucket in model._buckets:  # reduce after backward, one bucket at a time
+            bucket.launch()
+            bucket.finish()
+        opt.step()
+
+    reps = 10 if quick else 30
+    times = _timed({"step": step, "compute": compute, "blocking": blocking}, reps, warmup=3)
+    comm = max(times["step"] - times["compute"], 0.0)
+    exposed = times["blocking"] - times["compute"]
+    return {
+        **times,
+        "params": sum(p.numel() for p in model.parameters()),
+        "buckets": len(model._buckets),
+        "global_batch": global_batch,
+        "samples_per_s": global_batch / times["step"],
+        "comm_share": comm / times["step"],
+        "overlap_share": (times["blocking"] - times["step"]) / exposed if exposed > 0 else 0.0,
+    }
+
+
+def ring_allreduce_s(nbytes: float, ranks: int, alpha_s: float, bandwidth: float) -> float:
+    """Alpha-beta model of a ring allreduce: 2(N-1) steps, each with latency alpha, moving
+    2(N-1)/N of the message through each link at `bandwidth` bytes/s."""
+    if ranks == 1:
+        return 0.0
+    return 2 * (ranks - 1) * alpha_s + 2 * (ranks - 1) / ranks * nbytes / bandwidth
+
+
+def predicted_step_s(
+    ranks: int, global_batch: int, fixed_s: float, per_sample_s: float, copy_s: float,
+    nbytes: float, alpha_s: float, bandwidth: float,
+) -> float:  # fmt: skip
+    """Step time at `ranks` for a fixed global batch: the per-rank compute (a fixed part, the
+    optimizer and per-call overhead, plus a part proportional to the rank's batch), the
+    gradient copies into and out of the buckets, and the allreduce, not overlapped."""
+    compute = fixed_s + per_sample_s * global_batch / ranks
+    if ranks == 1:
+        return compute
+    return compute + copy_s + ring_allreduce_s(nbytes, ranks, alpha_s, bandwidth)
+
+
+NETWORKS = {  # assumed, not measured here: name -> (latency alpha, achievable bandwidth)
+    "10 Gb/s Ethernet (TCP)": (30e-6, 1.1e9),
+    "100 Gb/s (RDMA)": (5e-6, 11e9),
+}
+PREDICT_RANKS = [1, 2, 4, 8, 16, 32, 64]
+
+
+def compute_model(widths: list[int], quick: bool) -> tuple[float, float, float]:
+    """Fit compute(b) = fixed + per_sample * b to one rank's no_sync steps at several batch
+    sizes; also return the copy cost (synchronised step - compute at one rank)."""
+    batches = [2, 8, 32, 128]
+    times, copy_s = [], 0.0
+    for b in batches:
+        row = bench_step(widths, b, quick)
+        times.append(row["compute"])
+        copy_s = max(row["step"] - row["compute"], 0.0)  # keep the largest batch's
+    per_sample, fixed = np.polyfit(batches, times, 1)
+    return max(float(fixed), 0.0), max(float(per_sample), 0.0), copy_s
+
+
+def predict(quick: bool) -> None:
+    """Print predicted speed-ups for 1-64 ranks from this machine's one-rank compute."""
+    for name, (widths, _) in MODELS.items():
+        fixed, per_sample, copy_s = compute_model(widths, quick)
+        nbytes = 4 * sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
+        print(
+            f"\n### {name}: compute {fixed * 1e3:.3f} ms + {per_sample * 1e6:.2f} us/sample, "
+            f"bucket copies {copy_s * 1e3:.2f} ms, gradients {nbytes / 2**20:.2f} MiB\n"
+        )
+        print("| network | global batch | " + " | ".join(f"N={n}" for n in PREDICT_RANKS) + " |")
+        print("|---|---|" + "---|" * len(PREDICT_RANKS))
+        for net, (alpha, bandwidth) in NETWORKS.items():
+            for batch in (128, 1024):
+                args = (batch, fixed, per_sample, copy_s, nbytes, alpha, bandwidth)
+                one = predicted_step_s(1, *args)
+                speedups = [one / predicted_step_s(n, *args) for n in PREDICT_RANKS]
+                cells = " | ".join(f"{x:.2f}" for x in speedups)
+                print(f"| {net} | {batch} | {cells} |")
+
+
+def _fmt_bytes(n: int) -> str:
+    return f"{n // 2**20} MiB" if n >= 2**20 else f"{n // 2**10} KiB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="allreduce and data-parallel step timings")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--json", help="also write the results here (rank 0)")
+    parser.add_argument(
+        "--predict", action="store_true", help="one rank: fit compute, predict 1-64 ranks"
+    )
+    args = parser.parse_args()
+    dist.init_process_group("mpi")
+    if args.predict:
+        predict(args.quick)
+        dist.destroy_process_group()
+        return
+    rank, size = dist.get_rank(), dist.get_world_size()
+    result: dict = {
+        "ranks": size,
+        "cores": os.cpu_count(),
+        "cpu": platform.processor() or platform.machine(),
+        "mpi": mpi().Get_library_version().splitlines()[0].strip(),
+        "allreduce": bench_allreduce(args.quick) if size > 1 else [],
+        "steps": {name: bench_step(w, b, args.quick) for name, (w, b) in MODELS.items()},
+    }
+    if rank == 0:
+        print(f"## {size} rank(s) on {result['cores']} cores ({result['mpi']})\n")
+        if result["allreduce"]:
+            print("| message | time | algbw | busbw |\n|---|---|---|---|")
+            for row in result["allreduce"]:
+                print(
+                    f"| {_fmt_bytes(row['bytes'])} | {row['seconds'] * 1e6:,.0f} us | "
+                    f"{row['algbw'] / 1e9:.2f} GB/s | {row['busbw'] / 1e9:.2f} GB/s |"
+                )
+            print()
+        print("| model | step | compute | blocking | samples/s | comm share | overlapped |")
+        print("|---|---|---|---|---|---|---|")
+        for name, row in result["steps"].items():
+            print(
+                f"| {name} | {row['step'] * 1e3:.2f} ms | {row['compute'] * 1e3:.2f} ms | "
+                f"{row['blocking'] * 1e3:.2f} ms | {row['samples_per_s']:,.0f} | "
+                f"{row['comm_share']:.0%} | {row['overlap_share']:.0%} |"
+            )
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=1)
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
