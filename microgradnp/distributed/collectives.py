@@ -3,7 +3,8 @@
 Each works in place on the tensor's NumPy buffer, handed to MPI through the buffer interface
 without a copy (a non-contiguous tensor goes through one contiguous copy). They are not
 recorded by autograd and do not bump version counters, like `torch.distributed`'s. With
-`async_op=True` they return a `Work` whose `wait()` completes them (non-blocking MPI).
+`async_op=True` they start the non-blocking MPI call and return a `Work` whose `wait()`
+completes it.
 """
 
 from __future__ import annotations
@@ -98,10 +99,10 @@ def _divide(buf: np.ndarray, n: int) -> None:
 
 
 def _run(request: Any, finish: Callable[[], None], async_op: bool) -> Work | None:
-    work = Work(request, finish)
+    """A `Work` for a started non-blocking call; after a blocking call, finish now."""
     if async_op:
-        return work
-    work.wait()
+        return Work(request, finish)
+    finish()
     return None
 
 
@@ -135,7 +136,8 @@ def all_reduce(
         if buf is not arr:
             arr[...] = buf
 
-    return _run(comm.Iallreduce(mpi().IN_PLACE, buf, op=mpi_op), finish, async_op)
+    call = comm.Iallreduce if async_op else comm.Allreduce
+    return _run(call(mpi().IN_PLACE, buf, op=mpi_op), finish, async_op)
 
 
 def broadcast(tensor: Any, src: int, group: Any = None, async_op: bool = False) -> Work | None:
@@ -150,7 +152,8 @@ def broadcast(tensor: Any, src: int, group: Any = None, async_op: bool = False) 
         if buf is not arr:
             arr[...] = buf
 
-    return _run(comm.Ibcast(buf, root=int(src)), finish, async_op)
+    call = comm.Ibcast if async_op else comm.Bcast
+    return _run(call(buf, root=int(src)), finish, async_op)
 
 
 def _same_layout(tensors: Sequence[Any], like: np.ndarray, caller: str, what: str) -> list:
@@ -185,7 +188,8 @@ def all_gather(
         for out, part in zip(outs, gathered, strict=True):
             out[...] = part
 
-    return _run(comm.Iallgather(_contiguous(arr), gathered), finish, async_op)
+    call = comm.Iallgather if async_op else comm.Allgather
+    return _run(call(_contiguous(arr), gathered), finish, async_op)
 
 
 def reduce_scatter(
@@ -209,13 +213,14 @@ def reduce_scatter(
         if buf is not arr:
             arr[...] = buf
 
-    return _run(comm.Ireduce_scatter_block(send, buf, op=mpi_op), finish, async_op)
+    call = comm.Ireduce_scatter_block if async_op else comm.Reduce_scatter_block
+    return _run(call(send, buf, op=mpi_op), finish, async_op)
 
 
 def barrier(group: Any = None, async_op: bool = False) -> Work | None:
     """Wait until every rank has reached this call."""
     comm = _check_group(group, "barrier")
-    return _run(comm.Ibarrier(), lambda: None, async_op)
+    return _run(comm.Ibarrier() if async_op else comm.Barrier(), lambda: None, async_op)
 
 
 def all_gather_object(object_list: list[Any], obj: Any, group: Any = None) -> None:
