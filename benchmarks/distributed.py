@@ -6,13 +6,15 @@ Run one launch per world size, from the repository root:
     mpiexec -n 4 python -m benchmarks.distributed
     python -m benchmarks.distributed            # one rank: the compute-only baseline
     python -m benchmarks.distributed --predict  # alpha-beta model: speed-up at 1-64 ranks
+    mpiexec -n 2 python -m benchmarks.distributed --only allreduce,cnn   # a part of it
 
 Rank 0 prints Markdown tables (and writes JSON with `--json`):
 
 - allreduce (`mg.distributed.all_reduce`, float32 SUM in place) for 1 KiB to 64 MiB: the
   median time over repetitions of the slowest rank, the algorithm bandwidth (bytes / time)
   and the bus bandwidth (algbw x 2(N-1)/N, what a ring moves per link);
-- a training step (forward, backward, Adam step) of two MLPs under DistributedDataParallel
+- a training step (forward, backward, Adam step) under DistributedDataParallel of two MLPs,
+  and of the MNIST CNN and the GPT where `nn.Conv2d` and `mg.models.gpt` exist,
   at a fixed global batch split over the ranks: `step` (gradients averaged in backward),
   `compute` (the same step under `no_sync`, no communication), `blocking` (no_sync backward,
   then every bucket reduced one after the other, no overlap). Communication share =
@@ -31,6 +33,8 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one BLAS thread per rank, before NumPy loads
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -44,10 +48,85 @@ from microgradnp.nn.parallel import DistributedDataParallel  # noqa: E402
 
 dist = mg.distributed
 SIZES = [2**k for k in range(10, 27, 2)]  # 1 KiB, 4 KiB, ..., 64 MiB
-MODELS = {  # name: (layer widths, global batch)
-    "digits MLP 64-128-10 (9.6 k params)": ([64, 128, 10], 64),
-    "MLP 784-1024-1024-10 (1.86 M params)": ([784, 1024, 1024, 10], 128),
-}
+
+
+@dataclass
+class Workload:
+    """A model, a batch maker `(batch, rng) -> (inputs, targets)` and the global batch."""
+
+    name: str
+    make_model: Callable[[], nn.Module]
+    make_batch: Callable[[int, np.random.Generator], tuple[Any, Any]]
+    global_batch: int
+    loss_fn: Callable[[Any, Any], Any] = nn.CrossEntropyLoss()
+
+
+def _mlp(widths: list[int]) -> nn.Module:
+    layers: list[nn.Module] = []
+    for i, (fan_in, fan_out) in enumerate(zip(widths, widths[1:], strict=False)):
+        layers.append(nn.Linear(fan_in, fan_out))
+        if i < len(widths) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def _features(shape: tuple[int, ...], classes: int) -> Callable[..., tuple[Any, Any]]:
+    def make(batch: int, rng: np.random.Generator) -> tuple[Any, Any]:
+        x = rng.normal(size=(batch, *shape)).astype(np.float32)
+        return mg.from_numpy(x), mg.from_numpy(rng.integers(0, classes, size=batch))
+
+    return make
+
+
+def _cnn() -> nn.Module:
+    """The MNIST CNN: two 3x3 convolutions (8 and 16 channels) with max pooling, a linear head."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 7 * 7, 10),
+    )  # fmt: skip
+
+
+GPT_CONFIG = dict(vocab_size=68, block_size=64, n_layer=4, n_head=4, n_embd=128)
+
+
+def _gpt() -> nn.Module:
+    from microgradnp.models.gpt import GPT, GPTConfig
+
+    return GPT(GPTConfig(**GPT_CONFIG))
+
+
+def _tokens(batch: int, rng: np.random.Generator) -> tuple[Any, Any]:
+    ids = rng.integers(0, GPT_CONFIG["vocab_size"], size=(batch, GPT_CONFIG["block_size"] + 1))
+    return ids[:, :-1], mg.from_numpy(ids[:, 1:].reshape(-1))
+
+
+def _next_token_loss(logits: Any, targets: Any) -> Any:
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets)
+
+
+def workloads() -> list[Workload]:
+    """The MLPs always; the CNN and the GPT where their layers exist."""
+    found = [
+        Workload("digits MLP 64-128-10", lambda: _mlp([64, 128, 10]), _features((64,), 10), 64),
+        Workload(
+            "MLP 784-1024-1024-10",
+            lambda: _mlp([784, 1024, 1024, 10]),
+            _features((784,), 10),
+            128,
+        ),
+    ]
+    if hasattr(nn, "Conv2d") and hasattr(nn, "MaxPool2d"):
+        found.append(Workload("MNIST CNN (2 conv + linear)", _cnn, _features((1, 28, 28), 10), 64))
+    try:
+        import microgradnp.models.gpt  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        found.append(
+            Workload("GPT 4 layers x 128, context 64", _gpt, _tokens, 32, _next_token_loss)
+        )
+    return found
 
 
 def _slowest(seconds: float) -> float:
@@ -85,25 +164,14 @@ def bench_allreduce(quick: bool) -> list[dict]:
     return rows
 
 
-def _mlp(widths: list[int]) -> nn.Module:
-    layers: list[nn.Module] = []
-    for i, (fan_in, fan_out) in enumerate(zip(widths, widths[1:], strict=False)):
-        layers.append(nn.Linear(fan_in, fan_out))
-        if i < len(widths) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
-def bench_step(widths: list[int], global_batch: int, quick: bool) -> dict:
+def bench_step(work: Workload, global_batch: int, quick: bool) -> dict:
     rank, size = dist.get_rank(), dist.get_world_size()
     mg.manual_seed(0)
-    model = DistributedDataParallel(_mlp(widths))
+    model = DistributedDataParallel(work.make_model())
     opt = mg.optim.Adam(model.parameters(), lr=1e-4)
-    loss_fn = nn.CrossEntropyLoss()
-    rng = np.random.default_rng(rank)
+    loss_fn = work.loss_fn
     batch = global_batch // size
-    x = mg.from_numpy(rng.normal(size=(batch, widths[0])).astype(np.float32))
-    y = mg.from_numpy(rng.integers(0, widths[-1], size=batch))
+    x, y = work.make_batch(batch, np.random.default_rng(rank))
 
     def step() -> None:
         opt.zero_grad()
@@ -134,7 +202,12 @@ def bench_step(widths: list[int], global_batch: int, quick: bool) -> dict:
         "global_batch": global_batch,
         "samples_per_s": global_batch / times["step"],
         "comm_share": comm / times["step"],
-        "overlap_share": (times["blocking"] - times["step"]) / exposed if exposed > 0 else 0.0,
+        # undefined when the communication is lost in the noise of the compute
+        "overlap_share": (
+            (times["blocking"] - times["step"]) / exposed
+            if exposed > 0.05 * times["compute"]
+            else None
+        ),
     }
 
 
@@ -166,26 +239,28 @@ NETWORKS = {  # assumed, not measured here: name -> (latency alpha, achievable b
 PREDICT_RANKS = [1, 2, 4, 8, 16, 32, 64]
 
 
-def compute_model(widths: list[int], quick: bool) -> tuple[float, float, float]:
+def compute_model(work: Workload, quick: bool) -> tuple[float, float, float]:
     """Fit compute(b) = fixed + per_sample * b to one rank's no_sync steps at several batch
     sizes; also return the copy cost (synchronised step - compute at one rank)."""
     batches = [2, 8, 32, 128]
     times, copy_s = [], 0.0
     for b in batches:
-        row = bench_step(widths, b, quick)
+        row = bench_step(work, b, quick)
         times.append(row["compute"])
         copy_s = max(row["step"] - row["compute"], 0.0)  # keep the largest batch's
     per_sample, fixed = np.polyfit(batches, times, 1)
     return max(float(fixed), 0.0), max(float(per_sample), 0.0), copy_s
 
 
-def predict(quick: bool) -> None:
+def predict(quick: bool, wanted: Callable[[str], bool]) -> None:
     """Print predicted speed-ups for 1-64 ranks from this machine's one-rank compute."""
-    for name, (widths, _) in MODELS.items():
-        fixed, per_sample, copy_s = compute_model(widths, quick)
-        nbytes = 4 * sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
+    for work in workloads():
+        if not wanted(work.name):
+            continue
+        fixed, per_sample, copy_s = compute_model(work, quick)
+        nbytes = 4 * sum(p.numel() for p in work.make_model().parameters())
         print(
-            f"\n### {name}: compute {fixed * 1e3:.3f} ms + {per_sample * 1e6:.2f} us/sample, "
+            f"\n### {work.name}: compute {fixed * 1e3:.3f} ms + {per_sample * 1e6:.2f} us/sample, "
             f"bucket copies {copy_s * 1e3:.2f} ms, gradients {nbytes / 2**20:.2f} MiB\n"
         )
         print("| network | global batch | " + " | ".join(f"N={n}" for n in PREDICT_RANKS) + " |")
@@ -199,6 +274,10 @@ def predict(quick: bool) -> None:
                 print(f"| {net} | {batch} | {cells} |")
 
 
+def _pct(share: float | None) -> str:
+    return "n/a" if share is None else f"{share:.0%}"
+
+
 def _fmt_bytes(n: int) -> str:
     return f"{n // 2**20} MiB" if n >= 2**20 else f"{n // 2**10} KiB"
 
@@ -208,12 +287,21 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--json", help="also write the results here (rank 0)")
     parser.add_argument(
+        "--only",
+        help="comma-separated words: 'allreduce' and/or words of the model names (mlp, cnn, gpt)",
+    )
+    parser.add_argument(
         "--predict", action="store_true", help="one rank: fit compute, predict 1-64 ranks"
     )
     args = parser.parse_args()
+    words = args.only.lower().split(",") if args.only else None
+
+    def wanted(name: str) -> bool:
+        return words is None or any(word in name.lower() for word in words)
+
     dist.init_process_group("mpi")
     if args.predict:
-        predict(args.quick)
+        predict(args.quick, wanted)
         dist.destroy_process_group()
         return
     rank, size = dist.get_rank(), dist.get_world_size()
@@ -222,8 +310,10 @@ def main() -> None:
         "cores": os.cpu_count(),
         "cpu": platform.processor() or platform.machine(),
         "mpi": mpi().Get_library_version().splitlines()[0].strip(),
-        "allreduce": bench_allreduce(args.quick) if size > 1 else [],
-        "steps": {name: bench_step(w, b, args.quick) for name, (w, b) in MODELS.items()},
+        "allreduce": bench_allreduce(args.quick) if size > 1 and wanted("allreduce") else [],
+        "steps": {
+            w.name: bench_step(w, w.global_batch, args.quick) for w in workloads() if wanted(w.name)
+        },
     }
     if rank == 0:
         print(f"## {size} rank(s) on {result['cores']} cores ({result['mpi']})\n")
@@ -235,13 +325,16 @@ def main() -> None:
                     f"{row['algbw'] / 1e9:.2f} GB/s | {row['busbw'] / 1e9:.2f} GB/s |"
                 )
             print()
-        print("| model | step | compute | blocking | samples/s | comm share | overlapped |")
-        print("|---|---|---|---|---|---|---|")
+        print(
+            "| model | params | step | compute | blocking | samples/s | comm share | overlapped |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
         for name, row in result["steps"].items():
             print(
-                f"| {name} | {row['step'] * 1e3:.2f} ms | {row['compute'] * 1e3:.2f} ms | "
+                f"| {name} | {row['params'] / 1e6:.3g} M | {row['step'] * 1e3:.2f} ms | "
+                f"{row['compute'] * 1e3:.2f} ms | "
                 f"{row['blocking'] * 1e3:.2f} ms | {row['samples_per_s']:,.0f} | "
-                f"{row['comm_share']:.0%} | {row['overlap_share']:.0%} |"
+                f"{row['comm_share']:.0%} | {_pct(row['overlap_share'])} |"
             )
         if args.json:
             with open(args.json, "w") as f:
