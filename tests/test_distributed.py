@@ -79,6 +79,7 @@ def test_ddp_buffers_no_sync_unused_fit_and_checkpoint(n, tmp_path):
     code, out, _ = launch(n, "ddp_behaviour.py", str(tmp_path))
     assert code == 0, out
     assert f"ddp behaviour ok on {n} ranks" in out
+    assert ("BatchNorm buffers follow rank 0" in out) == hasattr(mg.nn, "BatchNorm1d")
     assert (tmp_path / "model.safetensors").exists()
 
 

@@ -44,6 +44,20 @@ for _ in range(3):  # before each forward rank 0's count (0, 1, 2) is copied eve
 assert ddp.module.count.item() == 2 + rank + 1, ddp.module.count.item()
 ddp.module.count.data[...] = 0
 
+if hasattr(nn, "BatchNorm1d"):  # running statistics follow rank 0 at every forward
+    bn = DDP(nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)))
+    bn(mg.full((5, 3), float(rank)) + mg.randn(5, 3))  # training: each rank its own statistics
+    stats = [None] * size
+    dist.all_gather_object(stats, [b.data.copy() for b in bn.module.buffers()])
+    assert size == 1 or not np.array_equal(stats[0][0], stats[1][0])
+    bn.eval()
+    with mg.no_grad():
+        bn(mg.ones(2, 3))  # the forward first copies rank 0's buffers everywhere
+    for mine, rank0 in zip(bn.module.buffers(), stats[0], strict=True):
+        np.testing.assert_array_equal(mine.data, rank0)
+    if rank == 0:
+        print("BatchNorm buffers follow rank 0")
+
 # no_sync: local gradients; the next synced backward averages the accumulated sum
 x_local = mg.full((1, 3), float(rank + 1))
 with ddp.no_sync():
