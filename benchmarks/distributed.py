@@ -164,7 +164,11 @@ def bench_allreduce(quick: bool) -> list[dict]:
     return rows
 
 
-def bench_step(work: Workload, global_batch: int, quick: bool) -> dict:
+def bench_step(
+    work: Workload, global_batch: int, quick: bool, variants: tuple[str, ...] = ()
+) -> dict:
+    """Time the step variants (default: step, compute, blocking; "copies" is the bucket
+    path alone: gradients into the buckets, allreduce, back into `.grad`)."""
     rank, size = dist.get_rank(), dist.get_world_size()
     mg.manual_seed(0)
     model = DistributedDataParallel(work.make_model())
@@ -191,8 +195,17 @@ def bench_step(work: Workload, global_batch: int, quick: bool) -> dict:
             bucket.finish()
         opt.step()
 
+    def copies() -> None:
+        for bucket in model._buckets:
+            bucket.launch()
+            bucket.finish()
+
+    fns = {"step": step, "compute": compute, "blocking": blocking, "copies": copies}
     reps = 10 if quick else 30
-    times = _timed({"step": step, "compute": compute, "blocking": blocking}, reps, warmup=3)
+    times = _timed({name: fns[name] for name in variants or ("step", "compute", "blocking")},
+                   reps, warmup=3)  # fmt: skip
+    if variants:
+        return times
     comm = max(times["step"] - times["compute"], 0.0)
     exposed = times["blocking"] - times["compute"]
     return {
@@ -241,15 +254,15 @@ PREDICT_RANKS = [1, 2, 4, 8, 16, 32, 64]
 
 def compute_model(work: Workload, quick: bool) -> tuple[float, float, float]:
     """Fit compute(b) = fixed + per_sample * b to one rank's no_sync steps at several batch
-    sizes; also return the copy cost (synchronised step - compute at one rank)."""
+    sizes; also return the time of the bucket copies (which do not depend on the batch)."""
     batches = [2, 8, 32, 128]
-    times, copy_s = [], 0.0
+    times, copy_s = [], []
     for b in batches:
-        row = bench_step(work, b, quick)
+        row = bench_step(work, b, quick, variants=("compute", "copies"))
         times.append(row["compute"])
-        copy_s = max(row["step"] - row["compute"], 0.0)  # keep the largest batch's
+        copy_s.append(row["copies"])
     per_sample, fixed = np.polyfit(batches, times, 1)
-    return max(float(fixed), 0.0), max(float(per_sample), 0.0), copy_s
+    return max(float(fixed), 0.0), max(float(per_sample), 0.0), float(np.median(copy_s))
 
 
 def predict(quick: bool, wanted: Callable[[str], bool]) -> None:
