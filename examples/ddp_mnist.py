@@ -3,9 +3,9 @@
 Each of N ranks holds a replica of an MLP (64 -> 128 -> ReLU -> 10), trains on its shard of
 every epoch (`DistributedSampler`) with a per-rank batch of `--batch / N`, and
 `DistributedDataParallel` averages the gradients in backward, so all replicas take the same
-steps as one process on the global batch of `--batch`. `mg.train.fit` logs the loss and
-accuracy of all ranks together and shows progress on rank 0 only; rank 0 alone writes the
-checkpoint. Run:
+steps as one process on the global batch of `--batch`. `mg.train.fit` reshuffles the shards
+each epoch (`sampler.set_epoch`), logs the loss and accuracy of all ranks together and shows
+progress on rank 0 only; rank 0 alone writes the checkpoint. Run:
 
     pip install -e ".[dist]"
     mpiexec -n 4 python examples/ddp_mnist.py [--epochs 20] [--batch 64] [--out DIR]
@@ -29,25 +29,6 @@ from microgradnp import data, nn
 from microgradnp.nn.parallel import DistributedDataParallel
 
 dist = mg.distributed
-
-
-class ShardLoader:
-    """This rank's share of `dataset` each epoch, in batches.
-
-    `fit` calls `sampler.set_epoch(epoch)` before each epoch. (Once `DataLoader` takes
-    `sampler=`, this is `data.DataLoader(dataset, batch_size, sampler=sampler)`.)
-    """
-
-    def __init__(self, dataset: data.Dataset, batch_size: int, shuffle: bool) -> None:
-        self.dataset, self.batch_size = dataset, batch_size
-        self.sampler = data.DistributedSampler(dataset, shuffle=shuffle, seed=0)
-
-    def __iter__(self):
-        shard = data.Subset(self.dataset, list(self.sampler))
-        return iter(data.DataLoader(shard, batch_size=self.batch_size))
-
-    def __len__(self) -> int:
-        return -(-len(self.sampler) // self.batch_size)
 
 
 def main() -> None:
@@ -80,11 +61,11 @@ def main() -> None:
     start = time.perf_counter()
     history = mg.train.fit(
         model,
-        ShardLoader(train, args.batch // world, shuffle=True),
+        data.DataLoader(train, args.batch // world, sampler=data.DistributedSampler(train)),
         nn.CrossEntropyLoss(),
         optimizer,
         epochs=args.epochs,
-        val_loader=ShardLoader(val, 256, shuffle=False),
+        val_loader=data.DataLoader(val, 256, sampler=data.DistributedSampler(val, shuffle=False)),
         metrics=["accuracy"],
     )
     seconds = time.perf_counter() - start

@@ -10,10 +10,11 @@ into the output folder:
     history.png           loss and accuracy per epoch, training vs validation
     confusion_matrix.png  test-set confusion matrix
     misclassified.png     the test images the network got wrong
-    graph.svg / .png      the computation graph of one training step (needs Graphviz's `dot`)
+    graph.svg / .png      one training step's computation graph with its gradients and the
+                          legend (needs Graphviz's `dot`)
 
 Run (about 2 s):
-    pip install -e ".[train,viz]" && python examples/demo.py [--out DIR] [--epochs N]
+    pip install -e ".[train,viz,io]" && python examples/demo.py [--out DIR] [--epochs N]
 
 `examples/train_by_hand.py` trains the same network with a hand-written loop.
 """
@@ -59,12 +60,15 @@ def build_model(hidden: int = 64) -> nn.Module:
 
 
 def save_computation_graph(model: nn.Module, X: np.ndarray, y: np.ndarray, out: Path) -> list[Path]:
-    """Draw one training step's graph (loss of a small batch) as SVG and PNG, if possible."""
+    """Draw one training step's graph (loss of a small batch, after backward) as SVG and PNG,
+    with every gradient's norm and max |g| coloured by size, and the legend, if possible."""
     try:
         from microgradnp import viz
     except ImportError:
         return []
     loss = nn.functional.cross_entropy(model(mg.from_numpy(X[:8])), mg.from_numpy(y[:8]))
+    viz.retain_grads(loss)  # keep the intermediates' gradients for the drawing
+    loss.backward()
     written = []
     for suffix in (".svg", ".png"):
         try:
@@ -73,6 +77,7 @@ def save_computation_graph(model: nn.Module, X: np.ndarray, y: np.ndarray, out: 
                     loss,
                     out / f"graph{suffix}",
                     params=model,
+                    show_grad=True,  # also turns the legend on
                     rankdir="LR",
                     dpi=110 if suffix == ".png" else None,
                 )
@@ -81,6 +86,7 @@ def save_computation_graph(model: nn.Module, X: np.ndarray, y: np.ndarray, out: 
             (out / "graph.dot").unlink(missing_ok=True)  # keep the folder to the pictures
             print("(Graphviz's `dot` is not installed: skipping the computation graph)")
             break
+    model.zero_grad()
     return written
 
 

@@ -37,6 +37,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .device import device
 from .dtypes import (
     bool_,
     double,

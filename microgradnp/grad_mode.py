@@ -1,23 +1,135 @@
-"""Grad mode: whether ops are recorded (`no_grad`, `enable_grad`, `set_grad_enabled`) and
-anomaly detection (`detect_anomaly`). The switches themselves live on `graph.GradMode`.
+"""Grad mode, per thread as in PyTorch: whether ops are recorded (`no_grad`, `enable_grad`,
+`set_grad_enabled`, `inference_mode`), and anomaly detection (`detect_anomaly`).
+
+A new thread starts with recording on and anomaly detection off, whatever other threads do.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
+import threading
 from collections.abc import Callable
 from typing import Any
 
-from .graph import GradMode
+
+class _ThreadState(threading.local):
+    # Class attributes are each new thread's starting values.
+    enabled = True  # ops on tensors that require grad are recorded
+    anomaly = False  # record creation traces, check every backward output for NaN/inf
+    in_backward = False  # a fast (ndarray) backward pass is running: primitives of plain
+    # arrays give plain arrays there (the VJPs are written once for arrays and Tensors);
+    # everywhere else a public op always returns a Tensor
+
+
+state = _ThreadState()
 
 
 def is_grad_enabled() -> bool:
-    """True when ops on tensors that require grad are being recorded."""
-    return GradMode.enabled
+    """True when ops on tensors that require grad are being recorded (in this thread)."""
+    return state.enabled
+
+
+def _wrap_generator(make_mode: Callable[[], Any], gen: Any) -> Any:
+    """Run each step of a generator inside the mode (PyTorch does the same): the mode must
+    not leak to the caller between `yield`s."""
+    try:
+        with make_mode():
+            response = gen.send(None)
+        while True:
+            try:
+                request = yield response
+            except GeneratorExit:
+                with make_mode():
+                    gen.close()
+                raise
+            except BaseException as e:
+                with make_mode():
+                    response = gen.throw(e)
+            else:
+                with make_mode():
+                    response = gen.send(request)
+    except StopIteration as stop:
+        return stop.value
+
+
+def _decorate(make_mode: Callable[[], Any], fn: Callable) -> Callable:
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            return (yield from _wrap_generator(make_mode, fn(*args, **kwargs)))
+
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with make_mode():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 class set_grad_enabled:
-    """Context manager / decorator that turns recording on or off.
+    """Turn recording on or off: as a function call (takes effect at once, as in PyTorch),
+    a context manager (restored on exit) or a decorator.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> x = mg.tensor([1.0], requires_grad=True)
+        >>> with mg.set_grad_enabled(False):
+        ...     y = x * 2
+        >>> y.requires_grad, mg.is_grad_enabled()
+        (False, True)
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self.prev = state.enabled
+        state.enabled = self.mode
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        state.enabled = self.prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        state.enabled = self.prev  # used as a decorator: the call above must not stick
+        mode = self.mode
+        return _decorate(lambda: set_grad_enabled(mode), fn)
+
+
+class _Mode:
+    """A grad-mode context manager that is also a decorator, with or without brackets
+    (`@mg.no_grad` and `@mg.no_grad()`), and nests (`prev` is a stack)."""
+
+    mode = True
+
+    def __new__(cls, fn: Callable | None = None) -> Any:
+        self = super().__new__(cls)
+        if fn is None:
+            return self
+        if not callable(fn):
+            raise TypeError(f"{cls.__name__}() takes no arguments, got {fn!r}")
+        return _decorate(cls, fn)
+
+    def __init__(self, fn: Callable | None = None) -> None:
+        self.prev: list[bool] = []
+
+    def __enter__(self) -> None:
+        self.prev.append(state.enabled)
+        state.enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        state.enabled = self.prev.pop()
+
+    def __call__(self, fn: Callable) -> Callable:
+        return _decorate(type(self), fn)
+
+
+class no_grad(_Mode):
+    """Context manager and decorator: inside it no graph is recorded at all.
 
     Example:
         >>> import microgradnp as mg
@@ -28,58 +140,44 @@ class set_grad_enabled:
         (False, True)
     """
 
-    def __init__(self, mode: bool) -> None:
-        self.mode = bool(mode)
-        self._prev: list[bool] = []
-
-    def __enter__(self) -> None:
-        self._prev.append(GradMode.enabled)
-        GradMode.enabled = self.mode
-
-    def __exit__(self, *exc: object) -> None:
-        GradMode.enabled = self._prev.pop()
-
-    def __call__(self, fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with set_grad_enabled(self.mode):
-                return fn(*args, **kwargs)
-
-        return wrapper
+    mode = False
 
 
-class no_grad(set_grad_enabled):
-    """Context manager and decorator: inside it no graph is recorded at all."""
-
-    def __init__(self) -> None:
-        super().__init__(False)
-
-
-class enable_grad(set_grad_enabled):
+class enable_grad(_Mode):
     """Context manager and decorator: turns recording back on (e.g. inside `no_grad`)."""
 
-    def __init__(self) -> None:
-        super().__init__(True)
+    mode = True
+
+
+inference_mode = no_grad  # PyTorch's faster no_grad; here they are the same thing
 
 
 class detect_anomaly:
-    """Context manager: record where every op was created and check every backward output.
-
-    The first VJP that produces NaN or inf raises `RuntimeError` naming the op and the
-    traceback of the forward call that created it.
-    """
+    """Context manager (and decorator): record where every op was created and check every
+    backward output; the first VJP that produces NaN or inf raises `RuntimeError` naming
+    the op and the traceback of the forward call that created it."""
 
     def __init__(self, check_nan: bool = True) -> None:
         self.mode = bool(check_nan)
+        self.prev: list[bool] = []
 
     def __enter__(self) -> detect_anomaly:
-        self._prev = GradMode.anomaly
-        GradMode.anomaly = self.mode
+        self.prev.append(state.anomaly)
+        state.anomaly = self.mode
         return self
 
     def __exit__(self, *exc: object) -> None:
-        GradMode.anomaly = self._prev
+        state.anomaly = self.prev.pop()
+
+    def __call__(self, fn: Callable) -> Callable:
+        mode = self.mode
+        return _decorate(lambda: detect_anomaly(mode), fn)
 
 
 def set_detect_anomaly(mode: bool) -> None:
-    GradMode.anomaly = bool(mode)
+    """Turn anomaly detection on or off for this thread."""
+    state.anomaly = bool(mode)
+
+
+def is_anomaly_enabled() -> bool:
+    return state.anomaly

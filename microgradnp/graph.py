@@ -1,164 +1,173 @@
-"""The recorded graph's building blocks: grad-mode switches and `Node`.
+"""The recorded graph: `Node`, what each recorded op keeps for its backward.
 
-Kept apart from the engine (`autograd.py`) so that primitives can record nodes without
-importing the engine, which needs `Tensor`.
+A node points to its parents, never to its output tensor, so a graph is freed by reference
+counting as soon as nobody holds its root. Gradients flowing backward are keyed by node
+(and by the leaf tensor for leaves), as in HIPS autograd and JAX: an intermediate tensor can
+be freed right after the forward, and nothing needs it again.
+
+Also here, because recording reads them: the in-place clock that version counters are
+stamped with, and the module scope that drawings group ops by.
 """
 
 from __future__ import annotations
 
-import traceback
-import weakref
+import math
+import threading
+from collections.abc import Callable
 from itertools import count
 from typing import Any
 
+import numpy as np
 
-class GradMode:
-    """Process-wide switches read on every op (class attributes: one lookup, no call)."""
+# ---- versions --------------------------------------------------------------------------
+# Every in-place change ticks one process-wide clock; a tensor's version counter (a
+# one-element list shared by all tensors that share its memory: views, `detach()`,
+# `state_dict()` entries) holds the clock value of its last change. A node records the clock
+# when it is made (`Node.stamp`), so a saved tensor changed later has `version > stamp`, and
+# while the clock has not moved since recording no check is needed at all.
+_clock_lock = threading.Lock()
+clock = 0
 
-    enabled = True
-    anomaly = False
-    # Incremented by every in-place change of a tensor. A tensor's `_version` is the value
-    # of this clock at its last in-place change and a node's `stamp` is its value when the
-    # node was recorded, so an input changed after recording has `_version > stamp` (and
-    # when the clock has not moved since recording, no check is needed at all).
-    clock = 0
-    # The modules whose forward is running, outermost first (set by `nn.Module.__call__`);
-    # every node records it, so that drawings can group ops by module.
-    scope: tuple = ()
-    # An intermediate input that an op's backward does not read (sigmoid's, add's) is held
-    # weakly, and so freed as soon as nobody else holds it, from this size on; below it the
-    # bookkeeping costs more time than the memory is worth, and the node keeps the input.
-    weak_min_bytes = 16384
 
+def tick() -> int:
+    """Advance the in-place clock; returns the new value (thread-safe)."""
+    global clock
+    with _clock_lock:
+        clock += 1
+        return clock
+
+
+# Values of `Node.stamp` that are not clock readings: the node's output was changed in place
+# (its backward would read the changed values), or its saved values were freed by backward.
+OUTPUT_CHANGED = -1
+FREED = -2
+
+
+# ---- module scope ------------------------------------------------------------------------
+class _Scope(threading.local):
+    modules: tuple = ()  # the modules whose forward runs in this thread, outermost first
+
+
+scope = _Scope()  # set by `nn.Module.__call__`; every node records it, for drawings
 
 _sequence = count()
 
 
 class Node:
-    """What a recorded op keeps for its backward: the primitive, its inputs and parameters.
+    """A recorded op: its primitive, its parents, and only the values its VJP reads.
 
-    `needs[i]` says whether input i wants a gradient; `stamp` is the in-place clock at record
-    time (an input changed in place later makes backward raise).
-    An intermediate input that the VJP does not use (`prim.saves_inputs` false: sigmoid, add,
-    ...) is held only through a `WeakInput`, with None in `data`, so that it is freed as soon
-    as nobody else holds it. `out_data` is the output array, kept by ops whose VJP reads it
-    (`prim.saves_out`) for when the output tensor itself has been freed.
-    `args` is set to None once the graph is released after a backward pass.
+    - `parents[i]`: for each argument, the `Node` that produced it, the leaf `Tensor` itself,
+      or the constant (a number, an array, a tensor that needs no gradient); `needs[i]` says
+      whether argument i gets a gradient (then `parents[i]` is a node or a leaf).
+    - `inputs`/`data`: the arguments as Tensors (for `create_graph=True`) and as arrays (fast
+      path), kept only when the VJP reads them (`prim.uses_inputs`); `out`, the output
+      array, only when it reads that (`prim.uses_out`); `res`, residuals the forward handed
+      over (`prim.residuals`).
+    - `shape`, `dtype`: the output's (gradients reaching this node are summed back to that
+      shape; drawings show both);
+      `seq`: creation order (a consumer always has a larger one); `stamp`: the in-place clock
+      at recording, or `OUTPUT_CHANGED` / `FREED`; `scope`: the modules it ran in;
+      `hooks`: functions of the gradient run when it reaches this node (tensor hooks,
+      `retain_grad`).
     """
 
-    __slots__ = (
-        "prim",
-        "args",
-        "data",
-        "params",
-        "needs",
-        "stamp",
-        "seq",
-        "trace",
-        "scope",
-        "edges",
-        "out_meta",
-        "out_data",
-        "retained",
-        "standin",
-        "_stub",
-    )
+    __slots__ = ("prim", "parents", "needs", "inputs", "data", "out", "res", "params",
+                 "shape", "dtype", "seq", "stamp", "scope", "hooks", "__weakref__")  # fmt: skip
 
     def __init__(
-        self, prim: Any, args: tuple, data: Any, params: dict, needs: tuple, out_data: Any = None
-    ):
+        self,
+        prim: Any,
+        parents: tuple,
+        needs: tuple,
+        args: tuple,
+        data: tuple,
+        params: dict,
+        out: Any,
+        res: Any,
+    ) -> None:
         self.prim = prim
-        self.args: tuple | None = args
-        self.data = data  # the args with each Tensor replaced by its array (fast-path VJPs)
-        self.params = params
+        self.parents = parents
         self.needs = needs
-        self.stamp = GradMode.clock
-        self.seq = next(_sequence)  # creation order: consumers always have a larger seq
-        self.trace = traceback.format_stack()[:-2] if GradMode.anomaly else None
-        self.scope = GradMode.scope
-        self.edges: tuple | None = None  # set when released: inputs' nodes instead of tensors
-        self.out_meta: tuple | None = None  # (shape, dtype, retained grad) of the output
-        self.out_data = out_data
-        # Set only when used (read with getattr): `retained`, [grad] once retain_grad() was
-        # called on a freed output (WeakInput); `standin`, a weakref to the Tensor standing
-        # in for a freed output during backward.
-        self._stub: TensorStub | None = None
-
-    def inputs(self) -> tuple:
-        """The op's arguments: Tensors and constants or, once the graph has been released
-        by a backward pass, `TensorStub`s that keep its structure without its data."""
-        if self.args is not None:
-            return tuple([a.live() if type(a) is WeakInput else a for a in self.args])
-        return tuple(
-            e.stub() if isinstance(e, Node) else e._node.stub() if type(e) is WeakInput else e
-            for e in self.edges or ()
-        )
-
-    def stub(self) -> TensorStub:
-        """The (released) output of this node, as a data-less `TensorStub`; one per node."""
-        if self._stub is None:
-            self._stub = TensorStub(self)
-        return self._stub
+        if prim.uses_inputs:
+            self.inputs: tuple | None = args
+            self.data: tuple | None = data
+        else:
+            self.inputs = self.data = None
+        self.out = out if prim.uses_out else None
+        self.res = res
+        self.params = params
+        self.shape = out.shape
+        self.dtype = out.dtype
+        self.seq = next(_sequence)
+        self.stamp = clock
+        self.scope = scope.modules
+        self.hooks: list | None = None
 
     def name(self) -> str:
         """PyTorch-style node name, e.g. ``MulBackward``."""
         return "".join(p.capitalize() for p in self.prim.name.split("_")) + "Backward"
 
+    def register_prehook(self, hook: Callable[[Any], Any]) -> Callable[[], None]:
+        """Call `hook(grad)` when the gradient of this node's output is complete; a returned
+        value replaces it. Returns a function that removes the hook."""
+        if self.hooks is None:
+            self.hooks = []
+        hooks = self.hooks
+        hooks.append(hook)
+        return lambda: hooks.remove(hook) if hook in hooks else None
+
     @property
     def next_functions(self) -> tuple:
-        """(node or None, index) for every input that requires grad, as in PyTorch."""
-        return tuple((a._node, 0) for a, n in zip(self.inputs(), self.needs, strict=False) if n)
+        """(node or None, 0) for every input that requires grad, as in PyTorch (a leaf
+        shows as None here; PyTorch shows its AccumulateGrad)."""
+        return tuple(
+            (p if type(p) is Node else None, 0)
+            for p, n in zip(self.parents, self.needs, strict=True)
+            if n
+        )
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    def release(self) -> None:
+        """Free what backward needed, keeping the structure (parents, shapes) for drawings.
+        Constant arrays and tensors that needed no gradient go too (as `Freed` records)."""
+        saved = self.inputs is not None or self.out is not None or self.res is not None
+        self.inputs = self.data = self.out = self.res = None
+        if saved:
+            self.stamp = FREED
+        if False in self.needs:
+            self.parents = tuple(
+                p if n else _light(p) for p, n in zip(self.parents, self.needs, strict=True)
+            )
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
 
 
-class TensorStub:
-    """What remains of an intermediate tensor once backward has released the graph: its
-    place in the graph, shape, dtype and retained gradient, without its data."""
+class Freed:
+    """A constant argument that backward let go of (an array, or a tensor that needed no
+    gradient): what drawings need of it, its shape and dtype."""
 
-    __slots__ = ("shape", "dtype", "_node", "grad", "__weakref__")
-    requires_grad = True
-    is_leaf = False
+    __slots__ = ("shape", "dtype", "was_tensor")
+    data = grad = _node = None
+    requires_grad = False
 
-    def __init__(self, node: Node) -> None:
-        self.shape, self.dtype, self.grad = node.out_meta or ((), None, None)
-        self._node = node
+    def __init__(self, value: Any, was_tensor: bool) -> None:
+        self.shape, self.dtype, self.was_tensor = value.shape, value.dtype, was_tensor
 
-    @property
-    def grad_fn(self) -> Any:
-        return self._node
+    def __repr__(self) -> str:
+        return f"array{self.shape}"
 
 
-class WeakInput(TensorStub):
-    """An intermediate input that a node does not need for its backward, held weakly: the
-    tensor itself while someone else keeps it alive (`live()`), else a data-less stub that
-    still knows the node that produced it, its shape and dtype."""
-
-    __slots__ = ("ref",)
-
-    def __init__(self, t: Any) -> None:
-        self.ref = weakref.ref(t)
-        self._node = t._node
-        self.shape = t.data.shape
-        self.dtype = t.data.dtype
-
-    def live(self) -> Any:
-        """The tensor if it is still alive and still the output of the same node, else self."""
-        t = self.ref()
-        return t if t is not None and t._node is self._node else self
-
-    # A freed tensor can still have its gradient retained (for drawings): it is kept in the
-    # producing node, and the backward pass's stand-in for the tensor fills it.
-    def retain_grad(self) -> None:
-        if getattr(self._node, "retained", None) is None:
-            self._node.retained = [None]
-
-    @property
-    def _retains_grad(self) -> bool:
-        return getattr(self._node, "retained", None) is not None
-
-    @property
-    def grad(self) -> Any:  # type: ignore[override]
-        box = getattr(self._node, "retained", None)
-        return None if box is None else box[0]
+def _light(p: Any) -> Any:
+    if isinstance(p, np.ndarray):
+        return Freed(p, was_tensor=False) if p.size > 3 else p  # small ones label ops
+    if type(p) is not Node and isinstance(getattr(p, "data", None), np.ndarray):
+        return Freed(p, was_tensor=True)  # a Tensor that needed no gradient
+    return p

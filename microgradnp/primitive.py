@@ -1,33 +1,49 @@
-"""Primitives: a NumPy forward plus a vector-Jacobian product (VJP), registered by name.
+"""Primitives: a NumPy forward beside its vector-Jacobian product (VJP), registered by name.
 
-Calling a primitive with no Tensor among its arguments returns a plain ndarray; this is what
-lets VJP rules be written once for both backward modes (raw arrays on the fast path, Tensors
-when `create_graph=True`). With a Tensor argument it computes on `.data`, wraps the result,
-and records a `Node` when grad mode is on and some input requires grad.
+    @primitive
+    def exp(x):
+        return np.exp(x)
+
+    @exp.defvjp(uses_inputs=False)
+    def _exp_vjp(g, out, needs, x):
+        return (g * out,)          # d exp(x) = exp(x) dx
 
 A VJP has the signature ``vjp(g, out, needs, *args, **params) -> tuple`` (one gradient or
-None per argument; `needs[i]` says whether argument i wants one). Gradients may have the
-broadcast shape: the engine sums them back to each input's shape.
+None per argument; `needs[i]` says whether argument i wants one). It is written with
+operators and primitives only, so that one rule serves both backward modes: plain arrays on
+the fast path, Tensors when `create_graph=True` (the backward pass is then itself recorded).
+Gradients may have the broadcast shape: the engine sums them back to each input's shape.
 
-`defvjp(uses_inputs=False)` declares a VJP that never reads its tensor inputs (sigmoid and
-tanh use only `out`, add uses nothing): the recorded node then holds intermediate inputs
-weakly (from `GradMode.weak_min_bytes` on), and the engine passes None (fast path) or a
-stand-in (graph mode) for them.
-`uses_out=False` declares one that never reads the values of `out` (its shape and size
-may be read); ops that do read them keep the output array in the node, since the output
-tensor may be freed while a consumer that holds it weakly still needs its backward.
+What a node keeps is declared, never guessed: `uses_inputs=False` (the VJP never reads its
+inputs: add, exp, sigmoid) and `uses_out=False` (it never reads the output: mul, log).
+Two optional extras, both checked against the plain VJP by the op table for every op that
+has them:
+- `@primitive(residuals=True)`: the forward returns `(out, residuals)`; the node keeps the
+  residuals (arrays the backward can reuse) until backward frees them.
+- `@op.deffast`: a NumPy-only VJP for the fast path, ``fast(g, out, needs, *arrays,
+  res=residuals, **params)``, when the plain rule would waste passes or memory.
+
+Called with a Tensor among its arguments a primitive computes on `.data`, wraps the result
+and records a `Node` when grad mode is on and some input requires grad. Called with plain
+arrays only it returns a Tensor, except inside a fast backward pass, where VJPs get arrays.
 """
 
 from __future__ import annotations
 
+import traceback
+import weakref
 from collections.abc import Callable
 from types import MethodType
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .graph import GradMode, Node, WeakInput
+from .grad_mode import state
+from .graph import Node
 from .tensor import Tensor
+
+# Creation traces of nodes recorded under `detect_anomaly` (a side table: no cost otherwise).
+TRACES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def raw(x: Any) -> Any:
@@ -35,30 +51,53 @@ def raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
 
-def _describe(args: tuple) -> str:
+def describe(args: tuple, params: dict | None = None) -> str:
+    """Arguments as an error message shows them: shapes and dtypes of arrays."""
     parts = []
     for a in args:
         if isinstance(a, Tensor):
             parts.append(f"Tensor(shape={a.shape}, dtype={a.dtype})")
         elif isinstance(a, np.ndarray):
             parts.append(f"ndarray(shape={a.shape}, dtype={a.dtype})")
+        elif isinstance(a, (int, float, bool, str, type(None))):
+            parts.append(repr(a))
         else:
             parts.append(type(a).__name__)
+    for k, v in (params or {}).items():
+        if isinstance(v, (int, float, bool, str, tuple, type(None))):
+            parts.append(f"{k}={v!r}")
     return ", ".join(parts)
 
 
+def op_error(name: str, e: Exception, args: tuple, params: dict | None = None) -> Exception:
+    """A clear error for an op that failed in NumPy: the op, the arguments' shapes and dtypes,
+    and NumPy's reason. The class is the builtin one (NumPy's ufunc error classes cannot be
+    built from a message)."""
+    for kind in (IndexError, ValueError, TypeError):
+        if isinstance(e, kind):
+            break
+    else:
+        kind = RuntimeError
+    return kind(f"{name}: {e} (arguments: {describe(args, params)})")
+
+
 class Primitive:
-    """A differentiable op: `impl` on ndarrays, and `vjp` set with `defvjp`."""
+    """A differentiable op: `impl` on ndarrays, `vjp` set with `defvjp`."""
 
     registry: ClassVar[dict[str, Primitive]] = {}
-    __slots__ = ("name", "impl", "vjp", "saves_inputs", "saves_out", "__wrapped__")
+    __slots__ = ("name", "impl", "vjp", "fast", "uses_inputs", "uses_out", "residuals",
+                 "__wrapped__")  # fmt: skip
 
-    def __init__(self, impl: Callable[..., np.ndarray], name: str | None = None) -> None:
+    def __init__(
+        self, impl: Callable[..., Any], name: str | None = None, residuals: bool = False
+    ) -> None:
         self.name = name or impl.__name__.lstrip("_")  # `_sum` registers as "sum"
         self.impl = impl
         self.vjp: Callable[..., tuple] | None = None
-        self.saves_inputs = True
-        self.saves_out = True
+        self.fast: Callable[..., tuple] | None = None
+        self.uses_inputs = True
+        self.uses_out = True
+        self.residuals = residuals
         self.__wrapped__ = impl
         if self.name in Primitive.registry:
             raise ValueError(f"primitive {self.name!r} is already registered")
@@ -75,86 +114,99 @@ class Primitive:
         if vjp is None:
             return lambda f: self.defvjp(f, uses_inputs=uses_inputs, uses_out=uses_out)
         self.vjp = vjp
-        self.saves_inputs = uses_inputs
-        self.saves_out = uses_out
+        self.uses_inputs = uses_inputs
+        self.uses_out = uses_out
         return vjp
+
+    def deffast(self, fast: Callable[..., tuple]) -> Callable[..., tuple]:
+        """Set a NumPy-only VJP for the fast path (decorator; see the module docstring)."""
+        self.fast = fast
+        return fast
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        # Bind like a function, so that `Tensor.exp = ops.exp` gives the method `t.exp()`.
+        # Bind like a function, so that a primitive can serve as a method.
         return self if obj is None else MethodType(self, obj)
 
+    def _plain(self, args: tuple, params: dict) -> Any:
+        """No Tensor among the arguments: arrays in a fast backward pass, else a Tensor."""
+        out = self.impl(*args, **params)
+        if self.residuals:
+            out = out[0]
+        return out if state.in_backward else Tensor._wrap(np.asarray(out))
+
     def __call__(self, *args: Any, **params: Any) -> Any:
-        # NOTE: the hot path of every op. Calls of one to three arguments (nearly all) are
-        # unrolled; the generic loop at the end handles the rest.
+        # NOTE: the hot path of every op. One and two arguments (nearly all calls) are
+        # unrolled; the loop at the end handles the rest.
         n = len(args)
-        try:
-            if n == 1:
-                (x,) = args
-                if not isinstance(x, Tensor):  # plain NumPy: how VJPs run on the fast path
-                    return self.impl(x, **params)
-                data: Any = (x.data,)
-                out = self.impl(x.data, **params)
-                needs: tuple = _NEEDS1 if x._requires_grad else _NEEDS0
-            elif n == 2:
-                x, y = args
-                xt, yt = isinstance(x, Tensor), isinstance(y, Tensor)
-                if not (xt or yt):
-                    return self.impl(x, y, **params)
-                data = (x.data if xt else x, y.data if yt else y)
-                out = self.impl(*data, **params)
-                needs = (xt and x._requires_grad, yt and y._requires_grad)
-            elif n == 3:
-                x, y, z = args
-                xt, yt, zt = isinstance(x, Tensor), isinstance(y, Tensor), isinstance(z, Tensor)
-                if not (xt or yt or zt):
-                    return self.impl(x, y, z, **params)
-                data = (x.data if xt else x, y.data if yt else y, z.data if zt else z)
-                out = self.impl(*data, **params)
-                needs = (xt and x._requires_grad, yt and y._requires_grad, zt and z._requires_grad)
+        if n == 1:
+            x = args[0]
+            if not isinstance(x, Tensor):
+                return self._plain(args, params)
+            data: tuple = (x.data,)
+            if x._requires_grad:
+                parents: tuple = (x._node or x,)
+                needs: tuple = _NEEDS1
             else:
-                if not any(isinstance(a, Tensor) for a in args):
-                    return self.impl(*args, **params)
-                data = [a.data if isinstance(a, Tensor) else a for a in args]
-                out = self.impl(*data, **params)
-                needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+                parents, needs = args, _NEEDS0
+        elif n == 2:
+            x, y = args
+            xt, yt = isinstance(x, Tensor), isinstance(y, Tensor)
+            if not (xt or yt):
+                return self._plain(args, params)
+            data = (x.data if xt else x, y.data if yt else y)
+            xg, yg = xt and x._requires_grad, yt and y._requires_grad
+            needs = (xg, yg)
+            parents = (x._node or x if xg else x, y._node or y if yg else y)
+        else:
+            if not any(isinstance(a, Tensor) for a in args):
+                return self._plain(args, params)
+            data = tuple([a.data if isinstance(a, Tensor) else a for a in args])
+            needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+            parents = tuple([a._node or a if g else a for a, g in zip(args, needs, strict=False)])
+        try:
+            out = self.impl(*data, **params)
         except (ValueError, TypeError, IndexError) as e:
-            raise type(e)(f"{self.name}: {e} (inputs: {_describe(args)})") from None
-        if True in needs and GradMode.enabled and out.dtype.kind == "f":
-            saved_out = out if self.saves_out else None
-            if not self.saves_inputs:  # hold large intermediate inputs weakly (graph.py)
-                least = GradMode.weak_min_bytes
-                for a in args:
-                    if isinstance(a, Tensor) and a._node is not None and a.data.nbytes >= least:
-                        return Tensor._from_op(
-                            out, _record_unsaved(self, args, data, params, needs, saved_out)
-                        )
-            return Tensor._from_op(out, Node(self, args, data, params, needs, saved_out))
+            raise op_error(self.name, e, args, params) from None
+        res = None
+        if self.residuals:
+            out, res = out
+        if type(out) is not np.ndarray:  # NumPy gives scalars for 0-d results
+            out = np.asarray(out)
+        if True in needs and state.enabled and out.dtype.kind == "f":
+            node = Node(self, parents, needs, args, data, params, out, res)
+            if state.anomaly:
+                TRACES[node] = traceback.format_stack()[:-1]
+            return Tensor._from_op(out, node)
         return Tensor._wrap(out)
-
-
-def _record_unsaved(
-    prim: Primitive, args: tuple, data: Any, params: dict, needs: tuple, saved_out: Any
-) -> Node:
-    """A node that holds its large intermediate inputs weakly (its VJP does not read them)."""
-    least = GradMode.weak_min_bytes
-    args = tuple(
-        [
-            WeakInput(a)
-            if isinstance(a, Tensor) and a._node is not None and a.data.nbytes >= least
-            else a
-            for a in args
-        ]
-    )
-    data = tuple([None if type(a) is WeakInput else d for a, d in zip(args, data, strict=True)])
-    return Node(prim, args, data, params, needs, saved_out)
 
 
 _NEEDS0, _NEEDS1 = (False,), (True,)
 
 
-def primitive(impl: Callable[..., np.ndarray]) -> Primitive:
-    """Decorator: turn a NumPy function into a registered `Primitive`."""
-    return Primitive(impl)
+class ViewPrimitive(Primitive):
+    """A primitive whose output may share memory with its first input (reshape, permute,
+    basic indexing, broadcast_to): when it does, the two share one version counter, so an
+    in-place change through either is seen by every backward that saved the other."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        out = Primitive.__call__(self, *args, **params)
+        x = args[0]
+        if isinstance(x, Tensor) and isinstance(out, Tensor) and out.data.base is not None:
+            out._share_memory_with(x)
+        return out
+
+
+def primitive(
+    impl: Callable[..., Any] | None = None, *, residuals: bool = False, view: bool = False
+) -> Any:
+    """Decorator: turn a NumPy function into a registered `Primitive` (`view=True`: a
+    `ViewPrimitive`; `residuals=True`: the forward returns `(out, residuals)`)."""
+    cls = ViewPrimitive if view else Primitive
+    if impl is None:
+        return lambda f: cls(f, residuals=residuals)
+    return cls(impl, residuals=residuals)

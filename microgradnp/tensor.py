@@ -1,21 +1,29 @@
 """The Tensor type: an ndarray, its gradient, and the node that produced it.
 
 Operators and methods are one-line delegations to `microgradnp.ops`, where each op's forward
-sits beside its backward. `ops` imports `Tensor`, so it is imported once, at the bottom of this
-file.
+sits beside its backward. The one edge from `Tensor` back to its ops: `ops` imports `Tensor`,
+so this module cannot import `ops` at load time; `microgradnp.ops` binds itself as `_ops`
+here once it has loaded (the last line of `ops/__init__.py`).
 """
 
 from __future__ import annotations
 
+import builtins
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
+from . import device as _device
 from . import dtypes as _dtypes
+from . import random as _random
+from .graph import OUTPUT_CHANGED
+
+_ops: Any = None  # microgradnp.ops, bound by it when it loads (see the module docstring)
 
 
-def _to_array(data: Any, dtype: Any = None, copy: bool = True) -> np.ndarray:
+def _to_array(data: Any, dtype: Any = None, copy: builtins.bool = True) -> np.ndarray:
     """Convert user data: Python floats become the default dtype, ndarrays keep theirs."""
     if isinstance(data, Tensor):
         data = data.data
@@ -25,12 +33,22 @@ def _to_array(data: Any, dtype: Any = None, copy: bool = True) -> np.ndarray:
         arr = np.array(data, dtype=dtype)
         if dtype is None and arr.dtype.kind == "f" and arr.dtype != _dtypes.get_default_dtype():
             arr = arr.astype(_dtypes.get_default_dtype())
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(
-                f"tensor: cannot make a tensor from {type(data).__name__} "
-                f"(NumPy dtype {arr.dtype}); use numbers, lists or ndarrays"
-            )
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"tensor: cannot make a tensor from {type(data).__name__} (NumPy dtype "
+            f"{arr.dtype}); use numbers, lists or ndarrays of bool, integer or float dtype"
+        )
     return arr
+
+
+class _RetainGrad:
+    """The hook that `retain_grad()` puts on a non-leaf tensor's node: it accumulates the
+    gradient into the tensor's `.grad` (held weakly: the graph must not keep it alive)."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, t: Tensor) -> None:
+        self.ref = weakref.ref(t)
 
 
 class Tensor:
@@ -46,29 +64,21 @@ class Tensor:
                 [6., 8.]])
     """
 
-    # `_version`: the in-place clock (graph.GradMode.clock) at this tensor's last in-place
-    # change, 0 if never; backward compares it with the recording time of each node.
-    __slots__ = (
-        "data",
-        "grad",
-        "_requires_grad",
-        "_node",
-        "_version",
-        "_retains_grad",
-        "_hooks",
-        "_post_hooks",
-        "__weakref__",
-    )
+    # `_vc`: the version counter (a one-element list, see graph.py), None until the tensor is
+    # first changed in place or shares its memory; `_base`: the tensor whose memory a view
+    # shares (the root of a chain of views), else None.
+    __slots__ = ("data", "_grad", "_requires_grad", "_node", "_vc", "_base", "_hooks",
+                 "_post_hooks", "__weakref__")  # fmt: skip
     # ndarray (+) Tensor must defer to Tensor's reflected operator, and np.exp(tensor) must
     # fail loudly instead of silently dropping the graph.
     __array_ufunc__ = None
 
-    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+    def __init__(self, data: Any, requires_grad: builtins.bool = False, dtype: Any = None) -> None:
         self.data = _to_array(data, dtype, copy=False)
-        self.grad: Tensor | None = None
-        self._node = None
-        self._version = 0
-        self._retains_grad = False
+        self._grad: Tensor | None = None
+        self._node: Any = None
+        self._vc: list[int] | None = None
+        self._base: Tensor | None = None
         self._hooks: list | None = None
         self._post_hooks: list | None = None
         self._requires_grad = False
@@ -80,11 +90,11 @@ class Tensor:
         """Fast internal constructor around an ndarray (no copy, no checks)."""
         t = object.__new__(cls)
         t.data = data if type(data) is np.ndarray else np.asarray(data)
-        t.grad = None
+        t._grad = None
         t._requires_grad = False
         t._node = None
-        t._version = 0
-        t._retains_grad = False
+        t._vc = None
+        t._base = None
         t._hooks = None
         t._post_hooks = None
         return t
@@ -93,22 +103,22 @@ class Tensor:
     def _from_op(cls, data: Any, node: Any) -> Tensor:
         t = object.__new__(cls)
         t.data = data if type(data) is np.ndarray else np.asarray(data)
-        t.grad = None
+        t._grad = None
         t._requires_grad = True
         t._node = node
-        t._version = 0
-        t._retains_grad = False
+        t._vc = None
+        t._base = None
         t._hooks = None
         t._post_hooks = None
         return t
 
     # ---- attributes -------------------------------------------------------------------
     @property
-    def requires_grad(self) -> bool:
+    def requires_grad(self) -> builtins.bool:
         return self._requires_grad
 
     @requires_grad.setter
-    def requires_grad(self, value: bool) -> None:
+    def requires_grad(self, value: builtins.bool) -> None:
         if value and self.data.dtype.kind != "f":
             raise TypeError(
                 f"only floating point tensors can require gradients; this one has dtype "
@@ -126,7 +136,7 @@ class Tensor:
         return self._node
 
     @property
-    def is_leaf(self) -> bool:
+    def is_leaf(self) -> builtins.bool:
         return self._node is None
 
     @property
@@ -134,7 +144,7 @@ class Tensor:
         return self.data.shape
 
     @property
-    def ndim(self) -> int:
+    def ndim(self) -> builtins.int:
         return self.data.ndim
 
     @property
@@ -149,13 +159,13 @@ class Tensor:
     def mT(self) -> Tensor:  # noqa: N802
         return _ops.transpose(self, -2, -1)
 
-    def size(self, dim: int | None = None) -> Any:
+    def size(self, dim: builtins.int | None = None) -> Any:
         return self.data.shape if dim is None else self.data.shape[dim]
 
-    def dim(self) -> int:
+    def dim(self) -> builtins.int:
         return self.data.ndim
 
-    def numel(self) -> int:
+    def numel(self) -> builtins.int:
         return int(self.data.size)
 
     def item(self) -> Any:
@@ -187,12 +197,70 @@ class Tensor:
         # use mg.sum(t), or np.sum(t.detach().numpy()) to leave the graph on purpose.
         return NotImplemented
 
-    # ---- graph --------------------------------------------------------------------------
-    def detach(self) -> Tensor:
-        """A new tensor sharing the data, cut from the graph."""
-        return Tensor._wrap(self.data)
+    # ---- gradient, versions, graph -------------------------------------------------------
+    @property
+    def grad(self) -> Tensor | None:
+        """The accumulated gradient (a Tensor of this tensor's shape), or None."""
+        return self._grad
 
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad must be a Tensor or None, got {type(value).__name__}"
+                )
+            if value.shape != self.data.shape:
+                raise RuntimeError(
+                    f"assigned grad has shape {value.shape} but the tensor has shape "
+                    f"{self.data.shape}"
+                )
+            if value.dtype != self.data.dtype:
+                raise TypeError(
+                    f"assigned grad has dtype {value.dtype} but the tensor has dtype "
+                    f"{self.data.dtype}"
+                )
+        self._grad = value
+
+    @property
+    def _version(self) -> builtins.int:
+        """The in-place clock at this tensor's (or its memory's) last in-place change; 0 if
+        never changed."""
+        return 0 if self._vc is None else self._vc[0]
+
+    def _counter(self) -> list[int]:
+        """This tensor's version counter, made on first need."""
+        if self._vc is None:
+            self._vc = [0]
+        return self._vc
+
+    def _share_memory_with(self, other: Tensor) -> None:
+        """Make this tensor a view of `other`: one base, one version counter."""
+        base = other._base if other._base is not None else other
+        self._base = base
+        self._vc = base._counter()
+
+    def _bump_version(self, clock: builtins.int) -> None:
+        """Record an in-place change made at `clock`: the version counter moves, and the node
+        that produced this memory (whose backward may read the old output) is marked."""
+        self._counter()[0] = clock
+        for t in (self, self._base):
+            if t is not None and t._node is not None and t._node.out is t.data:
+                t._node.stamp = OUTPUT_CHANGED
+
+    def detach(self) -> Tensor:
+        """A new tensor sharing the data (and its version counter), cut from the graph."""
+        t = Tensor._wrap(self.data)
+        t._share_memory_with(self)
+        return t
+
+    def detach_(self) -> Tensor:
+        """Cut this tensor from the graph, in place."""
+        self._node = None
+        self._requires_grad = False
+        return self
+
+    def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
         self.requires_grad = requires_grad
         return self
 
@@ -200,22 +268,26 @@ class Tensor:
         """Keep `.grad` for this non-leaf tensor after `backward()`."""
         if not self._requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        if self._node is not None:
-            self._retains_grad = True
+        if self._node is not None and not self.retains_grad:
+            self._node.register_prehook(_RetainGrad(self))
 
     @property
-    def retains_grad(self) -> bool:
-        return self._retains_grad
+    def retains_grad(self) -> builtins.bool:
+        """True for a non-leaf tensor on which `retain_grad()` was called."""
+        hooks = self._node.hooks if self._node is not None else None
+        return builtins.any(type(h) is _RetainGrad and h.ref() is self for h in hooks or ())
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
         """Call `hook(grad)` when this tensor's gradient is computed; a returned tensor
-        replaces the gradient. Returns a function that removes the hook."""
+        (of the same shape) replaces the gradient. Returns a function that removes it."""
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._node is not None:
+            return self._node.register_prehook(hook)
         if self._hooks is None:
             self._hooks = []
-        self._hooks.append(hook)
         hooks = self._hooks
+        hooks.append(hook)
         return lambda: hooks.remove(hook) if hook in hooks else None
 
     def register_post_accumulate_grad_hook(
@@ -231,36 +303,49 @@ class Tensor:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self._post_hooks is None:
             self._post_hooks = []
-        self._post_hooks.append(hook)
         hooks = self._post_hooks
+        hooks.append(hook)
         return lambda: hooks.remove(hook) if hook in hooks else None
 
     def backward(
         self,
         gradient: Any = None,
-        retain_graph: bool | None = None,
-        create_graph: bool = False,
+        retain_graph: builtins.bool | None = None,
+        create_graph: builtins.bool = False,
     ) -> None:
         """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad."""
-        if gradient is None and not create_graph and self._node is not None:
-            # the common case, `loss.backward()`, without the general argument handling
-            one = _autograd._as_root_grad(self, None, False, "backward")
-            _autograd._run_backward((self,), (one,), bool(retain_graph), False, None)
-            return
-        _autograd.backward(self, gradient, retain_graph, create_graph)
+        from .autograd import backward  # the engine imports Tensor: bound at call time
 
-    # ---- dtype conversion ----------------------------------------------------------------
+        backward(self, gradient, retain_graph, create_graph)
+
+    # ---- dtype and device ------------------------------------------------------------------
     def astype(self, dtype: Any) -> Tensor:
         return _ops.astype(self, dtype)
 
-    def to(self, dtype: Any) -> Tensor:
-        return _ops.astype(self, dtype)
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """`t.to(dtype)`, `t.to('cpu')`, `t.to(device, dtype)`, `t.to(other)`, as PyTorch
+        (the CPU is the only device)."""
+        return _device.tensor_to(self, *args, **kwargs)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        _device.check_device("cuda")  # raises: there is no GPU
+        return self
+
+    @property
+    def device(self) -> _device.device:
+        return _device.device("cpu")
 
     def float(self) -> Tensor:
         return _ops.astype(self, np.float32)
 
     def double(self) -> Tensor:
         return _ops.astype(self, np.float64)
+
+    def half(self) -> Tensor:
+        return _ops.astype(self, np.float16)
 
     def long(self) -> Tensor:
         return _ops.astype(self, np.int64)
@@ -270,6 +355,9 @@ class Tensor:
 
     def bool(self) -> Tensor:
         return _ops.astype(self, np.bool_)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return _ops.astype(self, other.dtype)
 
     def clone(self) -> Tensor:
         return _ops.clone(self)
@@ -286,7 +374,7 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
-    def __len__(self) -> int:
+    def __len__(self) -> builtins.int:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.data.shape[0]
@@ -296,7 +384,7 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self.data.shape[0]))
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> builtins.bool:
         if self.data.size != 1:
             raise RuntimeError(
                 f"Boolean value of Tensor with more than one value is ambiguous "
@@ -304,13 +392,13 @@ class Tensor:
             )
         return bool(self.data)
 
-    def __float__(self) -> float:
+    def __float__(self) -> builtins.float:
         return float(self.item())
 
-    def __int__(self) -> int:
+    def __int__(self) -> builtins.int:
         return int(self.item())
 
-    def __index__(self) -> int:
+    def __index__(self) -> builtins.int:
         if self.data.dtype.kind not in "iu" or self.data.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.data)
@@ -400,11 +488,11 @@ class Tensor:
     def __xor__(self, other: Any) -> Tensor:
         return Tensor._wrap(self.data ^ _raw(other))
 
-    def all(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    def all(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
         axis, keepdim = _ops.dim_args(dim, keepdim, kw)
         return Tensor._wrap(np.all(self.data, axis=axis, keepdims=keepdim))
 
-    def any(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    def any(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
         axis, keepdim = _ops.dim_args(dim, keepdim, kw)
         return Tensor._wrap(np.any(self.data, axis=axis, keepdims=keepdim))
 
@@ -412,11 +500,13 @@ class Tensor:
         """`mg.where(condition, self, other)`, PyTorch's method spelling."""
         return _ops.where(condition, self, other)
 
-    # ---- in-place (for optimizers and initialisers) ---------------------------------------
-    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
+    # ---- in-place ---------------------------------------------------------------------------
+    # Outside the graph they write into the array; on a tensor in the graph they are recorded
+    # (see ops/inplace.py). Either way the version counter moves.
+    def add_(self, other: Any, alpha: Any = 1.0) -> Tensor:
         return _ops.inplace(self, "add", other if alpha == 1.0 else _ops.mul(other, alpha))
 
-    def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
+    def sub_(self, other: Any, alpha: Any = 1.0) -> Tensor:
         return _ops.inplace(self, "sub", other if alpha == 1.0 else _ops.mul(other, alpha))
 
     def mul_(self, other: Any) -> Tensor:
@@ -424,6 +514,9 @@ class Tensor:
 
     def div_(self, other: Any) -> Tensor:
         return _ops.inplace(self, "div", other)
+
+    def pow_(self, exponent: Any) -> Tensor:
+        return _ops.inplace(self, "pow", exponent)
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         return _ops.inplace(self, "clip", None, min=min, max=max)
@@ -439,69 +532,161 @@ class Tensor:
     def copy_(self, src: Any) -> Tensor:
         return _ops.inplace(self, "copy", src)
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+    def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0) -> Tensor:
         return _ops.inplace(self, "copy", _random.default_generator().uniform(a, b, self.shape))
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
-        return _ops.inplace(self, "copy", _random.default_generator().normal(mean, std, self.shape))
+    def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0) -> Tensor:
+        values = _random.default_generator().normal(mean, std, self.shape)
+        return _ops.inplace(self, "copy", values)
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return _ops.inplace(self, "add", other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return _ops.inplace(self, "sub", other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return _ops.inplace(self, "mul", other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return _ops.inplace(self, "div", other)
+
+    # ---- the ops as methods: t.f(*args) is mg.f(t, *args) -----------------------------------
+    def exp(self) -> Tensor:
+        return _ops.exp(self)
+
+    def log(self) -> Tensor:
+        return _ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return _ops.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return _ops.abs(self)
+
+    def sin(self) -> Tensor:
+        return _ops.sin(self)
+
+    def cos(self) -> Tensor:
+        return _ops.cos(self)
+
+    def tanh(self) -> Tensor:
+        return _ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return _ops.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return _ops.relu(self)
+
+    def log1p(self) -> Tensor:
+        return _ops.log1p(self)
+
+    def expm1(self) -> Tensor:
+        return _ops.expm1(self)
+
+    def sign(self) -> Tensor:
+        return _ops.sign(self)
+
+    def neg(self) -> Tensor:
+        return _ops.neg(self)
+
+    def square(self) -> Tensor:
+        return _ops.square(self)
+
+    def pow(self, exponent: Any) -> Tensor:
+        return _ops.pow(self, exponent)
+
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        return _ops.clip(self, min, max)
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        return _ops.clamp(self, min, max)
+
+    def maximum(self, other: Any) -> Tensor:
+        return _ops.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return _ops.minimum(self, other)
+
+    def sum(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        return _ops.sum(self, dim, keepdim, **kw)
+
+    def mean(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        return _ops.mean(self, dim, keepdim, **kw)
+
+    def var(self, dim: Any = None, **kw: Any) -> Tensor:
+        return _ops.var(self, dim, **kw)
+
+    def std(self, dim: Any = None, **kw: Any) -> Tensor:
+        return _ops.std(self, dim, **kw)
+
+    def max(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Any:
+        return _ops.max(self, dim, keepdim, **kw)
+
+    def min(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Any:
+        return _ops.min(self, dim, keepdim, **kw)
+
+    def argmax(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        return _ops.argmax(self, dim, keepdim, **kw)
+
+    def argmin(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        return _ops.argmin(self, dim, keepdim, **kw)
+
+    def logsumexp(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        return _ops.logsumexp(self, dim, keepdim, **kw)
+
+    def softmax(self, dim: builtins.int = -1, **kw: Any) -> Tensor:
+        return _ops.softmax(self, dim, **kw)
+
+    def log_softmax(self, dim: builtins.int = -1, **kw: Any) -> Tensor:
+        return _ops.log_softmax(self, dim, **kw)
+
+    def matmul(self, other: Any) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return _ops.reshape(self, *shape)
+
+    def view(self, *shape: Any) -> Tensor:
+        return _ops.view(self, *shape)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return _ops.view(self, other.shape)
+
+    def transpose(self, dim0: Any = None, dim1: Any = None) -> Tensor:
+        return _ops.transpose(self, dim0, dim1)
+
+    def permute(self, *dims: Any) -> Tensor:
+        return _ops.permute(self, *dims)
+
+    def squeeze(self, dim: Any = None) -> Tensor:
+        return _ops.squeeze(self, dim)
+
+    def unsqueeze(self, dim: builtins.int) -> Tensor:
+        return _ops.unsqueeze(self, dim)
+
+    def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
+        return _ops.flatten(self, start_dim, end_dim)
+
+    def expand(self, *sizes: Any) -> Tensor:
+        return _ops.expand(self, *sizes)
+
+    def expand_as(self, other: Any) -> Tensor:
+        return _ops.expand_as(self, other)
+
+    def broadcast_to(self, *shape: Any) -> Tensor:
+        return _ops.broadcast_to(self, *shape)
+
+    def split(self, split_size_or_sections: Any, dim: builtins.int = 0) -> tuple:
+        return _ops.split(self, split_size_or_sections, dim)
+
+    def gather(self, dim: builtins.int, index: Any) -> Tensor:
+        return _ops.gather(self, dim, index)
+
+    def pad(self, pad: Any, mode: str = "constant", value: builtins.float = 0.0) -> Tensor:
+        return _ops.pad(self, pad, mode, value)
 
 
 def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
-
-
-# Imported last: these modules need the Tensor class defined above.
-from . import autograd as _autograd  # noqa: E402
-from . import ops as _ops  # noqa: E402
-from . import random as _random  # noqa: E402
-
-# Methods that are the functions of the same name: t.f(*args) == mg.f(t, *args).
-_SAME_AS_FUNCTION = (
-    "exp",
-    "log",
-    "sqrt",
-    "abs",
-    "sin",
-    "cos",
-    "tanh",
-    "sigmoid",
-    "relu",
-    "clip",
-    "clamp",
-    "maximum",
-    "minimum",
-    "sum",
-    "mean",
-    "var",
-    "std",
-    "max",
-    "min",
-    "argmax",
-    "argmin",
-    "logsumexp",
-    "softmax",
-    "log_softmax",
-    "reshape",
-    "view",
-    "transpose",
-    "permute",
-    "squeeze",
-    "unsqueeze",
-    "flatten",
-    "expand",
-    "expand_as",
-    "broadcast_to",
-    "matmul",
-    "pad",
-    "gather",
-    "split",
-    "square",
-    "pow",
-    "neg",
-    "log1p",
-    "expm1",
-    "sign",
-)
-for _name in _SAME_AS_FUNCTION:
-    setattr(Tensor, _name, getattr(_ops, _name))
-del _name

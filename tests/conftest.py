@@ -24,8 +24,8 @@ def _restore_global_state():
     dtype = mg.get_default_dtype()
     yield
     mg.set_default_dtype(dtype)
-    mg.autograd.GradMode.enabled = True
-    mg.autograd.GradMode.anomaly = False
+    mg.set_grad_enabled(True)
+    mg.set_detect_anomaly(False)
 
 
 @pytest.fixture

@@ -31,6 +31,8 @@ def test_demo_reaches_95_percent_and_writes_its_pictures(tmp_path, capsys):
     assert {"history.png", "confusion_matrix.png", "misclassified.png"} <= names
     if shutil.which("dot") is not None:
         assert {"graph.svg", "graph.png"} <= names
+        svg = (out / "graph.svg").read_text()
+        assert "grad norm" in svg and "legend" in svg  # gradients and their colour key
     for path in result["files"]:
         assert path.parent == out.resolve() and path.stat().st_size > 1000
         if path.suffix == ".png":

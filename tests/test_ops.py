@@ -7,6 +7,8 @@ import pytest
 from opinfo import OP_DB, OpInfo, Sample
 
 import microgradnp as mg
+from microgradnp.grad_mode import state
+from microgradnp.graph import Node
 from microgradnp.primitive import Primitive
 
 try:
@@ -118,13 +120,64 @@ def test_every_primitive_has_a_table_entry():
     assert not missing, f"primitives without an OpInfo entry in tests/opinfo.py: {missing}"
 
 
-def test_float32_gradients_stay_float32():
-    for info in OP_DB:
-        sample = next(iter(info.samples(np.random.default_rng(0))))
-        args, leaves = _convert(
-            sample.args, lambda a: mg.tensor(a.astype(np.float32), requires_grad=True)
-        )
-        out = info.op(*args, **sample.kwargs)
-        out.sum().backward()
-        for t in leaves:
-            assert t.grad.dtype == np.float32, info.name
+@pytest.mark.parametrize("info", OP_DB, ids=[info.name for info in OP_DB])
+def test_float32_gradients_stay_float32(info: OpInfo):
+    sample = next(iter(info.samples(np.random.default_rng(0))))
+    args, leaves = _convert(
+        sample.args, lambda a: mg.tensor(a.astype(np.float32), requires_grad=True)
+    )
+    out = info.op(*args, **sample.kwargs)
+    out.sum().backward()
+    for t in leaves:
+        assert t.grad.dtype == np.float32, info.name
+
+
+def _nodes(root):
+    """Every node behind `root`, each once."""
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node
+        stack.extend(p for p in node.parents if type(p) is Node)
+
+
+def _has_fast(info: OpInfo) -> bool:
+    return any(
+        Primitive.registry[n].fast is not None for n in info.covers() if n in Primitive.registry
+    )
+
+
+@pytest.mark.parametrize("info,sample", [c for c in CASES if _has_fast(c.values[0])])
+def test_fast_vjp_equals_plain_vjp(info: OpInfo, sample: Sample):
+    """An op's NumPy-only fast VJP and its plain (dual-mode) VJP give the same gradients."""
+    args, _ = _convert(sample.args, lambda a: mg.tensor(a, requires_grad=True))
+    out = info.op(*args, **sample.kwargs)
+    rng = np.random.default_rng(1)
+    checked = 0
+    state.in_backward = True  # as in a fast backward pass: primitives of arrays give arrays
+    try:
+        for node in _nodes(out._node):
+            prim = node.prim
+            if prim.fast is None:
+                continue
+            g = np.asarray(rng.standard_normal(node.shape))
+            data = node.data or node.parents
+            fast = prim.fast(g, node.out, node.needs, *data, res=node.res, **node.params)
+            plain = prim.vjp(g, node.out, node.needs, *data, **node.params)
+            for a, b in zip(fast, plain, strict=True):
+                assert (a is None) == (b is None)
+                if a is not None:
+                    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+            checked += 1
+    finally:
+        state.in_backward = False
+    assert checked
+
+
+def test_every_fast_vjp_is_checked():
+    fast = {name for name, prim in Primitive.registry.items() if prim.fast is not None}
+    covered = {n for info in OP_DB if _has_fast(info) for n in info.covers()}
+    assert fast <= covered, f"fast VJPs without an op-table entry: {fast - covered}"

@@ -308,8 +308,13 @@ def _tiny_fit(**kwargs):
     )
 
 
-def test_progress_is_off_when_stdout_is_not_a_terminal(capsys):
-    _tiny_fit()
+def test_one_plain_line_per_epoch_when_stdout_is_not_a_terminal(capsys):
+    history = _tiny_fit()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("Epoch 1/2 - loss ")
+    assert f"val_accuracy {history['val_accuracy'][1]:.4g}" in lines[1]
+    assert lines[1].endswith(" s)")
+    _tiny_fit(progress=False)
     assert capsys.readouterr().out == ""
 
 
@@ -341,3 +346,83 @@ def test_plain_lines_without_tqdm(monkeypatch):
     assert len(lines) == 2
     assert lines[1].startswith(f"Epoch 2/2 - loss {history['loss'][1]:.4g} - accuracy ")
     assert f"val_loss {history['val_loss'][1]:.4g}" in lines[1]
+
+
+def test_per_batch_scheduler_steps_like_torch_one_cycle(torch):
+    model, train, _, _, _ = _setup(batch_size=16)  # 96 samples: 6 batches per epoch
+    opt = mg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = mg.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.5, epochs=3, steps_per_epoch=6)
+    seen = []
+
+    class LearningRates:
+        def on_train_batch_end(self, step, batch, outputs, loss):
+            assert step == len(seen) and isinstance(loss, mg.Tensor) and len(batch) == 2
+            seen.append((opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"]))
+
+    history = fit(
+        model,
+        train,
+        nn.CrossEntropyLoss(),
+        opt,
+        3,
+        scheduler=sched,
+        scheduler_interval="batch",
+        callbacks=[LearningRates()],
+        progress=False,
+    )
+    t_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    t_sched = torch.optim.lr_scheduler.OneCycleLR(t_opt, max_lr=0.5, epochs=3, steps_per_epoch=6)
+    expected = []
+    for _ in range(18):
+        t_opt.step()
+        t_sched.step()
+        expected.append((t_opt.param_groups[0]["lr"], t_opt.param_groups[0]["momentum"]))
+    np.testing.assert_allclose(seen, expected, rtol=1e-12)
+    # the history logs each epoch's starting rate: the initial one, then after 6 and 12 steps
+    np.testing.assert_allclose(history["lr"], [0.5 / 25, expected[5][0], expected[11][0]])
+
+
+def test_per_batch_scheduler_gives_the_hand_written_loop():
+    model, train, _, _, _ = _setup(batch_size=32)
+    opt = mg.optim.Adam(model.parameters(), lr=0.01)
+    sched = mg.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    fit(
+        model,
+        train,
+        nn.CrossEntropyLoss(),
+        opt,
+        2,
+        scheduler=sched,
+        scheduler_interval="batch",
+        progress=False,
+    )
+    by_hand, train2, _, _, _ = _setup(batch_size=32)
+    opt2 = mg.optim.Adam(by_hand.parameters(), lr=0.01)
+    sched2 = mg.optim.lr_scheduler.StepLR(opt2, step_size=2, gamma=0.5)
+    for _ in range(2):
+        for xb, yb in train2:
+            loss = nn.CrossEntropyLoss()(by_hand(xb), yb)
+            opt2.zero_grad()
+            loss.backward()
+            opt2.step()
+            sched2.step()
+    assert sched.last_epoch == sched2.last_epoch == 6
+    for name, value in _params(model).items():
+        np.testing.assert_array_equal(value, _params(by_hand)[name])
+
+
+def test_scheduler_interval_errors():
+    model, train, _, _, _ = _setup()
+    opt = mg.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="'epoch' or 'batch'"):
+        fit(model, train, nn.CrossEntropyLoss(), opt, 1, scheduler_interval="step")
+    with pytest.raises(ValueError, match="ReduceLROnPlateau"):
+        fit(
+            model,
+            train,
+            nn.CrossEntropyLoss(),
+            opt,
+            1,
+            scheduler=ReduceLROnPlateau(opt),
+            scheduler_interval="batch",
+        )

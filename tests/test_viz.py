@@ -14,7 +14,7 @@ import pytest
 
 import microgradnp as mg
 from microgradnp import viz
-from microgradnp.graph import GradMode
+from microgradnp.graph import scope
 from microgradnp.viz import style
 
 NODE_RE = re.compile(r"^\s*(n\d+|m\d+|legend) \[", re.M)
@@ -43,12 +43,12 @@ class FakeModule:
         self.children = children
 
     def __call__(self, *args):
-        previous = GradMode.scope
-        GradMode.scope = previous + (self,)
+        previous = scope.modules
+        scope.modules = previous + (self,)
         try:
             return self.forward(*args)
         finally:
-            GradMode.scope = previous
+            scope.modules = previous
 
     def named_modules(self, prefix=""):
         yield prefix, self
@@ -165,18 +165,18 @@ def test_deterministic_same_graph_and_rebuilt_graph():
 def test_op_labels_show_attributes_and_constants():
     x = mg.tensor(np.ones((2, 3)), requires_grad=True)
     out = (1.0 - x).sum(dim=1).mean() ** 2
-    labels = [style.op_label(n) for n in (out._node, out._node.inputs()[0]._node)]
+    labels = [style.op_label(n) for n in (out._node, out._node.parents[0])]
     assert labels == [["pow", "exponent=2"], ["mean"]]
     dot = viz.to_dot(out)
     assert "<TD>sub(1, ·)</TD>" in dot
     detail = '<FONT POINT-SIZE="9" COLOR="#495057">'
     assert f"<TD>sum</TD></TR><TR><TD>{detail}dim=1</FONT>" in dot
     assert f"<TD>pow</TD></TR><TR><TD>{detail}exponent=2</FONT>" in dot
-    with_array = style.op_label((mg.sigmoid(x) * np.ones((2, 3)) + 0.5)._node.inputs()[0]._node)
+    with_array = style.op_label((mg.sigmoid(x) * np.ones((2, 3)) + 0.5)._node.parents[0])
     assert with_array == ["mul(·, array(2, 3))"]
     long_name = SimpleNamespace(
         prim=SimpleNamespace(name="binary_cross_entropy"),
-        inputs=lambda: (x, np.zeros((2, 3))),
+        parents=(x, np.zeros((2, 3))),
         params={"reduction": "sum"},
     )
     assert style.op_label(long_name) == [
@@ -262,7 +262,9 @@ def test_drawing_after_backward_released_the_graph():
     product = node_line(dot, "n2 [")
     assert "data freed" in product and "(3,) float32" in product
     assert "grad norm 1.73, max 1" in product  # d sum / d(x * w) = ones(3)
-    assert "[1., 2., 3.]" in node_line(dot, "<B>input</B>")  # leaves keep their data
+    # the graph lets go of inputs that need no gradient (as PyTorch keeps nothing after
+    # backward): their shape remains; parameters stay (they are the model)
+    assert "data freed" in node_line(dot, "<B>input</B>")
     assert counts(dot) == (7, 5)  # the same 6 nodes, and the legend
 
 
@@ -333,10 +335,10 @@ def test_max_nodes_truncates_breadth_first():
         viz.to_dot(y, max_nodes=0)
 
 
-def test_hundred_thousand_op_chain_without_recursion():
+def test_long_chain_drawing_uses_no_recursion():
     x = mg.tensor([0.5], requires_grad=True)
     y = x
-    for _ in range(100_000):
+    for _ in range(10_000):
         y = mg.sigmoid(y)
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(200)  # any recursion over the chain would fail at once
@@ -344,7 +346,7 @@ def test_hundred_thousand_op_chain_without_recursion():
         dot = viz.to_dot(y)
     finally:
         sys.setrecursionlimit(limit)
-    assert counts(dot) == (200_001, 200_000)
+    assert counts(dot) == (20_001, 20_000)
 
 
 def test_retain_grads_marks_intermediates():

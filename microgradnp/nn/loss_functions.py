@@ -358,7 +358,7 @@ def cross_entropy(
             # one max over the unsigned view catches negative and too large indices at once
             top = np.maximum.reduce(t.view(_UNSIGNED[t.itemsize]))
             if top < xr.shape[1]:
-                return softmax_cross_entropy(input, t, reduction=reduction, cache={})
+                return softmax_cross_entropy(input, t, reduction=reduction)
     return _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
 
 

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..autograd import no_grad
-from ..graph import GradMode
+from ..device import parse_to_args
+from ..graph import scope
 from ..tensor import Tensor
 
 
@@ -123,16 +124,16 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._forward_pre_hooks or self._forward_hooks:
             return self._call_with_hooks(args, kwargs)
-        prev = GradMode.scope
-        GradMode.scope = prev + (self,)  # ops recorded inside are grouped under this module
+        prev = scope.modules
+        scope.modules = prev + (self,)  # ops recorded inside are grouped under this module
         try:
             return self.forward(*args, **kwargs)
         finally:
-            GradMode.scope = prev
+            scope.modules = prev
 
     def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
-        prev = GradMode.scope
-        GradMode.scope = prev + (self,)
+        prev = scope.modules
+        scope.modules = prev + (self,)
         try:
             for hook in tuple(self._forward_pre_hooks.values()):
                 result = hook(self, args)
@@ -145,7 +146,7 @@ class Module:
                     out = result
             return out
         finally:
-            GradMode.scope = prev
+            scope.modules = prev
 
     # ---- registration ---------------------------------------------------------------------
     def _check_name(self, name: Any, kind: str, store: dict) -> None:
@@ -384,12 +385,14 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype: Any = None) -> Module:
-        """Cast floating parameters, their gradients and floating buffers to `dtype` in place
-        (the tensors keep their identity). `to("cpu")` is accepted and does nothing."""
-        if dtype is None or (isinstance(dtype, str) and dtype == "cpu"):
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Cast floating parameters, their gradients and floating buffers to a dtype in place
+        (the tensors keep their identity), with PyTorch's overloads: `to(dtype)`,
+        `to(device, dtype)`, `to(tensor)`, `to(device=..., dtype=...)`. The device must be
+        the CPU ("cpu", `mg.device("cpu")`); any other raises, saying there is no GPU."""
+        dt, _ = parse_to_args(*args, **kwargs)
+        if dt is None:
             return self
-        dt = np.dtype(dtype)
         if dt.kind != "f":
             raise TypeError(f"Module.to: only floating dtypes are allowed, got {dt}")
         for module in self.modules():

@@ -1,4 +1,5 @@
-"""Gradient clipping and flat parameter vectors (`mg.nn.utils`), as in `torch.nn.utils`.
+"""Gradient clipping and flat parameter vectors (`mg.nn.utils`), as in `torch.nn.utils`, and
+`summary` (a model's layers, shapes and parameter counts, as `torchinfo`).
 
 Example:
     >>> import microgradnp as mg
@@ -17,8 +18,16 @@ import numpy as np
 from ..autograd import no_grad
 from ..ops import cat, reshape
 from ..tensor import Tensor
+from .summary import ModelSummary, summary
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
+__all__ = [
+    "ModelSummary",
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "parameters_to_vector",
+    "summary",
+    "vector_to_parameters",
+]
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:

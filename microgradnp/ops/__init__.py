@@ -1,5 +1,8 @@
 """Every differentiable op, as functions on tensors (or plain ndarrays)."""
 
+import sys
+
+from .. import tensor as _tensor
 from .elementwise import (
     abs,
     add,
@@ -136,3 +139,6 @@ __all__ = [
     "view",
     "where",
 ]
+
+# The one edge from Tensor back to its ops (see tensor.py): its methods call these.
+_tensor._ops = sys.modules[__name__]

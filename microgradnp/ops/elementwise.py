@@ -198,12 +198,15 @@ def tanh(x):
 @tanh.defvjp(uses_inputs=False)
 def _tanh_vjp(g, out, needs, x):
     # d tanh = 1 - tanh^2: reuse the output
-    if isinstance(g, np.ndarray) and out.ndim:  # fast path: one new array, not three
-        r = np.multiply(out, out)
-        np.subtract(1.0, r, out=r)
-        r *= g
-        return (r,)
     return (g * (1.0 - out * out),)
+
+
+@tanh.deffast
+def _tanh_fast(g, out, needs, x, res=None):
+    r = np.multiply(out, out, out=np.empty_like(out))  # one new array, not three
+    np.subtract(1.0, r, out=r)
+    r *= g
+    return (r,)
 
 
 # exp(-x) overflows (and warns) once -x exceeds log(max float); capping -x there changes
@@ -237,12 +240,15 @@ def sigmoid(x):
 @sigmoid.defvjp(uses_inputs=False)
 def _sigmoid_vjp(g, out, needs, x):
     # d sigma = sigma (1 - sigma): reuse the output
-    if isinstance(g, np.ndarray) and out.ndim:  # fast path: one new array, not three
-        r = np.subtract(1.0, out)
-        r *= out
-        r *= g
-        return (r,)
     return (g * out * (1.0 - out),)
+
+
+@sigmoid.deffast
+def _sigmoid_fast(g, out, needs, x, res=None):
+    r = np.subtract(1.0, out)  # one new array, not three
+    r *= out
+    r *= g
+    return (r,)
 
 
 @primitive
@@ -252,9 +258,12 @@ def relu(x):
 
 @relu.defvjp(uses_inputs=False)
 def _relu_vjp(g, out, needs, x):
-    if isinstance(g, np.ndarray):
-        return (np.multiply(g, out > 0),)  # a bool mask multiplies without a float copy
     return (g * _mask(raw(out) > 0, g),)
+
+
+@relu.deffast
+def _relu_fast(g, out, needs, x, res=None):
+    return (np.multiply(g, out > 0),)  # a bool mask multiplies without a float copy
 
 
 def _balanced(x: Any, y: Any, g: Any) -> np.ndarray:
@@ -334,7 +343,7 @@ def astype(x, dtype):
     return x.astype(dtype)
 
 
-@astype.defvjp(uses_out=False)
+@astype.defvjp(uses_inputs=False, uses_out=False)
 def _astype_vjp(g, out, needs, x, dtype):
     return (astype(g, raw(x).dtype),)
 

@@ -56,7 +56,7 @@ def _sum(x, axis=None, keepdims=False):
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
-@_sum.defvjp(uses_out=False)
+@_sum.defvjp(uses_inputs=False, uses_out=False)
 def _sum_vjp(g, out, needs, x, axis=None, keepdims=False):
     return (_expand_like(g, x, axis, keepdims),)
 
@@ -78,10 +78,11 @@ def _mean(x, axis=None, keepdims=False):
     return np.mean(x, axis=axis, keepdims=keepdims)
 
 
-@_mean.defvjp(uses_out=False)
+@_mean.defvjp(uses_inputs=False, uses_out=False)
 def _mean_vjp(g, out, needs, x, axis=None, keepdims=False):
-    n = raw(x).size // builtins.max(raw(out).size, 1) if raw(x).size else 1
-    return (_expand_like(g, x, axis, keepdims) / n,)
+    shape = raw(x).shape
+    n = int(np.prod(shape)) // builtins.max(int(np.prod(_kept_shape(shape, axis))), 1)
+    return (_expand_like(g, x, axis, keepdims) / builtins.max(n, 1),)
 
 
 def mean(x: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:

@@ -21,12 +21,12 @@ def _shape_arg(shape: tuple) -> tuple:
     return tuple(int(s) for s in shape)
 
 
-@primitive
+@primitive(view=True)
 def _reshape(x, shape):
     return np.reshape(x, shape)
 
 
-@_reshape.defvjp(uses_out=False)
+@_reshape.defvjp(uses_inputs=False, uses_out=False)
 def _reshape_vjp(g, out, needs, x, shape):
     return (_reshape(g, raw(x).shape),)
 
@@ -50,12 +50,12 @@ def reshape(x: Any, *shape: Any) -> Any:
 view = reshape
 
 
-@primitive
+@primitive(view=True)
 def _broadcast_to(x, shape):
     return np.broadcast_to(x, shape)
 
 
-@_broadcast_to.defvjp(uses_out=False)
+@_broadcast_to.defvjp(uses_inputs=False, uses_out=False)
 def _broadcast_to_vjp(g, out, needs, x, shape):
     return (sum_to(g, raw(x).shape),)
 
@@ -93,17 +93,17 @@ def sum_to(x, shape):
     return out.reshape(shape) if lead else out
 
 
-@sum_to.defvjp(uses_out=False)
+@sum_to.defvjp(uses_inputs=False, uses_out=False)
 def _sum_to_vjp(g, out, needs, x, shape):
     return (_broadcast_to(g, shape=raw(x).shape),)
 
 
-@primitive
+@primitive(view=True)
 def _permute(x, axes):
     return np.transpose(x, axes)
 
 
-@_permute.defvjp(uses_out=False)
+@_permute.defvjp(uses_inputs=False, uses_out=False)
 def _permute_vjp(g, out, needs, x, axes):
     return (_permute(g, axes=tuple(np.argsort(axes))),)
 
@@ -158,13 +158,13 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
     return _reshape(x, shape=new)
 
 
-def _normalize_index(index: Any) -> Any:
+def normalize_index(index: Any) -> Any:
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
         return np.asarray(index)
     if isinstance(index, tuple):
-        return tuple(_normalize_index(i) for i in index)
+        return tuple(normalize_index(i) for i in index)
     return index
 
 
@@ -174,12 +174,12 @@ def _is_basic(index: Any) -> bool:
     return all(isinstance(i, (int, slice, np.integer)) or i is None or i is Ellipsis for i in items)
 
 
-@primitive
+@primitive(view=True)
 def _getitem(x, index):
     return x[index]
 
 
-@_getitem.defvjp(uses_out=False)
+@_getitem.defvjp(uses_inputs=False, uses_out=False)
 def _getitem_vjp(g, out, needs, x, index):
     return (index_add(g, index=index, shape=raw(x).shape),)
 
@@ -189,7 +189,7 @@ def getitem(x: Any, index: Any) -> Any:
 
     Repeated integer indices accumulate their gradients (scatter-add).
     """
-    index = _normalize_index(index)
+    index = normalize_index(index)
     try:
         return _getitem(x, index=index)
     except IndexError as e:
@@ -209,7 +209,7 @@ def index_add(g, index, shape):
     return out
 
 
-@index_add.defvjp(uses_out=False)
+@index_add.defvjp(uses_inputs=False, uses_out=False)
 def _index_add_vjp(g, out, needs, g_in, index, shape):
     return (_getitem(g, index=index),)
 
@@ -222,7 +222,7 @@ def index_put(x, value, index):
     return out
 
 
-@index_put.defvjp(uses_out=False)
+@index_put.defvjp(uses_inputs=False, uses_out=False)
 def _index_put_vjp(g, out, needs, x, value, index):
     keep = np.ones(raw(x).shape, dtype=raw(g).dtype)
     keep[index] = 0
@@ -254,7 +254,7 @@ def _cat(*xs, axis=0):
     return np.concatenate(xs, axis=axis)
 
 
-@_cat.defvjp(uses_out=False)
+@_cat.defvjp(uses_inputs=False, uses_out=False)
 def _cat_vjp(g, out, needs, *xs, axis=0):
     grads = []
     start = 0
@@ -319,7 +319,7 @@ def _pad(x, pad_width, value=0.0):
     return np.pad(x, pad_width, mode="constant", constant_values=value)
 
 
-@_pad.defvjp(uses_out=False)
+@_pad.defvjp(uses_inputs=False, uses_out=False)
 def _pad_vjp(g, out, needs, x, pad_width, value=0.0):
     sl = tuple(slice(lo, lo + n) for (lo, _), n in zip(pad_width, raw(x).shape, strict=True))
     return (_getitem(g, index=sl),)

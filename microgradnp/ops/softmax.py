@@ -77,11 +77,13 @@ def one_hot(labels: Any, num_classes: int = -1) -> Any:
     return Tensor._wrap(out)
 
 
-@primitive
-def softmax_cross_entropy(logits, target, reduction="mean", cache=None):
+@primitive(residuals=True)
+def softmax_cross_entropy(logits, target, reduction="mean"):
     """Cross-entropy of integer targets under softmax(logits), fused: logits (N, C).
 
     loss_i = logsumexp(x_i) - x_i[t_i];  d loss_i / d x_i = softmax(x_i) - onehot(t_i).
+    The exponentials, their row sums and the labels' flat indices are residuals: the fast
+    backward turns them into the gradient in place.
     """
     # (ufunc.reduce instead of np.max/np.sum: same result, a third of the call overhead)
     n = logits.shape[0]
@@ -92,32 +94,37 @@ def softmax_cross_entropy(logits, target, reduction="mean", cache=None):
     flat = np.arange(0, n * z.shape[1], z.shape[1])
     flat += target  # flat index of each row's label: one 1-D gather instead of a 2-D one
     losses -= z.take(flat)
-    if cache is not None:
-        cache["e"], cache["s"], cache["flat"] = e, s, flat
     if reduction == "mean":
-        return np.add.reduce(losses) / n if n else np.asarray(np.nan, dtype=logits.dtype)
-    if reduction == "sum":
-        return np.add.reduce(losses)
-    return losses
+        out = np.add.reduce(losses) / n if n else np.asarray(np.nan, dtype=logits.dtype)
+    elif reduction == "sum":
+        out = np.add.reduce(losses)
+    else:
+        out = losses
+    return out, (e, s, flat)
 
 
 @softmax_cross_entropy.defvjp(uses_out=False)
-def _softmax_cross_entropy_vjp(g, out, needs, logits, target, reduction="mean", cache=None):
+def _softmax_cross_entropy_vjp(g, out, needs, logits, target, reduction="mean"):
+    # softmax recorded (create_graph), so that second derivatives work
     n = raw(logits).shape[0]
-    if isinstance(g, Tensor) or cache is None or "e" not in cache:
-        # graph mode: softmax recorded, so that second derivatives work
-        if reduction == "none":
-            scale = _reshape(g, shape=(-1, 1))
-        else:
-            scale = g / n if reduction == "mean" else g
-        onehot = np.zeros(raw(logits).shape, dtype=raw(logits).dtype)
-        onehot[np.arange(n), raw(target)] = 1
-        return (_softmax(logits, axis=1) - onehot) * scale, None
-    # fast path: softmax from the forward's exponentials, one-hot subtracted in place
-    p = cache["e"] / cache["s"]
-    p.reshape(-1)[cache["flat"]] -= 1
+    if reduction == "none":
+        scale = _reshape(g, shape=(-1, 1))
+    else:
+        scale = g / n if reduction == "mean" else g
+    onehot = np.zeros(raw(logits).shape, dtype=raw(logits).dtype)
+    onehot[np.arange(n), raw(target)] = 1
+    return (_softmax(logits, axis=1) - onehot) * scale, None
+
+
+@softmax_cross_entropy.deffast
+def _softmax_cross_entropy_fast(g, out, needs, logits, target, res, reduction="mean"):
+    # softmax from the forward's exponentials, one-hot subtracted in place
+    e, s, flat = res
+    p = e / s  # new memory: with retain_graph the residuals serve another backward
+    p.reshape(-1)[flat] -= 1
     if reduction == "none":
         p *= g[:, None]
     else:
-        p *= g.item() / n if reduction == "mean" else g.item()  # a Python float keeps p's dtype
+        n = logits.shape[0]
+        p *= g.item() / n if reduction == "mean" else g.item()  # a float keeps p's dtype
     return p, None

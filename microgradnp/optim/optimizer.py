@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import enable_grad
-from ..graph import GradMode
+from .. import graph
+from ..grad_mode import enable_grad
 from ..tensor import Tensor
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
@@ -53,6 +53,15 @@ def lerp_(start: np.ndarray, end: np.ndarray, weight: float, scratch: np.ndarray
     else:
         scratch *= 1 - weight
         np.subtract(end, scratch, out=start)
+
+
+def stamp(p: Tensor, clock: int) -> None:
+    """Record an in-place update of parameter `p` at `clock` on its version counter (a
+    parameter is a leaf: no node's saved output can have changed)."""
+    if p._vc is None:
+        p._vc = [clock]
+    else:
+        p._vc[0] = clock
 
 
 class Optimizer:
@@ -167,8 +176,7 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        GradMode.clock += 1  # one in-place "tick" for the whole step (see graph.GradMode)
-        clock = GradMode.clock
+        clock = graph.tick()  # one in-place "tick" for the whole step (see graph.py)
         # Kernels work on the arrays themselves, so nothing is recorded: no no_grad() needed.
         for group in self.param_groups:
             self._update_group(group, clock)
@@ -180,7 +188,7 @@ class Optimizer:
         for p in group["params"]:
             if p.grad is not None:
                 self._update(p, p.grad.data, state[p], group)
-                p._version = clock
+                stamp(p, clock)
 
     def state_dict(self) -> dict[str, Any]:
         """Copy of the state, parameters referred to by index (PyTorch's layout).

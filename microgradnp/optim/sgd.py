@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT, check_nonnegative, decayed_grad
+from .optimizer import Optimizer, ParamsT, check_nonnegative, decayed_grad, stamp
 
 
 def sgd_update(
@@ -125,7 +125,7 @@ class SGD(Optimizer):
             if g is not None:
                 state[p]  # noqa: B018 - an (empty) state entry per parameter, as torch.optim
                 p.data -= np.multiply(g.data, lr)
-                p._version = clock
+                stamp(p, clock)
 
     def _update(
         self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]

@@ -4,7 +4,7 @@ Plain NumPy, no autograd. Weights use PyTorch's ``nn.Linear`` layout, ``W`` of s
 ``(out_features, in_features)`` and ``z = x @ W.T + b``, so ``params`` map one to one onto
 ``nn.Sequential(Linear(I, H), Sigmoid(), Linear(H, O), Sigmoid())``. The article stores the
 transpose (``w`` of shape ``(in, out)``, ``z = x @ w``); ``docs/article-errata.md`` gives every
-formula in both layouts. The faulty original lives, reimplemented, in ``faulty.py``.
+formula in both layouts. The faulty original lives, reimplemented, in ``tests/article_faulty.py``.
 
 Notation (all shapes written out):
 

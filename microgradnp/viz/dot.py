@@ -8,10 +8,15 @@ layout of `graphviz.Digraph.source`, so `draw_graph` can wrap it without re-emit
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from typing import Any
 
 from . import style
 from .walk import GraphWalk, OpItem, TensorItem, walk
+
+_VIZ_DIR = os.path.dirname(os.path.abspath(__file__))
 
 RANKDIRS = ("TB", "LR", "BT", "RL")
 
@@ -58,6 +63,7 @@ def to_dot(
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {RANKDIRS}, got {rankdir!r}")
     graph = walk(root, params, group_modules or collapse_modules, max_nodes)
+    _warn_if_model_unused(graph, params)
     if legend is None:
         legend = show_grad
     # ordering=in: an op's inputs are laid out left to right in argument order (x - y).
@@ -94,6 +100,34 @@ def to_dot(
         note = f"drawing stopped at max_nodes={max_nodes}: tensors marked '(inputs not drawn)'"
         lines.append(f"\tlabel={style.quote(note)} labelloc=b fontsize=10\n")
     return "digraph {\n" + "".join(lines) + "}\n"
+
+
+def _warn_if_model_unused(graph: GraphWalk, params: Any) -> None:
+    """A model given as `params` none of whose parameters is in the graph names nothing: say
+    so, rather than draw an unlabelled graph as if all were well."""
+    if not hasattr(params, "named_parameters"):
+        return
+    count = sum(1 for _ in params.named_parameters())
+    if count == 0 or graph.truncated:
+        return
+    if any(isinstance(item, TensorItem) and item.name is not None for item in graph.items):
+        return
+    warnings.warn(
+        f"params={type(params).__name__}(...): none of the model's {count} parameters is in "
+        "this graph, so no parameter or module is named in the drawing. Was the graph built "
+        "by another model, with detached parameters, or under mg.no_grad()?",
+        UserWarning,
+        stacklevel=_caller_stacklevel(),
+    )
+
+
+def _caller_stacklevel() -> int:
+    """The `stacklevel` that points a warning at the first frame outside `mg.viz`."""
+    level = 1
+    frame: Any = sys._getframe(1)
+    while frame is not None and os.path.dirname(frame.f_code.co_filename) == _VIZ_DIR:
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _expanded(graph: GraphWalk, show_data: bool, show_grad: bool) -> tuple[dict, list]:

@@ -97,7 +97,9 @@ def op_label(node: Any) -> list[str]:
     """
     name = OP_DISPLAY.get(node.prim.name, node.prim.name)
     lines = [name]
-    args = node.inputs()
+    from .walk import inputs  # (walk imports nothing from here)
+
+    args = inputs(node)
     if any(not _is_tensor(a) and a is not None for a in args):
         shown = [_constant_text(a) if not _is_tensor(a) else "·" for a in args if a is not None]
         call = f"({', '.join(shown)})"
@@ -113,7 +115,9 @@ def op_label(node: Any) -> list[str]:
 
 
 def _is_tensor(value: Any) -> bool:
-    return hasattr(value, "_node") and hasattr(value, "shape")
+    from .walk import is_tensor
+
+    return is_tensor(value)
 
 
 def grad_style(grad: Any) -> tuple[str, str, str]:

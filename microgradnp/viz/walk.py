@@ -2,21 +2,63 @@
 
 `walk` visits tensors breadth-first from the roots (arguments in order), with an explicit
 queue: no recursion, linear time, and a deterministic order that gives every element a
-sequential id (`n0`, `n1`, ...). A tensor reached along several paths is recorded once.
-Non-leaf tensors are identified by the node that produced them, so a tensor and the stub
-that backward left in its place are the same element. `retain_grads` marks intermediates so
-that a drawing after backward can show every gradient.
+sequential id (`n0`, `n1`, ...). A value reached along several paths is recorded once.
+The graph holds nodes, not intermediate tensors (those may be long freed): an intermediate
+is drawn from its node (`Produced`: shape, dtype, the output array when the node kept it).
+`retain_grads` keeps the gradients reaching intermediates so that a drawing after backward
+can show every gradient.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..graph import TensorStub, WeakInput
+from ..graph import Freed, Node
 from ..tensor import Tensor
+
+# Gradients that reached intermediates, kept by `retain_grads` for drawings (weakly keyed:
+# they go with the graph).
+_GRADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class Produced:
+    """An intermediate value as drawings see it: its node's shape and dtype, the output
+    array if the node kept it (else None: "data freed"), and the gradient `retain_grads`
+    kept for it."""
+
+    requires_grad = True
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        self.shape, self.dtype = node.shape, node.dtype
+        self.data = node.out
+
+    @property
+    def grad(self) -> Any:
+        return _GRADS.get(self._node)
+
+
+class _KeepGrad:
+    """The hook `retain_grads` puts on a node: it adds the gradient into `_GRADS`."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = weakref.ref(node)
+
+    def __call__(self, g: Any) -> None:
+        node = self.node()
+        if node is not None:
+            prev = _GRADS.get(node)
+            _GRADS[node] = g.detach() if prev is None else prev + g.detach()
+
+
+def inputs(node: Node) -> list:
+    """A node's arguments as drawings see them: tensors (leaves), `Produced` values,
+    constants (a freed constant array as its `ArrayInfo`)."""
+    return [Produced(p) if type(p) is Node else p for p in node.parents]
 
 
 @dataclass
@@ -62,11 +104,12 @@ class GraphWalk:
 
 
 def is_tensor(value: Any) -> bool:
-    return isinstance(value, (Tensor, TensorStub))
+    """A tensor drawn as a box: a Tensor, an intermediate, or an input backward let go of."""
+    return isinstance(value, (Tensor, Produced)) or (type(value) is Freed and value.was_tensor)
 
 
 def _key(t: Any) -> tuple:
-    return ("node", id(t._node)) if t._node is not None else ("leaf", id(t))
+    return ("node", id(t._node)) if t._node is not None else ("leaf", id(t))  # Freed: leaf
 
 
 class _Names:
@@ -161,7 +204,7 @@ def walk(
         node = item.tensor._node
         if node is None:
             continue
-        args = node.inputs()
+        args = inputs(node)
         fresh = {_key(a) for a in args if is_tensor(a) and _key(a) not in seen}
         if max_nodes is not None and len(out.items) + 1 + len(fresh) > max_nodes:
             item.truncated = out.truncated = True
@@ -207,7 +250,10 @@ def retain_grads(roots: Any) -> int:
     marked = 0
     for item in walk(roots, group_modules=False).items:
         t = getattr(item, "tensor", None)
-        if isinstance(t, (Tensor, WeakInput)) and t._node is not None and not t._retains_grad:
+        if isinstance(t, Tensor) and t._node is not None and not t.retains_grad:
             t.retain_grad()
+            marked += 1
+        elif isinstance(t, Produced) and not any(type(h) is _KeepGrad for h in t._node.hooks or ()):
+            t._node.register_prehook(_KeepGrad(t._node))
             marked += 1
     return marked

@@ -91,36 +91,25 @@ X, y = mg.datasets.make_blobs(n_samples=90, centers=3, random_state=0)
 dataset = data.TensorDataset(X.astype(np.float32), y)
 
 
-class ShardLoader:
-    """This rank's share of `dataset` each epoch, in batches (until DataLoader takes sampler=)."""
-
-    def __init__(self, dataset, batch_size, shuffle):
-        self.dataset, self.batch_size = dataset, batch_size
-        self.sampler = data.DistributedSampler(dataset, shuffle=shuffle, seed=1)
-
-    def __iter__(self):
-        shard = data.Subset(self.dataset, list(self.sampler))
-        return iter(data.DataLoader(shard, batch_size=self.batch_size))
-
-    def __len__(self):
-        return -(-len(self.sampler) // self.batch_size)
-
-
 mg.manual_seed(rank)
 model = DDP(nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 3)))
 opt = mg.optim.SGD(model.parameters(), lr=0.1)
 stream = io.StringIO()
+train_loader = data.DataLoader(dataset, 8, sampler=data.DistributedSampler(dataset, seed=1))
 history = mg.train.fit(
     model,
-    ShardLoader(dataset, 8, True),
+    train_loader,
     nn.CrossEntropyLoss(),
     opt,
     epochs=3,
-    val_loader=ShardLoader(dataset, 16, False),
+    val_loader=data.DataLoader(
+        dataset, 16, sampler=data.DistributedSampler(dataset, shuffle=False)
+    ),
     metrics=["accuracy"],
     progress=True,
     stream=stream,
 )
+assert train_loader.sampler.epoch == 2  # fit called set_epoch(0), (1), (2)
 histories = [None] * size
 dist.all_gather_object(histories, dict(history))
 assert all(h == histories[0] for h in histories), histories

@@ -13,10 +13,12 @@ from collections.abc import Iterator, Sized
 
 import numpy as np
 
+from .sampler import Sampler
+
 __all__ = ["DistributedSampler"]
 
 
-class DistributedSampler:
+class DistributedSampler(Sampler):
     """The indices of `dataset` that rank `rank` of `num_replicas` visits this epoch.
 
     PyTorch's partition and padding rules: with `drop_last=False` each rank gets
@@ -36,6 +38,10 @@ class DistributedSampler:
         >>> sampler = DistributedSampler(range(10), num_replicas=4, rank=1, shuffle=False)
         >>> len(sampler), list(sampler)  # 10 indices padded to 12: 0..9, 0, 1
         (3, [1, 5, 9])
+        >>> from microgradnp.data import DataLoader
+        >>> loader = DataLoader(range(10), batch_size=2, sampler=sampler)
+        >>> [batch.tolist() for batch in loader]  # call sampler.set_epoch(e) each epoch
+        [[1, 5], [9]]
     """
 
     def __init__(
@@ -48,7 +54,7 @@ class DistributedSampler:
         drop_last: bool = False,
     ) -> None:
         if num_replicas is None or rank is None:
-            from . import distributed as dist
+            from .. import distributed as dist
 
             if not dist.is_initialized():
                 raise RuntimeError(
