@@ -10,7 +10,7 @@ Example:
     [(8, 4), (8,), (3, 8), (3,)]
 """
 
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .containers import ModuleDict, ModuleList, Sequential
 from .layers import (
     Dropout,
@@ -53,5 +53,6 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    "parallel",
     "utils",
 ]
