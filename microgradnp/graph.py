@@ -56,7 +56,8 @@ class Node:
       path), kept only when the VJP reads them (`prim.uses_inputs`); `out`, the output
       array, only when it reads that (`prim.uses_out`); `res`, residuals the forward handed
       over (`prim.residuals`).
-    - `shape`: the output's shape (gradients reaching this node are summed back to it);
+    - `shape`, `dtype`: the output's (gradients reaching this node are summed back to that
+      shape; a VJP that reads no input values may read its inputs' shapes and dtypes);
       `seq`: creation order (a consumer always has a larger one); `stamp`: the in-place clock
       at recording, or `OUTPUT_CHANGED` / `FREED`; `scope`: the modules it ran in;
       `hooks`: functions of the gradient run when it reaches this node (tensor hooks,
@@ -64,7 +65,7 @@ class Node:
     """
 
     __slots__ = ("prim", "parents", "needs", "inputs", "data", "out", "res", "params",
-                 "shape", "seq", "stamp", "scope", "hooks", "__weakref__")  # fmt: skip
+                 "shape", "dtype", "seq", "stamp", "scope", "hooks", "__weakref__")  # fmt: skip
 
     def __init__(
         self,
@@ -90,6 +91,7 @@ class Node:
         self.res = res
         self.params = params
         self.shape = out.shape
+        self.dtype = out.dtype
         self.seq = next(_sequence)
         self.stamp = clock
         self.scope = scope

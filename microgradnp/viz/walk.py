@@ -17,8 +17,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from ..graph import Freed, Node
 from ..tensor import Tensor
 
@@ -36,30 +34,12 @@ class Produced:
 
     def __init__(self, node: Node) -> None:
         self._node = node
-        self.shape, self.dtype = node.shape, _dtype(node)
+        self.shape, self.dtype = node.shape, node.dtype
         self.data = node.out
 
     @property
     def grad(self) -> Any:
         return _GRADS.get(self._node)
-
-
-def _dtype(node: Node) -> Any:
-    """The dtype of a node's output (nodes do not store it): the kept output's, the cast's
-    target, else that of the first floating input up the graph (ops keep float dtypes)."""
-    while True:
-        if node.out is not None:
-            return node.out.dtype
-        if "dtype" in node.params:
-            return np.dtype(node.params["dtype"])
-        for p, need in zip(node.parents, node.needs, strict=False):
-            if need:
-                if type(p) is Node:
-                    node = p
-                    break
-                return p.dtype
-        else:
-            return None
 
 
 class _KeepGrad:
