@@ -108,4 +108,4 @@ from .random import manual_seed
 from .serialization import load, save
 from .tensor import Tensor
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
