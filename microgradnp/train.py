@@ -90,6 +90,7 @@ class History(dict):
 
     @property
     def epochs(self) -> int:
+        """The number of epochs recorded."""
         return len(next(iter(self.values()), []))
 
     def append(self, logs: dict[str, float]) -> None:
@@ -163,6 +164,7 @@ class EarlyStopping:
         mode: str = "auto",
         restore_best_weights: bool = True,
     ) -> None:
+        """Called after each epoch with its numbers; return True to stop training."""
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise ValueError(f"patience must be a non-negative int, got {patience!r}")
         if min_delta < 0:
@@ -181,6 +183,7 @@ class EarlyStopping:
         self.wait = 0
 
     def on_train_begin(self, model: Any) -> None:
+        """Remember `model` and forget the previous run's best."""
         self.model = model
         self._reset()
 
@@ -190,6 +193,7 @@ class EarlyStopping:
         return value > self.best + self.min_delta
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> bool:
+        """Record `logs[monitor]`; return True once it has not improved for `patience` epochs."""
         if self.monitor not in logs:
             raise KeyError(
                 f"EarlyStopping monitors {self.monitor!r}, which is not among the "
@@ -213,6 +217,7 @@ class EarlyStopping:
         return False
 
     def on_train_end(self, model: Any) -> None:
+        """Load the best epoch's weights into the model (when `restore_best_weights`)."""
         if self.restore_best_weights and self.best_state is not None:
             model.load_state_dict(self.best_state)
 
