@@ -127,7 +127,8 @@ class Callback(Protocol):
     - `on_train_end(model)` after the last epoch.
     """
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> bool | None: ...
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> bool | None:
+        """Called after each epoch with its numbers; return True to stop training."""
 
 
 class EarlyStopping:
@@ -164,7 +165,6 @@ class EarlyStopping:
         mode: str = "auto",
         restore_best_weights: bool = True,
     ) -> None:
-        """Called after each epoch with its numbers; return True to stop training."""
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise ValueError(f"patience must be a non-negative int, got {patience!r}")
         if min_delta < 0:
