@@ -146,8 +146,9 @@ class EarlyStopping:
         restore_best_weights: load the best epoch's weights into the model at the end.
 
     Attributes:
-        best_epoch, best: the best epoch (0-based) and its value. stopped_epoch: the epoch
-        at which training stopped, or None.
+        best_epoch: the best epoch (0-based).
+        best: the monitored value at `best_epoch`.
+        stopped_epoch: the epoch at which training stopped, or None.
 
     Example:
         >>> stopper = EarlyStopping(patience=2)
@@ -379,7 +380,8 @@ def fit(
 
     Args:
         model: an `nn.Module` (anything callable with `train()`/`eval()`).
-        train_loader, val_loader: iterables of `(inputs, targets)` batches, e.g. `DataLoader`s.
+        train_loader: an iterable of `(inputs, targets)` batches, e.g. a `DataLoader`.
+        val_loader: the same for validation, or None.
         loss_fn: `loss_fn(outputs, targets)` -> a scalar Tensor (mean over the batch).
         optimizer: an `mg.optim` optimizer over the model's parameters.
         epochs: the most epochs to run.

@@ -266,10 +266,15 @@ class ReduceLROnPlateau(LRScheduler):
     """Multiply the lr by `factor` when a metric has stopped improving for `patience` epochs.
 
     Args:
-        mode: "min" (lower is better) or "max". factor: multiplier (< 1).
-        patience: bad epochs tolerated before reducing. threshold, threshold_mode: an
-        improvement must beat best·(1 ∓ threshold) ("rel") or best ∓ threshold ("abs").
-        cooldown: epochs to wait after a reduction. min_lr: floor (scalar or per group).
+        optimizer: the optimizer whose lrs are reduced.
+        mode: "min" (lower is better) or "max".
+        factor: multiplier (< 1).
+        patience: bad epochs tolerated before reducing.
+        threshold: an improvement must beat best·(1 ∓ threshold) ("rel") or best ∓ threshold
+            ("abs").
+        threshold_mode: "rel" or "abs", as above.
+        cooldown: epochs to wait after a reduction.
+        min_lr: floor (scalar or per group).
         eps: reductions smaller than this are skipped.
 
     Example:
