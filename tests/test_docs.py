@@ -248,3 +248,38 @@ def test_only_the_convolution_cells_of_the_cnn_tutorial_are_skipped():
     assert skipped and len(skipped) < len(code)
     # the first skipped cell is the one that needs the layers; the rest build on it
     assert any(layer in "".join(skipped[0]["source"]) for layer in layers)
+
+
+def test_notebook_links_point_at_site_pages(caplog):
+    mkdocs_files = pytest.importorskip("mkdocs.structure.files")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("nb_links", DOCS / "hooks" / "notebook_links.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+
+    class Page(mkdocs_files.File):  # mkdocs-jupyter makes notebooks pages like this
+        def is_documentation_page(self) -> bool:
+            return True
+
+    def doc(uri):
+        return Page(uri, str(DOCS), "/site", use_directory_urls=True)
+
+    nb, errata, other = (
+        doc("tutorials/01-backprop-by-hand.ipynb"),
+        doc("article-errata.md"),
+        doc("tutorials/02-first-model.ipynb"),
+    )
+    files = mkdocs_files.Files([nb, errata, other])
+    page = type("Page", (), {"file": nb})()
+    html = (
+        '<a href="../article-errata.md#e1a">x</a> <a href="02-first-model.ipynb">y</a> '
+        '<a href="https://example.org/a.md">z</a> <a href="missing.md">w</a>'
+    )
+    out = hook.on_page_content(html, page=page, config=None, files=files)
+    assert 'href="../../article-errata/#e1a"' in out
+    assert 'href="../02-first-model/"' in out
+    assert 'href="https://example.org/a.md"' in out and 'href="missing.md"' in out
+    assert "tutorials/missing.md" in caplog.text
+    md_page = type("Page", (), {"file": errata})()
+    assert hook.on_page_content(html, page=md_page, config=None, files=files) == html
