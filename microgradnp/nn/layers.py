@@ -52,6 +52,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-draw weight and bias with PyTorch's default initialisation (see the class)."""
         # kaiming_uniform_(a=sqrt(5)) gives bound = gain * sqrt(3 / fan_in) with
         # gain = sqrt(2 / (1 + 5)), i.e. 1 / sqrt(fan_in) -- PyTorch's default
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -60,9 +61,11 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
+        """`x @ weight.T + bias` for `x` of shape (*, in_features)."""
         return ops.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
+        """The constructor arguments as shown inside `repr(module)`."""
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"
@@ -76,6 +79,7 @@ class Identity(Module):
         super().__init__()
 
     def forward(self, x: Any) -> Any:
+        """Return `x` unchanged."""
         return x
 
 
@@ -83,6 +87,7 @@ class Sigmoid(Module):
     """1 / (1 + exp(-x)), elementwise (stable for any input)."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """`1 / (1 + exp(-x))`, elementwise, stable for any input."""
         return ops.sigmoid(x)
 
 
@@ -94,9 +99,11 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
+        """`max(x, 0)`, elementwise."""
         return ops.relu(x)
 
     def extra_repr(self) -> str:
+        """The constructor arguments as shown inside `repr(module)`."""
         return "inplace=True" if self.inplace else ""
 
 
@@ -104,6 +111,7 @@ class Tanh(Module):
     """tanh(x), elementwise."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """`tanh(x)`, elementwise."""
         return ops.tanh(x)
 
 
@@ -115,9 +123,11 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
+        """Softmax of `x` along `self.dim` (max-shifted, so it never overflows)."""
         return F.softmax(x, self.dim)
 
     def extra_repr(self) -> str:
+        """The constructor arguments as shown inside `repr(module)`."""
         return f"dim={self.dim}"
 
 
@@ -129,9 +139,11 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
+        """`x - logsumexp(x)` along `self.dim`."""
         return F.log_softmax(x, self.dim)
 
     def extra_repr(self) -> str:
+        """The constructor arguments as shown inside `repr(module)`."""
         return f"dim={self.dim}"
 
 
@@ -155,9 +167,13 @@ class Dropout(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
+        """In training mode zero each element with probability `p` and scale the rest by
+        `1 / (1 - p)`; in eval mode return `x`.
+        """
         return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
+        """The constructor arguments as shown inside `repr(module)`."""
         return f"p={self.p}, inplace={self.inplace}"
 
 
@@ -170,9 +186,11 @@ class Flatten(Module):
         self.end_dim = end_dim
 
     def forward(self, x: Tensor) -> Tensor:
+        """`x` with dims `start_dim` through `end_dim` merged into one."""
         return ops.flatten(x, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
+        """The constructor arguments as shown inside `repr(module)`."""
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
@@ -223,6 +241,7 @@ class Embedding(Module):
             self.weight = Parameter(_weight)
 
     def reset_parameters(self) -> None:
+        """Re-draw the weight from N(0, 1), then zero the `padding_idx` row if there is one."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
             with no_grad():
@@ -243,9 +262,11 @@ class Embedding(Module):
         return emb
 
     def forward(self, x: Any) -> Tensor:
+        """The rows of `weight` picked by the integer indices `x`: `(*x.shape, embedding_dim)`."""
         return F.embedding(x, self.weight, self.padding_idx)
 
     def extra_repr(self) -> str:
+        """The constructor arguments as shown inside `repr(module)`."""
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         return s if self.padding_idx is None else s + f", padding_idx={self.padding_idx}"
 
@@ -287,15 +308,18 @@ class LayerNorm(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Set the weight to ones and the bias to zeros."""
         if self.weight is not None:
             init.ones_(self.weight)
         if self.bias is not None:
             init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Normalise `x` over its last `len(normalized_shape)` dims, then scale and shift."""
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
+        """The constructor arguments as shown inside `repr(module)`."""
         return (
             f"{self.normalized_shape}, eps={self.eps}, "
             f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"

@@ -45,6 +45,7 @@ class MSELoss(_Loss):
     """Mean squared error: `F.mse_loss`."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """The loss of `input` against `target` (see the class), reduced by `self.reduction`."""
         return L.mse_loss(input, target, self.reduction)
 
 
@@ -52,6 +53,7 @@ class BCELoss(_WeightedLoss):
     """Binary cross-entropy of probabilities: `F.binary_cross_entropy`."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """The loss of `input` against `target` (see the class), reduced by `self.reduction`."""
         return L.binary_cross_entropy(input, target, self.weight, self.reduction)
 
 
@@ -64,6 +66,7 @@ class BCEWithLogitsLoss(_Loss):
         self.register_buffer("pos_weight", _as_buffer(pos_weight))
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """The loss of `input` against `target` (see the class), reduced by `self.reduction`."""
         return L.binary_cross_entropy_with_logits(
             input, target, self.weight, self.reduction, self.pos_weight
         )
@@ -79,6 +82,7 @@ class NLLLoss(_WeightedLoss):
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """The loss of `input` against `target` (see the class), reduced by `self.reduction`."""
         return L.nll_loss(
             input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction
         )
@@ -102,6 +106,7 @@ class CrossEntropyLoss(_WeightedLoss):
         self.label_smoothing = label_smoothing
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """The loss of `input` against `target` (see the class), reduced by `self.reduction`."""
         return L.cross_entropy(
             input,
             target,

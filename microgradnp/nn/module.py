@@ -61,6 +61,7 @@ class RemovableHandle:
         self.id = next(RemovableHandle._ids)
 
     def remove(self) -> None:
+        """Unregister the hook; removing twice does nothing."""
         self._hooks.pop(self.id, None)
 
     def __enter__(self) -> RemovableHandle:
@@ -134,6 +135,10 @@ class Module:
         d["_forward_hooks"] = {}
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation of the module; subclasses must override it.
+
+        Call the module (`module(x)`), not `forward`, so that hooks run.
+        """
         raise NotImplementedError(
             f'Module [{type(self).__name__}] is missing the required "forward" function'
         )
@@ -286,10 +291,24 @@ class Module:
                 yield from module.named_modules(memo, sub, remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
+        """This module and every sub-module, depth first, each once.
+
+        Example:
+            >>> from microgradnp import nn
+            >>> [type(m).__name__ for m in nn.Sequential(nn.Linear(2, 2), nn.ReLU()).modules()]
+            ['Sequential', 'Linear', 'ReLU']
+        """
         for _, module in self.named_modules():
             yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """`(name, module)` for each direct sub-module, each once.
+
+        Example:
+            >>> from microgradnp import nn
+            >>> [name for name, _ in nn.Sequential(nn.Linear(2, 2), nn.ReLU()).named_children()]
+            ['0', '1']
+        """
         seen: set[int] = set()
         for name, module in self._modules.items():
             if module is not None and id(module) not in seen:
@@ -297,6 +316,7 @@ class Module:
                 yield name, module
 
     def children(self) -> Iterator[Module]:
+        """Each direct sub-module, each once (see `named_children`)."""
         for _, module in self.named_children():
             yield module
 
@@ -350,9 +370,13 @@ class Module:
     def named_buffers(
         self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Tensor]]:
+        """`(dotted name, tensor)` for each buffer (state that is not a parameter, such as
+        running statistics), in this module and, with `recurse`, its sub-modules.
+        """
         return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Each buffer (see `named_buffers`)."""
         for _, buf in self.named_buffers(recurse=recurse):
             yield buf
 
@@ -423,9 +447,17 @@ class Module:
         return self
 
     def double(self) -> Module:
+        """Cast every floating parameter and buffer to float64, in place; returns `self`.
+
+        Example:
+            >>> from microgradnp import nn
+            >>> nn.Linear(2, 2).double().weight.dtype
+            dtype('float64')
+        """
         return self.to(np.float64)
 
     def float(self) -> Module:
+        """Cast every floating parameter and buffer to float32, in place; returns `self`."""
         return self.to(np.float32)
 
     # ---- state -------------------------------------------------------------------------------

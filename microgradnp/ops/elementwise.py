@@ -349,6 +349,13 @@ def clamp(x: Any, min: Any = None, max: Any = None) -> Any:  # noqa: A002
 
 
 def square(x: Any) -> Any:
+    """x ** 2, elementwise.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> mg.square(mg.tensor([-2.0, 3.0])).tolist()
+        [4.0, 9.0]
+    """
     return pow_scalar(x, exponent=2)
 
 
