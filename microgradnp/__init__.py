@@ -104,6 +104,10 @@ from .ops import (
     where,
 )
 from .ops import pow as pow  # noqa: PLC0414 - shadowing the builtin is PyTorch's choice
+from .ops.sampling import multinomial
+from .ops.scan import cumsum
+from .ops.sorting import sort, topk
+from .ops.special import erf
 from .random import manual_seed
 from .serialization import load, save
 from .tensor import Tensor

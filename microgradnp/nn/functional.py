@@ -19,10 +19,13 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..ops import linear, one_hot, relu, sigmoid, tanh
+from ..ops import linear, one_hot, pad, relu, sigmoid, tanh
+from ..ops.conv import conv1d, conv2d, conv_transpose2d
+from ..ops.im2col import fold, unfold
 from ..primitive import raw
 from ..random import default_generator
 from ..tensor import Tensor
+from .activation_functions import elu, gelu, leaky_relu, silu, softplus
 from .loss_functions import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -30,23 +33,49 @@ from .loss_functions import (
     mse_loss,
     nll_loss,
 )
+from .normalization_functions import batch_norm, group_norm
+from .pooling_functions import (
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 
 __all__ = [
+    "adaptive_avg_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "conv1d",
+    "conv2d",
+    "conv_transpose2d",
     "cross_entropy",
     "dropout",
+    "elu",
     "embedding",
+    "fold",
+    "gelu",
+    "group_norm",
     "layer_norm",
+    "leaky_relu",
     "linear",
     "log_softmax",
+    "max_pool1d",
+    "max_pool2d",
     "mse_loss",
     "nll_loss",
     "one_hot",
+    "pad",
     "relu",
     "sigmoid",
+    "silu",
     "softmax",
+    "softplus",
     "tanh",
+    "unfold",
 ]
 
 

@@ -1,5 +1,5 @@
 """Layers: `Linear`, activations (`Sigmoid`, `ReLU`, `Tanh`, `Softmax`, `LogSoftmax`),
-`Dropout`, `Identity`, `Flatten`, `Embedding` and `LayerNorm`.
+`Dropout`, `Identity`, `Flatten`, `Unflatten`, `Embedding` and `LayerNorm`.
 
 Each is a thin `Module` over `functional`; parameters are created with PyTorch's shapes and
 default initialisation, from the generator seeded by `mg.manual_seed`.
@@ -174,6 +174,39 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Expand dimension `dim` into `unflattened_size` (the inverse of `Flatten`).
+
+    Example:
+        >>> import microgradnp as mg
+        >>> layer = mg.nn.Unflatten(1, (2, 5))
+        >>> layer, layer(mg.zeros(3, 10)).shape
+        (Unflatten(dim=1, unflattened_size=(2, 5)), (3, 2, 5))
+    """
+
+    def __init__(self, dim: int, unflattened_size: Any) -> None:
+        super().__init__()
+        self.dim = dim
+        self.unflattened_size = tuple(unflattened_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        shape = x.shape
+        dim = self.dim % len(shape)
+        sizes = list(self.unflattened_size)
+        known = int(np.prod([s for s in sizes if s != -1]))
+        if -1 in sizes:
+            sizes[sizes.index(-1)] = shape[dim] // known if known else 0
+        if int(np.prod(sizes)) != shape[dim]:
+            raise ValueError(
+                f"unflattened_size {self.unflattened_size} does not multiply to the size "
+                f"{shape[dim]} of dim {self.dim} of an input of shape {shape}"
+            )
+        return ops.reshape(x, shape[:dim] + tuple(sizes) + shape[dim + 1 :])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Embedding(Module):

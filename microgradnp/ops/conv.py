@@ -114,7 +114,7 @@ def _padding(padding: Any, kernel: Pair, dilation: Pair, stride: Pair, n: int = 
             )
         if any(s != 1 for s in stride):
             raise ValueError("padding='same' is not supported for strided convolutions")
-        total = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
+        total = [0] * (2 - n) + [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
         # NOTE: an odd total puts the extra row/column at the end, as PyTorch does
         return (total[0] // 2, total[0] - total[0] // 2, total[1] // 2, total[1] - total[1] // 2)
     p = pair(padding, "padding", n)
