@@ -90,8 +90,8 @@ def np_conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, gro
 def _conv2d_samples(rng):
     yield Sample((_r(rng, (2, 3, 5, 6)), _r(rng, (4, 3, 3, 2)), _r(rng, (4,))))
     yield Sample((_r(rng, (1, 2, 6, 5)), _r(rng, (3, 2, 2, 3))), {"stride": 2, "padding": 1})
-    yield Sample((_r(rng, (2, 4, 7, 6)), _r(rng, (6, 2, 3, 3)), _r(rng, (6,))),
-                 {"stride": (2, 1), "padding": (1, 2), "dilation": (1, 2), "groups": 2})  # fmt: skip
+    kw = {"stride": (2, 1), "padding": (1, 2), "dilation": (1, 2), "groups": 2}
+    yield Sample((_r(rng, (2, 4, 7, 6)), _r(rng, (6, 2, 3, 3)), _r(rng, (6,))), kw)
     yield Sample((_r(rng, (1, 1, 6, 6)), _r(rng, (1, 1, 2, 4))))  # MiniTorch test_conv
     yield Sample((_r(rng, (2, 2, 6, 6)), _r(rng, (3, 2, 2, 4))))  # MiniTorch test_conv_channel
 
@@ -226,8 +226,8 @@ def _avg_pool_samples(rng):
     yield Sample((_r(rng, (1, 1, 4, 4)), 2))  # MiniTorch test_avg
     yield Sample((_r(rng, (1, 1, 4, 4)), (1, 2)))
     yield Sample((_r(rng, (2, 3, 7, 6)), 3), {"stride": 2, "padding": 1})
-    yield Sample((_r(rng, (1, 2, 7, 6)), 3),
-                 {"stride": 2, "padding": 1, "count_include_pad": False, "ceil_mode": True})  # fmt: skip
+    kw = {"stride": 2, "padding": 1, "count_include_pad": False, "ceil_mode": True}
+    yield Sample((_r(rng, (1, 2, 7, 6)), 3), kw)
     yield Sample((_r(rng, (1, 2, 5, 5)), 2), {"divisor_override": 3})
 
 
