@@ -28,6 +28,8 @@ class _BatchNorm(Module):
         track_running_stats: bool = True,
         device: Any = None,
         dtype: Any = None,
+        *,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
@@ -35,7 +37,10 @@ class _BatchNorm(Module):
         dt = dtypes.get_default_dtype() if dtype is None else np.dtype(dtype)
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype=dt))
-            self.bias = Parameter(np.zeros(num_features, dtype=dt))
+            if bias:
+                self.bias = Parameter(np.zeros(num_features, dtype=dt))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -58,7 +63,8 @@ class _BatchNorm(Module):
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self._dims:
@@ -85,7 +91,8 @@ class _BatchNorm(Module):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats}"
         )
 
 
@@ -98,8 +105,9 @@ class BatchNorm1d(_BatchNorm):
         >>> import microgradnp as mg
         >>> bn = mg.nn.BatchNorm1d(3)
         >>> bn, list(bn.state_dict())
-        (BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True), \
-['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'])
+        (BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True, bias=True, \
+track_running_stats=True), ['weight', 'bias', 'running_mean', 'running_var', \
+'num_batches_tracked'])
     """
 
     _dims = (2, 3)
@@ -127,7 +135,7 @@ class GroupNorm(Module):
         >>> import microgradnp as mg
         >>> gn = mg.nn.GroupNorm(2, 4)
         >>> gn, gn(mg.randn(3, 4, 5)).shape
-        (GroupNorm(2, 4, eps=1e-05, affine=True), (3, 4, 5))
+        (GroupNorm(2, 4, eps=1e-05, affine=True, bias=True), (3, 4, 5))
     """
 
     def __init__(
@@ -138,6 +146,8 @@ class GroupNorm(Module):
         affine: bool = True,
         device: Any = None,
         dtype: Any = None,
+        *,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         if num_channels % num_groups:
@@ -147,7 +157,10 @@ class GroupNorm(Module):
         dt = dtypes.get_default_dtype() if dtype is None else np.dtype(dtype)
         if affine:
             self.weight = Parameter(np.ones(num_channels, dtype=dt))
-            self.bias = Parameter(np.zeros(num_channels, dtype=dt))
+            if bias:
+                self.bias = Parameter(np.zeros(num_channels, dtype=dt))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -156,4 +169,7 @@ class GroupNorm(Module):
         return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..ops.im2col import pair
 from ..tensor import Tensor
 from . import pooling_functions as P
 from .module import Module
@@ -114,9 +115,10 @@ class AvgPool1d(Module):
         count_include_pad: bool = True,
     ) -> None:
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding, self.ceil_mode = padding, ceil_mode
+        # PyTorch keeps AvgPool1d's sizes as 1-tuples (and AvgPool2d's as given)
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride = pair(stride if stride is not None else kernel_size, "stride", 1)
+        self.padding, self.ceil_mode = pair(padding, "padding", 1), ceil_mode
         self.count_include_pad = count_include_pad
 
     def forward(self, x: Tensor) -> Tensor:
