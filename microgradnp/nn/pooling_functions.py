@@ -79,20 +79,43 @@ def _max_pool(name, x, kernel_size, stride, padding, dilation, ceil_mode, return
         name, x, kernel_size, stride, padding, dilation, ceil_mode, nd, True
     )
     n, c, h, w = raw(x4).shape
-    pad = (p[1], p[1] + extra[1], p[0], p[0] + extra[0])
-    xp = ops.pad(x4, pad, value=-np.inf) if any(pad) else x4
-    hp, wp = h + p[0] * 2 + extra[0], w + p[1] * 2 + extra[1]
-    win = windows(raw(xp), k, s, d)[..., :ho, :wo]  # (C, kh, kw, N, Ho, Wo)
-    first_max = np.argmax(win.transpose(3, 0, 4, 5, 1, 2).reshape(n, c, ho, wo, -1), axis=-1)
-    rows = np.arange(ho)[:, None] * s[0] + first_max // k[1] * d[0]  # (N, C, Ho, Wo)
-    cols = np.arange(wo) * s[1] + first_max % k[1] * d[1]
-    planes = np.arange(n * c).reshape(n, c, 1, 1)
-    out = ops.getitem(ops.reshape(xp, (-1,)), (planes * hp + rows) * wp + cols)
+    out, rows, cols = _gathered_max(x4, k, s, p, d, ho, wo, extra)
     out = _finish(out, unbatched, nd)
     if not return_indices:
         return out
     idx = (rows - p[0]) * w + (cols - p[1])  # PyTorch's indices into each unpadded plane
     return out, Tensor._wrap(_finish(idx.astype(np.int64), unbatched, nd))
+
+
+def _gathered_max(x4, k, s, p, d, ho, wo, extra):
+    """Gather each window's first maximum from the (-inf padded) input; the gradient
+    scatters back to it. Returns the output and the maxima's rows and columns in the
+    padded input."""
+    n, c, h, w = raw(x4).shape
+    pad = (p[1], p[1] + extra[1], p[0], p[0] + extra[0])
+    xp = ops.pad(x4, pad, value=-np.inf) if any(pad) else x4
+    hp, wp = h + p[0] * 2 + extra[0], w + p[1] * 2 + extra[1]
+    win = windows(raw(xp), k, s, d)[..., :ho, :wo]  # (C, kh, kw, N, Ho, Wo), a view
+    # flat index into xp of each window's top-left element, laid out (C, N, Ho, Wo)
+    corner = (
+        (np.arange(n)[:, None, None] * c * hp + np.arange(ho)[:, None] * s[0]) * wp
+        + np.arange(wo) * s[1]
+    ) + np.arange(c).reshape(c, 1, 1, 1) * hp * wp
+    # the first maximum of each window: one comparison per kernel offset (a strict > keeps
+    # the earliest), much faster than argmax over a short copied axis
+    best = win[:, 0, 0].copy()
+    index = corner
+    for i in range(k[0]):
+        for j in range(k[1]):
+            if i == j == 0:
+                continue
+            candidate = win[:, i, j]
+            better = candidate > best
+            np.maximum(best, candidate, out=best)
+            index = np.where(better, corner + (i * d[0] * wp + j * d[1]), index)
+    index = index.transpose(1, 0, 2, 3)  # (N, C, Ho, Wo)
+    out = ops.getitem(ops.reshape(xp, (-1,)), index)
+    return out, index // wp % hp, index % wp
 
 
 def max_pool2d(
