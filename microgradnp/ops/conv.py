@@ -4,7 +4,8 @@ For y = conv(x, w) (cross-correlation, as PyTorch),
     y[n, o, p] = sum_{c, k} w[o, c, k] x[n, c, p*s + k*d - pad],
 the three primitives are
     _conv2d(x, w, b)            y, by im2col (a strided view, one copy) and one GEMM,
-    _conv2d_input(g, w)         dL/dx = the transposed convolution of g: GEMM, then col2im,
+    _conv2d_input(g, w)         dL/dx = the transposed convolution of g: a GEMM per kernel
+                                offset, added into the input (col2im by strided adds),
     _conv2d_weight(x, g)        dL/dw = g correlated with x: one GEMM.
 All three are bilinear and each one's VJP is written with the others, so the set is closed
 under differentiation (second derivatives, `create_graph=True`):
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..primitive import primitive, raw
-from .im2col import Pad4, Pair, col2im, out_size, padded, pair, windows
+from .im2col import Pad4, Pair, out_size, padded, pair, windows
 from .reduce import _sum
 from .shape import _reshape
 
@@ -39,14 +40,13 @@ def _conv2d(x, weight, bias=None, *, stride, padding, dilation, groups, out_hw=N
     cols, (n, ho, wo) = _cols(x, (kh, kw), stride, padding, dilation, groups, out_hw)
     if cache is not None:  # the weight gradient reuses the im2col matrix
         cache["cols"] = cols
-    prod = np.matmul(weight.reshape(groups, o // groups, cg * kh * kw), cols)
-    out = np.empty((n, o, ho, wo), dtype=prod.dtype)
-    # the GEMM gives (O, N, Ho, Wo); write it into the batch-major result in one pass
-    prod = prod.reshape(o, n, ho, wo)
-    if bias is None:
-        np.copyto(out.transpose(1, 0, 2, 3), prod)
-    else:
-        np.add(prod, bias.reshape(o, 1, 1, 1), out=out.transpose(1, 0, 2, 3))
+    # one GEMM per sample and group, (O/G, C/G*kh*kw) @ (C/G*kh*kw, Ho*Wo), reading the
+    # columns in place and writing the (N, O, Ho, Wo) result directly
+    per_sample = cols.reshape(groups, cg * kh * kw, n, ho * wo).transpose(2, 0, 1, 3)
+    out = np.matmul(weight.reshape(groups, o // groups, cg * kh * kw), per_sample)
+    out = out.reshape(n, o, ho, wo)
+    if bias is not None:
+        out += bias.reshape(o, 1, 1)
     return out
 
 
@@ -69,10 +69,22 @@ def _conv2d_vjp(g, out, needs, x, weight, bias=None, *, stride, padding, dilatio
 def _conv2d_input(g, weight, *, x_shape, stride, padding, dilation, groups):
     o, cg, kh, kw = weight.shape
     n, _, ho, wo = g.shape
+    t, b, left, r = padding
+    (sh, sw), (dh, dw) = stride, dilation
+    # g as (G, O/G, N*Ho*Wo): one copy, then per kernel offset (i, j) one GEMM
+    # (C/G, O/G) @ (O/G, N*Ho*Wo) added into the input positions that offset touched
+    # (col2im without materialising the (C*kh*kw, N*Ho*Wo) matrix)
     g2 = g.transpose(1, 0, 2, 3).reshape(groups, o // groups, n * ho * wo)
-    wt = weight.reshape(groups, o // groups, cg * kh * kw).transpose(0, 2, 1)
-    cols = np.matmul(wt, g2).reshape(cg * groups, kh, kw, n, ho, wo)
-    return col2im(cols, x_shape, stride, padding, dilation)
+    w5 = weight.reshape(groups, o // groups, cg, kh, kw)
+    xp = np.zeros((n, cg * groups, x_shape[2] + t + b, x_shape[3] + left + r), dtype=g2.dtype)
+    view = xp.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp)
+    for i in range(kh):
+        for j in range(kw):
+            part = np.matmul(w5[:, :, :, i, j].transpose(0, 2, 1), g2)  # (G, C/G, N*Ho*Wo)
+            rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+            columns = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+            view[:, :, rows, columns] += part.reshape(cg * groups, n, ho, wo)
+    return xp[:, :, t : t + x_shape[2], left : left + x_shape[3]] if any(padding) else xp
 
 
 @_conv2d_input.defvjp(uses_out=False)
@@ -87,10 +99,14 @@ def _conv2d_input_vjp(h, out, needs, g, weight, *, x_shape, stride, padding, dil
 @primitive
 def _conv2d_weight(x, g, *, weight_shape, stride, padding, dilation, groups, cols=None):
     o, cg, kh, kw = weight_shape
+    n, _, ho, wo = g.shape
     if cols is None:
         cols, _ = _cols(x, (kh, kw), stride, padding, dilation, groups, g.shape[2:])
-    g2 = g.transpose(1, 0, 2, 3).reshape(groups, o // groups, -1)
-    return np.matmul(g2, cols.transpose(0, 2, 1)).reshape(weight_shape)
+    # per sample and group (O/G, Ho*Wo) @ (Ho*Wo, C/G*kh*kw), reading g and cols in place
+    # (a transposed view of cols: BLAS takes it as is), then summed over the samples
+    per_sample = cols.reshape(groups, cg * kh * kw, n, ho * wo).transpose(2, 0, 3, 1)
+    gw = np.matmul(g.reshape(n, groups, o // groups, ho * wo), per_sample)
+    return np.add.reduce(gw, axis=0).reshape(weight_shape)
 
 
 @_conv2d_weight.defvjp(uses_out=False)

@@ -4,7 +4,8 @@ convolution (`conv.py`) and pooling share.
 `_windows` is a strided view of every kernel window of a padded (N, C, H, W) array, laid out
 channel-major as (C, kh, kw, N, Ho, Wo) so that one reshape gives the (C*kh*kw, N*Ho*Wo)
 matrix of a single GEMM. `_col2im` is its adjoint: kh*kw strided adds, no Python loop over
-positions. `unfold` and `fold` are each other's VJP (both are linear).
+positions, from blocks laid out (N, C, kh, kw, Ho, Wo). `unfold` and `fold` are each
+other's VJP (both are linear).
 """
 
 from __future__ import annotations
@@ -60,18 +61,17 @@ def windows(xp: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair) -> np.nd
 def col2im(
     cols: np.ndarray, x_shape: tuple, stride: Pair, padding: Pad4, dilation: Pair
 ) -> np.ndarray:
-    """Adjoint of `windows`: cols (C, kh, kw, N, Ho, Wo) summed back into (N, C, H, W)."""
-    c, kh, kw, n, ho, wo = cols.shape
+    """Adjoint of `windows`: cols (N, C, kh, kw, Ho, Wo) summed back into (N, C, H, W)."""
+    n, c, kh, kw, ho, wo = cols.shape
     t, b, left, r = padding
     h, w = x_shape[2], x_shape[3]
     (sh, sw), (dh, dw) = stride, dilation
     xp = np.zeros((n, c, h + t + b, w + left + r), dtype=cols.dtype)
-    view = xp.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp), matching cols[:, i, j]
     for i in range(kh):
         for j in range(kw):
             rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
             columns = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
-            view[:, :, rows, columns] += cols[:, i, j]
+            xp[:, :, rows, columns] += cols[:, :, i, j]
     return xp[:, :, t : t + h, left : left + w] if any(padding) else xp
 
 
@@ -97,8 +97,7 @@ def _fold(cols, x_shape, kernel, dilation, padding, stride):
     kh, kw = kernel
     ho = out_size(h, kh, stride[0], padding[0], padding[1], dilation[0])
     wo = out_size(w, kw, stride[1], padding[2], padding[3], dilation[1])
-    blocks = cols.reshape(n, c, kh, kw, ho, wo).transpose(1, 2, 3, 0, 4, 5)
-    return col2im(blocks, x_shape, stride, padding, dilation)
+    return col2im(cols.reshape(n, c, kh, kw, ho, wo), x_shape, stride, padding, dilation)
 
 
 @_fold.defvjp(uses_inputs=False, uses_out=False)
