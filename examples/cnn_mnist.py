@@ -142,7 +142,7 @@ def draw_graph(model: nn.Module, X: np.ndarray, y: np.ndarray, out: Path) -> lis
         try:
             written.append(
                 viz.save_graph(loss, out / f"graph{suffix}", params=model, collapse_modules=True,
-                               rankdir="LR", dpi=110 if suffix == ".png" else None)
+                               rankdir="TB", dpi=110 if suffix == ".png" else None)
             )  # fmt: skip
         except viz.GraphvizNotFoundError:
             print("Graphviz's `dot` was not found: wrote graph.dot only")
