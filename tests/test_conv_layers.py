@@ -235,6 +235,7 @@ GRAD_CASES = [
     ("BatchNorm1d", (3,), {}, (5, 3)),
     ("BatchNorm2d", (2,), {}, (3, 2, 2, 2)),
     ("GroupNorm", (2, 4), {}, (2, 4, 3)),
+    ("LayerNorm", (3,), {}, (2, 2, 3)),
     ("GELU", (), {}, (2, 4)),
     ("GELU", (), {"approximate": "tanh"}, (2, 4)),
     ("SiLU", (), {}, (2, 4)),
