@@ -19,6 +19,9 @@ import microgradnp as mg
 import microgradnp.nn as nn
 from microgradnp.nn import functional as F
 
+# PyTorch warns that it copies the input for padding='same' with an even kernel; so do we
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
+
 RTOL, ATOL = 1e-8, 1e-11
 
 # (layer name, constructor args, constructor kwargs, input shape); the same constructor call
