@@ -87,9 +87,8 @@ def train(model: nn.Module, X: np.ndarray, y: np.ndarray, epochs: int, seed: int
             schedule.step()
             total += loss.item() * len(yb)
             n += len(yb)
-        print(
-            f"epoch {epoch + 1}/{epochs}: train loss {total / n:.4f} ({time.perf_counter() - start:.1f} s)"
-        )
+        seconds = time.perf_counter() - start
+        print(f"epoch {epoch + 1}/{epochs}: train loss {total / n:.4f} ({seconds:.1f} s)")
 
 
 def draw_filters(model: nn.Sequential, path: Path) -> None:
