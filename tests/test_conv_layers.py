@@ -426,3 +426,19 @@ def test_conv_float32_stays_float32():
     out.sum().backward()
     assert out.dtype == np.float32 and x.grad.dtype == np.float32
     assert conv.weight.grad.dtype == np.float32
+
+
+def test_conv_transpose_output_size_matches_torch(torch):
+    theirs = torch.nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1).double()
+    ours = nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1).double()
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((1, 3, 4, 5))
+    for size in ((7, 9), (8, 10), (1, 2, 8, 9)):
+        out_t = theirs(torch.tensor(x), output_size=size)
+        out_m = ours(mg.tensor(x), output_size=size)
+        np.testing.assert_allclose(out_m.data, out_t.detach().numpy(), rtol=RTOL, atol=ATOL)
+    unbatched = F.conv_transpose2d(mg.tensor(x[0]), ours.weight, ours.bias, stride=2)
+    expected = torch.nn.functional.conv_transpose2d(
+        torch.tensor(x[0]), theirs.weight, theirs.bias, stride=2
+    )
+    np.testing.assert_allclose(unbatched.data, expected.detach().numpy(), rtol=RTOL, atol=ATOL)
