@@ -442,3 +442,18 @@ def test_conv_transpose_output_size_matches_torch(torch):
         torch.tensor(x[0]), theirs.weight, theirs.bias, stride=2
     )
     np.testing.assert_allclose(unbatched.data, expected.detach().numpy(), rtol=RTOL, atol=ATOL)
+
+
+def test_erf_is_accurate_to_a_few_ulp_everywhere():
+    x = np.concatenate(
+        [
+            np.random.default_rng(0).standard_normal(20_000) * 3,
+            np.linspace(-30, 30, 20_001),
+            [0.0, -0.0, 0.46875, -0.46875, 4.0, -4.0, 26.5, 1e-300, -1e-20, np.inf, -np.inf],
+        ]
+    )
+    expected = np.array([math.erf(v) for v in x])
+    got = mg.erf(mg.tensor(x)).data
+    np.testing.assert_allclose(got, expected, rtol=1e-15, atol=1e-300)
+    assert np.isnan(mg.erf(mg.tensor([np.nan])).item())
+    assert mg.erf(mg.tensor([0.5], dtype=mg.float32)).dtype == np.float32
