@@ -20,7 +20,8 @@ FILES = ["tests/test_conv_layers.py", "tests/test_ops.py", "tests/test_layers.py
 ROWS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "Conv2d / F.conv2d": (("Conv2d",), ("conv2d",), ("test_needle_conv_shapes_match_torch",)),
     "Conv1d / F.conv1d": (("Conv1d",), ("conv1d",), ()),
-    "ConvTranspose2d / F.conv_transpose2d": (("ConvTranspose2d",), ("conv_transpose2d",), ()),
+    "ConvTranspose2d / F.conv_transpose2d": (("ConvTranspose2d",), ("conv_transpose2d",),
+                                             ("test_conv_transpose_output_size_matches_torch",)),
     "MaxPool1d": (("MaxPool1d",), (), ()),
     "MaxPool2d / F.max_pool2d": (("MaxPool2d",), ("max_pool2d",),
                                  ("test_max_pool_return_indices_match_torch",)),
