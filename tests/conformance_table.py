@@ -34,7 +34,7 @@ ROWS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "GroupNorm / F.group_norm": (("GroupNorm",), ("group_norm",), ()),
     "LayerNorm": (("LayerNorm",), (), ("test_layer_norm_matches_torch",
                                          "test_layer_norm_gradcheck_and_errors")),
-    "Embedding": ((), (), ("test_embedding_matches_torch",)),
+    "Embedding": ((), (), ("test_embedding_matches_torch", "test_embedding_options_match_torch")),
     "GELU (none, tanh)": (("GELU",), ("gelu", "gelu_tanh"), ()),
     "SiLU": (("SiLU",), ("silu",), ()),
     "LeakyReLU": (("LeakyReLU",), ("leaky_relu",), ()),

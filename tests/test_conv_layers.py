@@ -457,3 +457,24 @@ def test_erf_is_accurate_to_a_few_ulp_everywhere():
     np.testing.assert_allclose(got, expected, rtol=1e-15, atol=1e-300)
     assert np.isnan(mg.erf(mg.tensor([np.nan])).item())
     assert mg.erf(mg.tensor([0.5], dtype=mg.float32)).dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"max_norm": 1.0}, {"max_norm": 0.5, "norm_type": 1.0}, {"scale_grad_by_freq": True},
+     {"padding_idx": 1, "scale_grad_by_freq": True, "max_norm": 2.0}],
+)  # fmt: skip
+def test_embedding_options_match_torch(torch, kwargs):
+    torch.manual_seed(0)
+    theirs = torch.nn.Embedding(6, 4, **kwargs).double()
+    ours = nn.Embedding(6, 4, **kwargs).double()
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    assert repr(ours) == repr(theirs)
+    idx = np.array([[0, 2, 2, 5], [1, 2, 0, 3]])
+    out_m, out_t = ours(mg.tensor(idx)), theirs(torch.tensor(idx))
+    np.testing.assert_allclose(out_m.data, out_t.detach().numpy(), rtol=RTOL, atol=ATOL)
+    u = np.random.default_rng(0).standard_normal(out_m.shape)
+    out_m.backward(mg.tensor(u))
+    out_t.backward(torch.tensor(u))
+    np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=RTOL)
+    np.testing.assert_allclose(ours.weight.data, theirs.weight.detach().numpy(), rtol=RTOL)

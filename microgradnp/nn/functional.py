@@ -134,10 +134,21 @@ def dropout(
     return input * mask
 
 
-def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:  # noqa: A002
+def embedding(
+    input: Any,  # noqa: A002
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
     """Rows of `weight` (num_embeddings, dim) picked by the integer tensor `input`.
 
-    Gradients of repeated indices add up; the row `padding_idx` receives no gradient.
+    Gradients of repeated indices add up; the row `padding_idx` receives no gradient. With
+    `max_norm`, the looked-up rows whose `norm_type`-norm exceeds it are rescaled to it in
+    place first (as PyTorch, outside the graph); with `scale_grad_by_freq`, each row's
+    gradient is divided by how often it occurs in `input`. Sparse gradients do not exist.
 
     Example:
         >>> import microgradnp as mg
@@ -145,6 +156,8 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Ten
         >>> mg.nn.functional.embedding(mg.tensor([[2, 1]]), w).tolist()
         [[[3.0, 4.0], [1.0, 2.0]]]
     """
+    if sparse:
+        raise NotImplementedError("embedding: sparse gradients are not supported (sparse=False)")
     idx = np.asarray(raw(input))
     num = raw(weight).shape[0]
     if idx.dtype.kind not in "iu":
@@ -153,7 +166,21 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Ten
         raise IndexError(
             f"embedding: indices must lie in [0, {num}), got values in [{idx.min()}, {idx.max()}]"
         )
-    out = weight[idx]
+    if max_norm is not None:
+        rows = np.unique(idx)
+        w = raw(weight)
+        norms = np.linalg.norm(w[rows], ord=norm_type, axis=1)
+        big = norms > max_norm
+        w[rows[big]] *= (max_norm / (norms[big] + 1e-7))[:, None].astype(w.dtype)
+    if scale_grad_by_freq:
+        # each row's gradient divided by its count in input; (a - a) is exactly 0, so the
+        # values are exactly the rows of weight
+        count = np.bincount(idx.ravel(), minlength=num)
+        scale = (1.0 / np.maximum(count, 1)).astype(raw(weight).dtype)[:, None]
+        picked = (weight * scale)[idx]
+        out = (picked - raw(picked)) + raw(weight)[idx]
+    else:
+        out = weight[idx]
     if padding_idx is None:
         return out
     if padding_idx < 0:

@@ -227,13 +227,22 @@ class Embedding(Module):
         num_embeddings: int,
         embedding_dim: int,
         padding_idx: int | None = None,
-        *,
-        dtype: Any = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
         _weight: Any = None,
+        _freeze: bool = False,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
+        if sparse:
+            raise NotImplementedError("Embedding: sparse gradients are not supported")
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(
@@ -254,6 +263,8 @@ class Embedding(Module):
                     f"Embedding: _weight must have shape ({num_embeddings}, {embedding_dim})"
                 )
             self.weight = Parameter(_weight)
+        if _freeze:
+            self.weight.requires_grad = False
 
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
@@ -263,7 +274,14 @@ class Embedding(Module):
 
     @classmethod
     def from_pretrained(
-        cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None
+        cls,
+        embeddings: Any,
+        freeze: bool = True,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
     ) -> Embedding:
         """An Embedding holding (a copy of) the 2-D `embeddings`; frozen by default."""
         arr = np.array(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
@@ -271,16 +289,26 @@ class Embedding(Module):
             raise ValueError(
                 f"Embeddings parameter is expected to be 2-dimensional, got shape {arr.shape}"
             )
-        emb = cls(arr.shape[0], arr.shape[1], padding_idx=padding_idx, _weight=arr)
+        emb = cls(arr.shape[0], arr.shape[1], padding_idx, max_norm, norm_type,
+                  scale_grad_by_freq, sparse, _weight=arr)  # fmt: skip
         emb.weight.requires_grad = not freeze
         return emb
 
     def forward(self, x: Any) -> Tensor:
-        return F.embedding(x, self.weight, self.padding_idx)
+        return F.embedding(x, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq)  # fmt: skip
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
-        return s if self.padding_idx is None else s + f", padding_idx={self.padding_idx}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += ", scale_grad_by_freq=True"
+        return s
 
 
 class LayerNorm(Module):
