@@ -15,7 +15,7 @@ output folder it writes:
     graph.svg / .png   one training step's computation graph, each module collapsed into one
                        node (needs Graphviz's `dot`)
 
-Run (about a minute on 2 cores):
+Run (about 5 s of training on 2 idle cores):
     pip install -e ".[train,viz]" && python examples/cnn_mnist.py [--out DIR] [--epochs N]
 """
 
