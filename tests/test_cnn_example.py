@@ -1,5 +1,5 @@
-"""examples/cnn_mnist.py: its split, its model and a few training steps (the full run, about
-a minute, reaches 97% test accuracy; see the README)."""
+"""examples/cnn_mnist.py: its split, its model and a few training steps (the full run, 6
+epochs, reaches 97.4% test accuracy; see the README)."""
 
 from __future__ import annotations
 
