@@ -699,6 +699,23 @@ class Tensor:
     def pad(self, pad: Any, mode: str = "constant", value: builtins.float = 0.0) -> Tensor:
         return _ops.pad(self, pad, mode, value)
 
+    def erf(self) -> Tensor:
+        return _ops.erf(self)
+
+    def cumsum(self, dim: builtins.int, *, dtype: Any = None) -> Tensor:
+        return _ops.cumsum(self, dim, dtype=dtype)
+
+    def sort(self, dim: builtins.int = -1, descending: builtins.bool = False, **kw: Any) -> Any:
+        return _ops.sort(self, dim, descending, **kw)
+
+    def topk(self, k: builtins.int, dim: builtins.int = -1, largest: builtins.bool = True,
+             sorted: builtins.bool = True) -> Any:  # noqa: A002  # fmt: skip
+        return _ops.topk(self, k, dim, largest, sorted)
+
+    def multinomial(self, num_samples: builtins.int, replacement: builtins.bool = False,
+                    **kw: Any) -> Tensor:  # fmt: skip
+        return _ops.multinomial(self, num_samples, replacement, **kw)
+
 
 def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x

@@ -576,3 +576,7 @@ OP_DB += [
         primitives=("binary_cross_entropy_with_logits",),
     ),
 ]
+
+from opinfo_conv import CONV_OPS  # noqa: E402 - convolution, pooling, normalisation entries
+
+OP_DB += CONV_OPS

@@ -237,17 +237,12 @@ def test_graph_notebooks_show_the_graph_inline_as_svg(name):
     assert svgs and all("<svg" in s for s in svgs)
 
 
-def test_only_the_convolution_cells_of_the_cnn_tutorial_are_skipped():
+def test_the_cnn_tutorial_runs_every_cell():
     (path,) = [p for p in NOTEBOOKS if p.name == "04-cnn.ipynb"]
     nb = json.loads(path.read_text(encoding="utf-8"))
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    skipped = [c for c in code if "skip-execution" in c["metadata"].get("tags", [])]
-    layers = ("Conv2d", "BatchNorm2d", "MaxPool2d")
-    if all(hasattr(mg.nn, n) for n in layers):
-        pytest.fail("the convolution layers exist now: remove the skip-execution tags")
-    assert skipped and len(skipped) < len(code)
-    # the first skipped cell is the one that needs the layers; the rest build on it
-    assert any(layer in "".join(skipped[0]["source"]) for layer in layers)
+    assert not [c for c in code if "skip-execution" in c["metadata"].get("tags", [])]
+    assert any("Conv2d" in "".join(c["source"]) for c in code)
 
 
 def test_notebook_links_point_at_site_pages(caplog):

@@ -1,5 +1,5 @@
 """Layers: `Linear`, activations (`Sigmoid`, `ReLU`, `Tanh`, `Softmax`, `LogSoftmax`),
-`Dropout`, `Identity`, `Flatten`, `Embedding` and `LayerNorm`.
+`Dropout`, `Identity`, `Flatten`, `Unflatten`, `Embedding` and `LayerNorm`.
 
 Each is a thin `Module` over `functional`; parameters are created with PyTorch's shapes and
 default initialisation, from the generator seeded by `mg.manual_seed`.
@@ -194,6 +194,41 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
+class Unflatten(Module):
+    """Expand dimension `dim` into `unflattened_size` (the inverse of `Flatten`).
+
+    Example:
+        >>> import microgradnp as mg
+        >>> layer = mg.nn.Unflatten(1, (2, 5))
+        >>> layer, layer(mg.zeros(3, 10)).shape
+        (Unflatten(dim=1, unflattened_size=(2, 5)), (3, 2, 5))
+    """
+
+    def __init__(self, dim: int, unflattened_size: Any) -> None:
+        super().__init__()
+        self.dim = dim
+        self.unflattened_size = tuple(unflattened_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Apply the layer (see the class docstring for the computation)."""
+        shape = x.shape
+        dim = self.dim % len(shape)
+        sizes = list(self.unflattened_size)
+        known = int(np.prod([s for s in sizes if s != -1]))
+        if -1 in sizes:
+            sizes[sizes.index(-1)] = shape[dim] // known if known else 0
+        if int(np.prod(sizes)) != shape[dim]:
+            raise ValueError(
+                f"unflattened_size {self.unflattened_size} does not multiply to the size "
+                f"{shape[dim]} of dim {self.dim} of an input of shape {shape}"
+            )
+        return ops.reshape(x, shape[:dim] + tuple(sizes) + shape[dim + 1 :])
+
+    def extra_repr(self) -> str:
+        """The constructor arguments shown in the module's `repr`."""
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
 class Embedding(Module):
     """A lookup table: integer ids -> rows of `weight` (num_embeddings, embedding_dim).
 
@@ -212,13 +247,22 @@ class Embedding(Module):
         num_embeddings: int,
         embedding_dim: int,
         padding_idx: int | None = None,
-        *,
-        dtype: Any = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
         _weight: Any = None,
+        _freeze: bool = False,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
+        if sparse:
+            raise NotImplementedError("Embedding: sparse gradients are not supported")
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(
@@ -239,6 +283,8 @@ class Embedding(Module):
                     f"Embedding: _weight must have shape ({num_embeddings}, {embedding_dim})"
                 )
             self.weight = Parameter(_weight)
+        if _freeze:
+            self.weight.requires_grad = False
 
     def reset_parameters(self) -> None:
         """Re-draw the weight from N(0, 1), then zero the `padding_idx` row if there is one."""
@@ -249,7 +295,14 @@ class Embedding(Module):
 
     @classmethod
     def from_pretrained(
-        cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None
+        cls,
+        embeddings: Any,
+        freeze: bool = True,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
     ) -> Embedding:
         """An Embedding holding (a copy of) the 2-D `embeddings`; frozen by default."""
         arr = np.array(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
@@ -257,18 +310,28 @@ class Embedding(Module):
             raise ValueError(
                 f"Embeddings parameter is expected to be 2-dimensional, got shape {arr.shape}"
             )
-        emb = cls(arr.shape[0], arr.shape[1], padding_idx=padding_idx, _weight=arr)
+        emb = cls(arr.shape[0], arr.shape[1], padding_idx, max_norm, norm_type,
+                  scale_grad_by_freq, sparse, _weight=arr)  # fmt: skip
         emb.weight.requires_grad = not freeze
         return emb
 
     def forward(self, x: Any) -> Tensor:
         """The rows of `weight` picked by the integer indices `x`: `(*x.shape, embedding_dim)`."""
-        return F.embedding(x, self.weight, self.padding_idx)
+        return F.embedding(x, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq)  # fmt: skip
 
     def extra_repr(self) -> str:
         """The constructor arguments as shown inside `repr(module)`."""
         s = f"{self.num_embeddings}, {self.embedding_dim}"
-        return s if self.padding_idx is None else s + f", padding_idx={self.padding_idx}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += ", scale_grad_by_freq=True"
+        return s
 
 
 class LayerNorm(Module):

@@ -201,6 +201,7 @@ class DistributedDataParallel(Module):
             self._ready.clear()
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Apply the layer (see the class docstring for the computation)."""
         self._start_iteration()
         if self.broadcast_buffers:
             for buf in self.module.buffers():

@@ -488,10 +488,9 @@ def _pad_vjp(g, out, needs, x, pad_width, value=0.0):
 
 
 def pad(x: Any, pad: Any, mode: str = "constant", value: float = 0.0) -> Any:
-    """Constant padding with PyTorch's `pad` tuple: (left, right) of the last dim first,
-    then (top, bottom) of the one before, and so on."""
-    if mode != "constant":
-        raise NotImplementedError(f"pad: only mode='constant' is supported, got {mode!r}")
+    """Padding with PyTorch's `pad` tuple: (left, right) of the last dim first, then (top,
+    bottom) of the one before, and so on; `mode` 'constant' (fills `value`), 'reflect' or
+    'replicate' (see `padding.py`)."""
     pad = tuple(int(p) for p in pad)
     nd = raw(x).ndim
     if len(pad) % 2 or len(pad) // 2 > nd:
@@ -501,4 +500,8 @@ def pad(x: Any, pad: Any, mode: str = "constant", value: float = 0.0) -> Any:
     width = [(0, 0)] * nd
     for i in range(len(pad) // 2):
         width[nd - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if mode != "constant":
+        from .padding import pad_by_mode  # padding.py builds on this module
+
+        return pad_by_mode(x, tuple(width), mode)
     return _pad(x, pad_width=tuple(width), value=value)
