@@ -104,6 +104,8 @@ from .ops import (
     where,
 )
 from .ops import pow as pow  # noqa: PLC0414 - shadowing the builtin is PyTorch's choice
+from .ops.einsum import bmm, einsum
+from .ops.tensor_ops import masked_fill, tril, triu
 from .random import manual_seed
 from .serialization import load, save
 from .tensor import Tensor

@@ -576,3 +576,59 @@ OP_DB += [
         primitives=("binary_cross_entropy_with_logits",),
     ),
 ]
+
+
+# ---- sequence and attention ops: masking, triangles, contractions ----------------------------
+def _masked_fill_samples(rng):
+    yield Sample((_r(rng, (3, 4)), rng.random((3, 4)) > 0.5, -1.5))
+    yield Sample((_r(rng, (2, 3, 4)), rng.random((3, 4)) > 0.5, 0.0))  # mask broadcasts
+    yield Sample((_r(rng, (2, 3)), np.array([True, False, True]), 2.0))
+
+
+def _tri_samples(rng):
+    for shape in ((3, 3), (3, 5), (2, 4, 3)):
+        for diagonal in (0, 1, -1):
+            yield Sample((_r(rng, shape),), {"diagonal": diagonal})
+
+
+EINSUM_CASES = [
+    ("ij,jk->ik", ((2, 3), (3, 4))),
+    ("bij,bjk->bik", ((2, 3, 4), (2, 4, 2))),
+    ("bhld,bhsd->bhls", ((2, 2, 3, 4), (2, 2, 5, 4))),  # attention scores
+    ("bhls,bhsd->bhld", ((2, 2, 3, 5), (2, 2, 5, 4))),  # attention output
+    ("ij,kj->ik", ((2, 3), (4, 3))),
+    ("i,j->ij", ((3,), (4,))),
+    ("ij,ij->", ((2, 3), (2, 3))),
+    ("ij,jk", ((2, 3), (3, 4))),  # implicit output
+    ("ij->ji", ((2, 3),)),
+    ("bij->bji", ((2, 3, 4),)),
+    ("ij->i", ((2, 3),)),
+    ("ii->", ((3, 3),)),  # trace
+    ("ii->i", ((3, 3),)),  # diagonal
+    ("ij,jk,kl->il", ((2, 3), (3, 2), (2, 4))),
+]
+
+
+def _einsum_samples(rng):
+    for equation, shapes in EINSUM_CASES:
+        yield Sample((equation, *[_r(rng, s) for s in shapes]))
+
+
+def _bmm_samples(rng):
+    yield Sample((_r(rng, (2, 3, 4)), _r(rng, (2, 4, 5))))
+    yield Sample((_r(rng, (1, 1, 3)), _r(rng, (1, 3, 1))))
+
+
+OP_DB += [
+    OpInfo(
+        "masked_fill",
+        mg.masked_fill,
+        lambda x, mask, value: np.where(mask, value, x),
+        _masked_fill_samples,
+        lambda x, mask, value: x.masked_fill(mask, value),
+    ),
+    OpInfo("tril", mg.tril, lambda x, diagonal: np.tril(x, diagonal), _tri_samples, _tf("tril")),
+    OpInfo("triu", mg.triu, lambda x, diagonal: np.triu(x, diagonal), _tri_samples, _tf("triu")),
+    OpInfo("einsum", mg.einsum, np.einsum, _einsum_samples, _tf("einsum")),
+    OpInfo("bmm", mg.bmm, np.matmul, _bmm_samples, _tf("bmm"), primitives=("matmul",)),
+]
