@@ -11,6 +11,7 @@ Example:
 """
 
 from . import functional, init, utils
+from .attention import MultiheadAttention
 from .containers import ModuleDict, ModuleList, Sequential
 from .layers import (
     Dropout,
@@ -27,8 +28,19 @@ from .layers import (
 )
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter, RemovableHandle
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .transformer import TransformerDecoderLayer, TransformerEncoderLayer
 
 __all__ = [
+    "TransformerEncoderLayer",
+    "TransformerDecoderLayer",
+    "RNNCell",
+    "RNN",
+    "MultiheadAttention",
+    "LSTMCell",
+    "LSTM",
+    "GRUCell",
+    "GRU",
     "BCELoss",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",

@@ -1,0 +1,528 @@
+"""Recurrent layers: `RNN`, `LSTM`, `GRU` and their single-step `RNNCell`, `LSTMCell`,
+`GRUCell`, with PyTorch's parameter names, gate order and initialisation.
+
+All are composites of linear, sigmoid, tanh and elementwise ops, so every gradient (of any
+order) comes from those. For speed, a layer projects the inputs of all time steps with one
+matmul per layer and direction, and each step needs one more matmul for the recurrent
+projection of all gates together (PyTorch's gate order: LSTM i, f, g, o; GRU r, z, n).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .. import dtypes, ops
+from ..primitive import raw
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _rnn_step(gx: Any, h: Any, w_hh: Any, b_hh: Any, act: Callable[[Any], Any]) -> Any:
+    # h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), with gx = x W_ih^T + b_ih
+    return act(gx + ops.linear(h, w_hh, b_hh))
+
+
+def _lstm_step(gx: Any, h: Any, c: Any, w_hh: Any, b_hh: Any) -> tuple[Any, Any]:
+    # i, f, o = sigmoid(...), g = tanh(...);  c' = f c + i g;  h' = o tanh(c')
+    gates = gx + ops.linear(h, w_hh, b_hh)
+    n = raw(h).shape[-1]
+    sig = ops.sigmoid(gates)  # one call for all gates; the g block of it goes unused
+    i, f, o = sig[..., :n], sig[..., n : 2 * n], sig[..., 3 * n :]
+    g = ops.tanh(gates[..., 2 * n : 3 * n])
+    c = f * c + i * g
+    return o * ops.tanh(c), c
+
+
+def _gru_step(gx: Any, h: Any, w_hh: Any, b_hh: Any) -> Any:
+    # r, z = sigmoid(x W_i{r,z}^T + b_i{r,z} + h W_h{r,z}^T + b_h{r,z})
+    # n = tanh(x W_in^T + b_in + r (h W_hn^T + b_hn));  h' = (1 - z) n + z h
+    gh = ops.linear(h, w_hh, b_hh)
+    n = raw(h).shape[-1]
+    rz = ops.sigmoid(gx[..., : 2 * n] + gh[..., : 2 * n])
+    r, z = rz[..., :n], rz[..., n:]
+    new = ops.tanh(gx[..., 2 * n :] + r * gh[..., 2 * n :])
+    return new + z * (h - new)
+
+
+def _uniform_params(module: Module, hidden_size: int) -> None:
+    stdv = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
+    for p in module.parameters():
+        init.uniform_(p, -stdv, stdv)
+
+
+def _param(*shape: int, dtype: Any) -> Parameter:
+    dt = dtypes.get_default_dtype() if dtype is None else np.dtype(dtype)
+    return Parameter(np.empty(shape, dtype=dt))
+
+
+class RNNBase(Module):
+    """The shared machinery of `RNN`, `LSTM` and `GRU` (parameters, shapes, the layer loop)."""
+
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        *,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if not isinstance(hidden_size, int) or hidden_size <= 0:
+            raise ValueError(f"{name}: hidden_size must be a positive int, got {hidden_size!r}")
+        if not isinstance(num_layers, int) or num_layers <= 0:
+            raise ValueError(f"{name}: num_layers must be a positive int, got {num_layers!r}")
+        if isinstance(dropout, bool) or not 0.0 <= dropout <= 1.0:
+            raise ValueError(
+                "dropout should be a number in range [0, 1] representing the probability of "
+                f"an element being zeroed, got {dropout!r}"
+            )
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero "
+                f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
+                f"num_layers={num_layers}",
+                stacklevel=3,
+            )
+        if proj_size:
+            raise NotImplementedError(f"{name}: proj_size > 0 is not supported")
+        self.mode = mode
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        self.proj_size = proj_size
+        gate_size = _GATES[mode] * hidden_size
+        dirs = 2 if bidirectional else 1
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else hidden_size * dirs
+            for suffix in ("", "_reverse")[:dirs]:
+                setattr(
+                    self, f"weight_ih_l{layer}{suffix}", _param(gate_size, layer_input, dtype=dtype)
+                )
+                setattr(
+                    self, f"weight_hh_l{layer}{suffix}", _param(gate_size, hidden_size, dtype=dtype)
+                )
+                if bias:
+                    setattr(self, f"bias_ih_l{layer}{suffix}", _param(gate_size, dtype=dtype))
+                    setattr(self, f"bias_hh_l{layer}{suffix}", _param(gate_size, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
+        _uniform_params(self, self.hidden_size)
+
+    def _weights(self, layer: int, suffix: str) -> tuple[Any, Any, Any, Any]:
+        get = self._parameters.get
+        return (
+            get(f"weight_ih_l{layer}{suffix}"),
+            get(f"weight_hh_l{layer}{suffix}"),
+            get(f"bias_ih_l{layer}{suffix}"),
+            get(f"bias_hh_l{layer}{suffix}"),
+        )
+
+    def _check_input(self, input: Any, hx: Any) -> tuple[bool, tuple]:  # noqa: A002
+        name = type(self).__name__
+        shape = np.shape(raw(input))
+        if len(shape) not in (2, 3):
+            raise ValueError(
+                f"{name}: Expected input to be 2D or 3D, got {len(shape)}D input of shape {shape}"
+            )
+        if shape[-1] != self.input_size:
+            raise ValueError(
+                f"{name}: input.size(-1) must be equal to input_size. Expected "
+                f"{self.input_size}, got {shape[-1]} (input shape {shape})"
+            )
+        batched = len(shape) == 3
+        batch = (shape[0] if self.batch_first else shape[1]) if batched else 1
+        dirs = 2 if self.bidirectional else 1
+        expected = (self.num_layers * dirs, batch, self.hidden_size)
+        states = () if hx is None else (hx if isinstance(hx, tuple) else (hx,))
+        for s in states:
+            s_shape = np.shape(raw(s))
+            want = expected if batched else (expected[0], expected[2])
+            if s_shape != want:
+                raise ValueError(
+                    f"{name}: Expected hidden size {want}, got {s_shape} (input shape {shape})"
+                )
+        return batched, expected
+
+    def _step_fn(self) -> Callable[..., Any]:
+        raise NotImplementedError
+
+    def _run(self, input: Any, states: list[list[Any]]) -> tuple[Any, list[list[Any]]]:  # noqa: A002
+        """Run all layers over time-major `input` (T, N, in); `states[k]` holds the initial
+        state tensors (h, or h and c) of layer/direction k. Returns the last layer's output
+        (T, N, dirs * H) and the final states."""
+        dirs = 2 if self.bidirectional else 1
+        x = input
+        finals: list[list[Any]] = []
+        for layer in range(self.num_layers):
+            outs = []
+            for d, suffix in enumerate(("", "_reverse")[:dirs]):
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
+                gx = ops.linear(x, w_ih, b_ih)  # all time steps in one matmul
+                state = states[layer * dirs + d]
+                steps = range(raw(x).shape[0])
+                hs = []
+                for t in reversed(steps) if d else steps:
+                    state = self._cell(gx[t], state, w_hh, b_hh)
+                    hs.append(state[0])
+                finals.append(state)
+                outs.append(ops.stack(hs[::-1] if d else hs, 0))
+            x = outs[0] if dirs == 1 else ops.cat(outs, 2)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, training=True)
+        return x, finals
+
+    def _cell(self, gx: Any, state: list[Any], w_hh: Any, b_hh: Any) -> list[Any]:
+        raise NotImplementedError
+
+    def _forward(self, input: Any, hx: Any, n_states: int) -> tuple[Any, Any]:  # noqa: A002
+        batched, expected = self._check_input(input, hx)
+        x = input if batched else ops.unsqueeze(input, 1)
+        if batched and self.batch_first:
+            x = ops.transpose(x, 0, 1)
+        if hx is None:
+            zeros = np.zeros(expected, dtype=raw(input).dtype)
+            given = (zeros,) * n_states
+        else:
+            given = hx if isinstance(hx, tuple) else (hx,)
+            if not batched:
+                given = tuple(ops.unsqueeze(s, 1) for s in given)
+        states = [[s[k] for s in given] for k in range(expected[0])]
+        out, finals = self._run(x, states)
+        if batched and self.batch_first:
+            out = ops.transpose(out, 0, 1)
+        final = tuple(ops.stack([f[i] for f in finals], 0) for i in range(n_states))
+        if not batched:
+            out = ops.squeeze(out, 1)
+            final = tuple(ops.squeeze(s, 1) for s in final)
+        return out, final
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+
+class RNN(RNNBase):
+    """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu), stacked
+    `num_layers` deep, optionally bidirectional, with dropout between layers.
+
+    Keys `weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}` (and
+    `..._reverse`). `forward(input, hx=None)` takes (T, N, input_size) ((N, T, ...) with
+    `batch_first`, or unbatched (T, input_size)) and returns `(output, h_n)`: output
+    (T, N, D * hidden_size), h_n (D * num_layers, N, hidden_size).
+
+    Example:
+        >>> import microgradnp as mg
+        >>> rnn = mg.nn.RNN(10, 20, num_layers=2)
+        >>> out, h_n = rnn(mg.randn(5, 3, 10))
+        >>> out.shape, h_n.shape
+        ((5, 3, 20), (2, 3, 20))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        dtype: Any = None,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(
+                f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'."
+            )
+        self.nonlinearity = nonlinearity
+        mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+        super().__init__(
+            mode,
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            dtype=dtype,
+        )
+
+    def _cell(self, gx: Any, state: list[Any], w_hh: Any, b_hh: Any) -> list[Any]:
+        act = ops.tanh if self.nonlinearity == "tanh" else ops.relu
+        return [_rnn_step(gx, state[0], w_hh, b_hh, act)]
+
+    def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:  # noqa: A002
+        out, (h,) = self._forward(input, hx, 1)
+        return out, h
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s if self.nonlinearity == "tanh" else s + ", nonlinearity='relu'"
+
+
+class LSTM(RNNBase):
+    """Long short-term memory, PyTorch's gates i, f, g, o:
+    c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t).
+
+    Keys as `RNN` (the gate blocks stacked in the rows of each weight, size 4 * hidden_size).
+    `forward(input, hx=None)` with hx = (h_0, c_0) returns `(output, (h_n, c_n))`.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> lstm = mg.nn.LSTM(10, 20, num_layers=2, batch_first=True)
+        >>> out, (h_n, c_n) = lstm(mg.randn(3, 5, 10))
+        >>> out.shape, h_n.shape, lstm.weight_ih_l0.shape
+        ((3, 5, 20), (2, 3, 20), (80, 10))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        *,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            "LSTM",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            dtype=dtype,
+        )
+
+    def _cell(self, gx: Any, state: list[Any], w_hh: Any, b_hh: Any) -> list[Any]:
+        return list(_lstm_step(gx, state[0], state[1], w_hh, b_hh))
+
+    def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:  # noqa: A002
+        if hx is not None and (not isinstance(hx, tuple) or len(hx) != 2):
+            raise TypeError("LSTM: hx must be a tuple (h_0, c_0)")
+        out, (h, c) = self._forward(input, hx, 2)
+        return out, (h, c)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit, PyTorch's gates r, z, n:
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h' = (1 - z) * n + z * h.
+
+    Keys as `RNN` (gate blocks of size 3 * hidden_size). `forward(input, hx=None)` returns
+    `(output, h_n)`.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> gru = mg.nn.GRU(4, 6, bidirectional=True)
+        >>> out, h_n = gru(mg.randn(5, 2, 4))
+        >>> out.shape, h_n.shape
+        ((5, 2, 12), (2, 2, 6))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            "GRU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            dtype=dtype,
+        )
+
+    def _cell(self, gx: Any, state: list[Any], w_hh: Any, b_hh: Any) -> list[Any]:
+        return [_gru_step(gx, state[0], w_hh, b_hh)]
+
+    def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:  # noqa: A002
+        out, (h,) = self._forward(input, hx, 1)
+        return out, h
+
+
+class RNNCellBase(Module):
+    """The shared parameters (`weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`) of the cells."""
+
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool, num_chunks: int, *, dtype: Any = None
+    ) -> None:
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        self.weight_ih = _param(num_chunks * hidden_size, input_size, dtype=dtype)
+        self.weight_hh = _param(num_chunks * hidden_size, hidden_size, dtype=dtype)
+        if bias:
+            self.bias_ih = _param(num_chunks * hidden_size, dtype=dtype)
+            self.bias_hh = _param(num_chunks * hidden_size, dtype=dtype)
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
+        _uniform_params(self, self.hidden_size)
+
+    def _prepare(self, input: Any, hx: Any, n_states: int) -> tuple[bool, Any, tuple]:  # noqa: A002
+        name = type(self).__name__
+        shape = np.shape(raw(input))
+        if len(shape) not in (1, 2) or shape[-1] != self.input_size:
+            raise ValueError(
+                f"{name}: expected input of shape (N, {self.input_size}) or "
+                f"({self.input_size},), got {shape}"
+            )
+        batched = len(shape) == 2
+        x = input if batched else ops.unsqueeze(input, 0)
+        want = (raw(x).shape[0], self.hidden_size)
+        if hx is None:
+            states: tuple = (np.zeros(want, dtype=raw(input).dtype),) * n_states
+        else:
+            states = hx if isinstance(hx, tuple) else (hx,)
+            for s in states:
+                s_shape = np.shape(raw(s))
+                if s_shape != (want if batched else want[1:]):
+                    raise ValueError(
+                        f"{name}: expected hidden state of shape "
+                        f"{want if batched else want[1:]}, got {s_shape}"
+                    )
+            if not batched:
+                states = tuple(ops.unsqueeze(s, 0) for s in states)
+        return batched, ops.linear(x, self.weight_ih, self.bias_ih), states
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            s += ", bias=False"
+        nonlinearity = getattr(self, "nonlinearity", "tanh")
+        return s if nonlinearity == "tanh" else s + f", nonlinearity={nonlinearity}"
+
+
+def _unbatch(t: Any, batched: bool) -> Any:
+    return t if batched else ops.squeeze(t, 0)
+
+
+class RNNCell(RNNCellBase):
+    """One step of an Elman RNN: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu).
+
+    Example:
+        >>> import microgradnp as mg
+        >>> cell = mg.nn.RNNCell(10, 20)
+        >>> cell(mg.randn(3, 10)).shape
+        (3, 20)
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        *,
+        dtype: Any = None,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
+        super().__init__(input_size, hidden_size, bias, 1, dtype=dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input: Any, hx: Any = None) -> Tensor:  # noqa: A002
+        batched, gx, (h,) = self._prepare(input, hx, 1)
+        act = ops.tanh if self.nonlinearity == "tanh" else ops.relu
+        return _unbatch(_rnn_step(gx, h, self.weight_hh, self.bias_hh, act), batched)
+
+
+class LSTMCell(RNNCellBase):
+    """One LSTM step (gates i, f, g, o): returns (h', c').
+
+    Example:
+        >>> import microgradnp as mg
+        >>> cell = mg.nn.LSTMCell(10, 20)
+        >>> h, c = cell(mg.randn(3, 10))
+        >>> h.shape, c.shape
+        ((3, 20), (3, 20))
+    """
+
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, *, dtype: Any = None
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, 4, dtype=dtype)
+
+    def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:  # noqa: A002
+        if hx is not None and (not isinstance(hx, tuple) or len(hx) != 2):
+            raise TypeError("LSTMCell: hx must be a tuple (h_0, c_0)")
+        batched, gx, (h, c) = self._prepare(input, hx, 2)
+        h, c = _lstm_step(gx, h, c, self.weight_hh, self.bias_hh)
+        return _unbatch(h, batched), _unbatch(c, batched)
+
+
+class GRUCell(RNNCellBase):
+    """One GRU step (gates r, z, n, with r applied to W_hn h + b_hn).
+
+    Example:
+        >>> import microgradnp as mg
+        >>> cell = mg.nn.GRUCell(10, 20)
+        >>> cell(mg.randn(3, 10), mg.zeros(3, 20)).shape
+        (3, 20)
+    """
+
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, *, dtype: Any = None
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, 3, dtype=dtype)
+
+    def forward(self, input: Any, hx: Any = None) -> Tensor:  # noqa: A002
+        batched, gx, (h,) = self._prepare(input, hx, 1)
+        return _unbatch(_gru_step(gx, h, self.weight_hh, self.bias_hh), batched)

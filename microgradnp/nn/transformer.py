@@ -1,0 +1,231 @@
+"""Transformer blocks: `TransformerEncoderLayer` and `TransformerDecoderLayer`.
+
+Built from `MultiheadAttention`, `Linear`, `LayerNorm` and `Dropout` with PyTorch's
+sub-module names, so a PyTorch layer's `state_dict` loads by key. Post-norm by default
+(x = norm(x + block(x))), pre-norm with `norm_first=True` (x = x + block(norm(x))).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..primitive import primitive
+from ..tensor import Tensor
+from .attention import MultiheadAttention
+from .layers import Dropout, LayerNorm, Linear
+from .module import Module
+
+
+def _gelu(x: Any) -> Any:
+    """Exact GELU, x * Phi(x), with the normal CDF written through `_erf_for_gelu`."""
+    return x * (0.5 * (1.0 + _erf_for_gelu(x * (1.0 / math.sqrt(2.0)))))
+
+
+_ERF = np.frompyfunc(math.erf, 1, 1)
+
+
+@primitive
+def _erf_for_gelu(x):
+    # NOTE: exact (math.erf per element) but slow; GELU is the only user here
+    return _ERF(x).astype(x.dtype)
+
+
+@_erf_for_gelu.defvjp(uses_out=False)
+def _erf_for_gelu_vjp(g, out, needs, x):
+    # d/dx erf(x) = 2 / sqrt(pi) * exp(-x^2)
+    return (g * (2.0 / math.sqrt(math.pi)) * ops.exp(-(x * x)),)
+
+
+def _activation(activation: str | Callable[[Any], Any]) -> Callable[[Any], Any]:
+    if callable(activation):
+        return activation
+    if activation == "relu":
+        return ops.relu
+    if activation == "gelu":
+        return _gelu
+    raise ValueError(f"activation should be relu/gelu, not {activation!r}")
+
+
+class TransformerEncoderLayer(Module):
+    """Self-attention then a feed-forward block, each with residual, dropout and LayerNorm.
+
+    Sub-modules (PyTorch's names): `self_attn`, `linear1`, `dropout`, `linear2`, `norm1`,
+    `norm2`, `dropout1`, `dropout2`. `forward(src, src_mask=None, src_key_padding_mask=None,
+    is_causal=False)`; masks as in `MultiheadAttention`.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> layer = mg.nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, batch_first=True)
+        >>> layer(mg.randn(2, 5, 16)).shape
+        (2, 5, 16)
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str | Callable[[Any], Any] = "relu",
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        *,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        self.self_attn = MultiheadAttention(
+            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, dtype=dtype
+        )
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.activation = _activation(activation)
+
+    def forward(
+        self,
+        src: Tensor,
+        src_mask: Any = None,
+        src_key_padding_mask: Any = None,
+        is_causal: bool = False,
+    ) -> Tensor:
+        x = src
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            x = x + self._ff_block(self.norm2(x))
+        else:
+            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
+            x = self.norm2(x + self._ff_block(x))
+        return x
+
+    def _sa_block(self, x: Tensor, attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Any:
+        x = self.self_attn(
+            x,
+            x,
+            x,
+            attn_mask=attn_mask,
+            key_padding_mask=key_padding_mask,
+            need_weights=False,
+            is_causal=is_causal,
+        )[0]
+        return self.dropout1(x)
+
+    def _ff_block(self, x: Tensor) -> Any:
+        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        return self.dropout2(x)
+
+
+class TransformerDecoderLayer(Module):
+    """Self-attention, attention over the encoder's output (`memory`), then feed-forward,
+    each with residual, dropout and LayerNorm.
+
+    Sub-modules (PyTorch's names): `self_attn`, `multihead_attn`, `linear1`, `dropout`,
+    `linear2`, `norm1`, `norm2`, `norm3`, `dropout1`, `dropout2`, `dropout3`.
+    `forward(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+    memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False)`.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> layer = mg.nn.TransformerDecoderLayer(16, 4, dim_feedforward=32)
+        >>> tgt, memory = mg.randn(3, 2, 16), mg.randn(7, 2, 16)
+        >>> layer(tgt, memory).shape
+        (3, 2, 16)
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str | Callable[[Any], Any] = "relu",
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        *,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        kw = {"dropout": dropout, "bias": bias, "batch_first": batch_first, "dtype": dtype}
+        self.self_attn = MultiheadAttention(d_model, nhead, **kw)
+        self.multihead_attn = MultiheadAttention(d_model, nhead, **kw)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.dropout3 = Dropout(dropout)
+        self.activation = _activation(activation)
+
+    def forward(
+        self,
+        tgt: Tensor,
+        memory: Tensor,
+        tgt_mask: Any = None,
+        memory_mask: Any = None,
+        tgt_key_padding_mask: Any = None,
+        memory_key_padding_mask: Any = None,
+        tgt_is_causal: bool = False,
+        memory_is_causal: bool = False,
+    ) -> Tensor:
+        x = tgt
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
+            x = x + self._mha_block(
+                self.norm2(x), memory, memory_mask, memory_key_padding_mask, memory_is_causal
+            )
+            x = x + self._ff_block(self.norm3(x))
+        else:
+            x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
+            x = self.norm2(
+                x
+                + self._mha_block(x, memory, memory_mask, memory_key_padding_mask, memory_is_causal)
+            )
+            x = self.norm3(x + self._ff_block(x))
+        return x
+
+    def _sa_block(self, x: Tensor, attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Any:
+        x = self.self_attn(
+            x,
+            x,
+            x,
+            attn_mask=attn_mask,
+            key_padding_mask=key_padding_mask,
+            is_causal=is_causal,
+            need_weights=False,
+        )[0]
+        return self.dropout1(x)
+
+    def _mha_block(
+        self, x: Tensor, mem: Tensor, attn_mask: Any, key_padding_mask: Any, is_causal: bool
+    ) -> Any:
+        x = self.multihead_attn(
+            x,
+            mem,
+            mem,
+            attn_mask=attn_mask,
+            key_padding_mask=key_padding_mask,
+            is_causal=is_causal,
+            need_weights=False,
+        )[0]
+        return self.dropout2(x)
+
+    def _ff_block(self, x: Tensor) -> Any:
+        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        return self.dropout3(x)
