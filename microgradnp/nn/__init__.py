@@ -26,12 +26,20 @@ from .layers import (
     Softmax,
     Tanh,
 )
-from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    KLDivLoss,
+    MSELoss,
+    NLLLoss,
+)
 from .module import Module, Parameter, RemovableHandle
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import TransformerDecoderLayer, TransformerEncoderLayer
 
 __all__ = [
+    "KLDivLoss",
     "TransformerEncoderLayer",
     "TransformerDecoderLayer",
     "RNNCell",

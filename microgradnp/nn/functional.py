@@ -27,6 +27,7 @@ from .loss_functions import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    kl_div,
     mse_loss,
     nll_loss,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "cross_entropy",
     "dropout",
     "embedding",
+    "kl_div",
     "layer_norm",
     "linear",
     "log_softmax",
@@ -44,6 +46,7 @@ __all__ = [
     "nll_loss",
     "one_hot",
     "relu",
+    "scaled_dot_product_attention",
     "sigmoid",
     "softmax",
     "tanh",
@@ -166,3 +169,7 @@ def layer_norm(
     if bias is not None:
         out = out + bias
     return out
+
+
+# Imported last: attention.py uses this module's `dropout`.
+from .attention import scaled_dot_product_attention  # noqa: E402
