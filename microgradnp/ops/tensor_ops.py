@@ -36,7 +36,7 @@ def masked_fill(x: Any, mask: Any, value: float) -> Any:
     Example:
         >>> import microgradnp as mg
         >>> mg.masked_fill(mg.tensor([1.0, 2.0, 3.0]), mg.tensor([True, False, True]), 0.0)
-        Tensor([0., 2., 0.])
+        tensor([0., 2., 0.])
     """
     m = np.asarray(raw(mask))
     if m.dtype != np.bool_:
