@@ -1,10 +1,11 @@
 """Recurrent layers: `RNN`, `LSTM`, `GRU` and their single-step `RNNCell`, `LSTMCell`,
 `GRUCell`, with PyTorch's parameter names, gate order and initialisation.
 
-All are composites of linear, sigmoid, tanh and elementwise ops, so every gradient (of any
-order) comes from those. For speed, a layer projects the inputs of all time steps with one
-matmul per layer and direction, and each step needs one more matmul for the recurrent
-projection of all gates together (PyTorch's gate order: LSTM i, f, g, o; GRU r, z, n).
+A layer projects the inputs of all time steps with one matmul per layer and direction, then
+runs the recurrence over time as one fused op (`ops/recurrent.py`: one matmul per step for
+all gates together, backpropagation through time in its VJP). The cells are composites of
+linear, sigmoid and tanh; their step functions here are also the fused ops' reference in
+the op table. PyTorch's gate order: LSTM i, f, g, o; GRU r, z, n.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import dtypes, ops
+from ..ops import recurrent
 from ..primitive import raw
 from ..tensor import Tensor
 from . import functional as F
@@ -165,9 +167,6 @@ class RNNBase(Module):
                 )
         return batched, expected
 
-    def _step_fn(self) -> Callable[..., Any]:
-        raise NotImplementedError
-
     def _run(self, input: Any, states: list[list[Any]]) -> tuple[Any, list[list[Any]]]:  # noqa: A002
         """Run all layers over time-major `input` (T, N, in); `states[k]` holds the initial
         state tensors (h, or h and c) of layer/direction k. Returns the last layer's output
@@ -180,21 +179,30 @@ class RNNBase(Module):
             for d, suffix in enumerate(("", "_reverse")[:dirs]):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
                 gx = ops.linear(x, w_ih, b_ih)  # all time steps in one matmul
-                state = states[layer * dirs + d]
-                steps = range(raw(x).shape[0])
-                hs = []
-                for t in reversed(steps) if d else steps:
-                    state = self._cell(gx[t], state, w_hh, b_hh)
-                    hs.append(state[0])
-                finals.append(state)
-                outs.append(ops.stack(hs[::-1] if d else hs, 0))
+                if d:  # the reverse direction runs the same recurrence on flipped time
+                    gx = gx[::-1]
+                out, final = self._recurrence(gx, states[layer * dirs + d], w_hh, b_hh)
+                finals.append(final)
+                outs.append(out[::-1] if d else out)
             x = outs[0] if dirs == 1 else ops.cat(outs, 2)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, training=True)
         return x, finals
 
-    def _cell(self, gx: Any, state: list[Any], w_hh: Any, b_hh: Any) -> list[Any]:
-        raise NotImplementedError
+    def _recurrence(self, gx: Any, state: list[Any], w_hh: Any, b_hh: Any) -> tuple[Any, list[Any]]:
+        """All steps of one layer and direction: (outputs (T, N, H), final state)."""
+        args = (gx, *state, w_hh) + (() if b_hh is None else (b_hh,))
+        if self.mode == "LSTM":
+            out = recurrent.lstm_recurrence(*args)
+            n = self.hidden_size
+            return out[..., :n], [out[-1, :, :n], out[-1, :, n : 2 * n]]
+        prim = {
+            "RNN_TANH": recurrent.rnn_tanh_recurrence,
+            "RNN_RELU": recurrent.rnn_relu_recurrence,
+            "GRU": recurrent.gru_recurrence,
+        }[self.mode]
+        out = prim(*args)
+        return out, [out[-1]]
 
     def _forward(self, input: Any, hx: Any, n_states: int) -> tuple[Any, Any]:  # noqa: A002
         batched, expected = self._check_input(input, hx)
@@ -281,10 +289,6 @@ class RNN(RNNBase):
             dtype=dtype,
         )
 
-    def _cell(self, gx: Any, state: list[Any], w_hh: Any, b_hh: Any) -> list[Any]:
-        act = ops.tanh if self.nonlinearity == "tanh" else ops.relu
-        return [_rnn_step(gx, state[0], w_hh, b_hh, act)]
-
     def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:  # noqa: A002
         out, (h,) = self._forward(input, hx, 1)
         return out, h
@@ -335,9 +339,6 @@ class LSTM(RNNBase):
             dtype=dtype,
         )
 
-    def _cell(self, gx: Any, state: list[Any], w_hh: Any, b_hh: Any) -> list[Any]:
-        return list(_lstm_step(gx, state[0], state[1], w_hh, b_hh))
-
     def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:  # noqa: A002
         if hx is not None and (not isinstance(hx, tuple) or len(hx) != 2):
             raise TypeError("LSTM: hx must be a tuple (h_0, c_0)")
@@ -383,9 +384,6 @@ class GRU(RNNBase):
             bidirectional,
             dtype=dtype,
         )
-
-    def _cell(self, gx: Any, state: list[Any], w_hh: Any, b_hh: Any) -> list[Any]:
-        return [_gru_step(gx, state[0], w_hh, b_hh)]
 
     def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:  # noqa: A002
         out, (h,) = self._forward(input, hx, 1)
