@@ -632,3 +632,167 @@ OP_DB += [
     OpInfo("einsum", mg.einsum, np.einsum, _einsum_samples, _tf("einsum")),
     OpInfo("bmm", mg.bmm, np.matmul, _bmm_samples, _tf("bmm"), primitives=("matmul",)),
 ]
+
+
+# ---- fused recurrences (nn.RNN / LSTM / GRU) and the GELU helper of nn.transformer ------------
+from microgradnp.nn import rnn as _rnn  # noqa: E402
+from microgradnp.nn import transformer as _transformer  # noqa: E402
+from microgradnp.ops import recurrent as _recurrent  # noqa: E402
+
+
+def _recurrence_samples(gates: int, states: int):
+    def gen(rng):
+        for steps, bias in ((3, True), (1, True), (2, False)):
+            n, h = 2, 3
+            args = [_r(rng, (steps, n, gates * h))]
+            args += [_r(rng, (n, h)) for _ in range(states)]
+            args.append(_r(rng, (gates * h, h), -0.7, 0.7))
+            if bias:
+                args.append(_r(rng, (gates * h,)))
+            yield Sample(tuple(args))
+
+    return gen
+
+
+def _split_args(args, states):
+    gx, rest = args[0], args[1:]
+    st, w_hh = rest[:states], rest[states]
+    b_hh = rest[states + 1] if len(rest) > states + 1 else None
+    return gx, st, w_hh, b_hh
+
+
+def _ref_simple(act):
+    # the composite step of nn/rnn.py, run on ndarrays, one step at a time
+    def ref(*args):
+        gx, (h,), w_hh, b_hh = _split_args(args, 1)
+        out = []
+        for t in range(gx.shape[0]):
+            h = _rnn._rnn_step(gx[t], h, w_hh, b_hh, act)
+            out.append(h)
+        return np.stack(out)
+
+    return ref
+
+
+def _ref_lstm(*args):
+    gx, (h, c), w_hh, b_hh = _split_args(args, 2)
+    n = h.shape[-1]
+    out = []
+    for t in range(gx.shape[0]):
+        pre = gx[t] + h @ w_hh.T + (0.0 if b_hh is None else b_hh)
+        acts = _np_sigmoid(pre)
+        acts[:, 2 * n : 3 * n] = np.tanh(pre[:, 2 * n : 3 * n])
+        h, c = _rnn._lstm_step(gx[t], h, c, w_hh, b_hh)
+        out.append(np.concatenate([h, c, acts], axis=1))
+    return np.stack(out)
+
+
+def _ref_gru(*args):
+    gx, (h,), w_hh, b_hh = _split_args(args, 1)
+    out = []
+    for t in range(gx.shape[0]):
+        h = _rnn._gru_step(gx[t], h, w_hh, b_hh)
+        out.append(h)
+    return np.stack(out)
+
+
+def _torch_simple(act):
+    def fn(*args):
+        import torch
+
+        gx, (h,), w_hh, b_hh = _split_args(args, 1)
+        out = []
+        for t in range(gx.shape[0]):
+            pre = gx[t] + h @ w_hh.T + (0.0 if b_hh is None else b_hh)
+            h = getattr(torch, act)(pre)
+            out.append(h)
+        return torch.stack(out)
+
+    return fn
+
+
+def _torch_lstm(*args):
+    import torch
+
+    gx, (h, c), w_hh, b_hh = _split_args(args, 2)
+    out = []
+    for t in range(gx.shape[0]):
+        pre = gx[t] + h @ w_hh.T + (0.0 if b_hh is None else b_hh)
+        i, f, g, o = pre.chunk(4, 1)
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        c = f * c + i * g
+        h = o * torch.tanh(c)
+        out.append(torch.cat([h, c, i, f, g, o], 1))
+    return torch.stack(out)
+
+
+def _torch_gru(*args):
+    import torch
+
+    gx, (h,), w_hh, b_hh = _split_args(args, 1)
+    out = []
+    for t in range(gx.shape[0]):
+        gh = h @ w_hh.T + (0.0 if b_hh is None else b_hh)
+        xr, xz, xn = gx[t].chunk(3, 1)
+        hr, hz, hn = gh.chunk(3, 1)
+        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+        n = torch.tanh(xn + r * hn)
+        h = (1 - z) * n + z * h
+        out.append(h)
+    return torch.stack(out)
+
+
+def _relu_recurrence_samples(rng):
+    # away from the relu kink: keep every pre-activation clear of 0
+    for s in _recurrence_samples(1, 1)(rng):
+        ref = _ref_simple(ops.relu)(*s.args)
+        pre_ok = True
+        gx = s.args[0]
+        h = s.args[1]
+        w = s.args[2]
+        b = s.args[3] if len(s.args) > 3 else 0.0
+        for t in range(gx.shape[0]):
+            pre = gx[t] + h @ w.T + b
+            pre_ok &= bool(np.all(np.abs(pre) > 0.05))
+            h = ref[t]
+        if pre_ok:
+            yield s
+
+
+OP_DB += [
+    OpInfo(
+        "rnn_tanh_recurrence",
+        _recurrent.rnn_tanh_recurrence,
+        _ref_simple(ops.tanh),
+        _recurrence_samples(1, 1),
+        _torch_simple("tanh"),
+    ),
+    OpInfo(
+        "rnn_relu_recurrence",
+        _recurrent.rnn_relu_recurrence,
+        _ref_simple(ops.relu),
+        _relu_recurrence_samples,
+        _torch_simple("relu"),
+    ),
+    OpInfo(
+        "lstm_recurrence",
+        _recurrent.lstm_recurrence,
+        _ref_lstm,
+        _recurrence_samples(4, 2),
+        _torch_lstm,
+    ),
+    OpInfo(
+        "gru_recurrence",
+        _recurrent.gru_recurrence,
+        _ref_gru,
+        _recurrence_samples(3, 1),
+        _torch_gru,
+    ),
+    OpInfo(
+        "erf_for_gelu",
+        _transformer._erf_for_gelu,
+        lambda x: np.vectorize(__import__("math").erf)(x),
+        unary(),
+        _tf("erf"),
+    ),
+]

@@ -32,7 +32,7 @@ _ERF = np.frompyfunc(math.erf, 1, 1)
 @primitive
 def _erf_for_gelu(x):
     # NOTE: exact (math.erf per element) but slow; GELU is the only user here
-    return _ERF(x).astype(x.dtype)
+    return np.asarray(_ERF(x), dtype=x.dtype)
 
 
 @_erf_for_gelu.defvjp(uses_out=False)
