@@ -269,13 +269,13 @@ def _tensors(lib, hx):
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 def test_layer_gradcheck(kind):
     mg.manual_seed(0)
-    model = getattr(mg.nn, kind)(2, 3, num_layers=2, bidirectional=True)
+    model = getattr(mg.nn, kind)(2, 2, num_layers=2, bidirectional=True)
     rng = np.random.default_rng(0)
     x = mg.tensor(rng.standard_normal((3, 2, 2)), requires_grad=True)
-    h0 = mg.tensor(rng.standard_normal((4, 2, 3)), requires_grad=True)
+    h0 = mg.tensor(rng.standard_normal((4, 2, 2)), requires_grad=True)
     params = list(model.parameters())
     if kind == "LSTM":
-        c0 = mg.tensor(rng.standard_normal((4, 2, 3)), requires_grad=True)
+        c0 = mg.tensor(rng.standard_normal((4, 2, 2)), requires_grad=True)
 
         def fn(x, h0, c0, *ps):
             out, (h, c) = model(x, (h0, c0))
