@@ -8,6 +8,8 @@ cotangent `g_out`. `benchmarks/sequence.py` checks them against microgradnp and 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -94,7 +96,7 @@ def encoder_step(
     """A post-norm encoder layer on batch-first x (B, T, D), ReLU, no dropout."""
     b, t, d = x.shape
     hd = d // nhead
-    scale = 1.0 / np.sqrt(hd)
+    scale = 1.0 / math.sqrt(hd)  # a Python float: a NumPy float64 would promote to float64
     x2 = x.reshape(b * t, d)
     w_in, w_out = p["self_attn.in_proj_weight"], p["self_attn.out_proj.weight"]
     qkv = x2 @ w_in.T + p["self_attn.in_proj_bias"]
