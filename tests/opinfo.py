@@ -743,20 +743,22 @@ def _torch_gru(*args):
 
 
 def _relu_recurrence_samples(rng):
-    # away from the relu kink: keep every pre-activation clear of 0
-    for s in _recurrence_samples(1, 1)(rng):
-        ref = _ref_simple(ops.relu)(*s.args)
-        pre_ok = True
-        gx = s.args[0]
-        h = s.args[1]
-        w = s.args[2]
-        b = s.args[3] if len(s.args) > 3 else 0.0
-        for t in range(gx.shape[0]):
-            pre = gx[t] + h @ w.T + b
-            pre_ok &= bool(np.all(np.abs(pre) > 0.05))
-            h = ref[t]
-        if pre_ok:
-            yield s
+    # away from the relu kink: draw until three samples keep every pre-activation clear of 0
+    found = 0
+    for _ in range(200):
+        for s in _recurrence_samples(1, 1)(rng):
+            gx, h, w = s.args[:3]
+            b = s.args[3] if len(s.args) > 3 else 0.0
+            clear = True
+            for t in range(gx.shape[0]):
+                pre = gx[t] + h @ w.T + b
+                clear &= bool(np.all(np.abs(pre) > 0.05))
+                h = np.maximum(pre, 0.0)
+            if clear and found < 3:
+                found += 1
+                yield s
+        if found == 3:
+            return
 
 
 OP_DB += [
