@@ -384,6 +384,7 @@ def test_transformer_layer_structure_and_dropout(torch):
     tdec = torch.nn.TransformerDecoderLayer(8, 2, dim_feedforward=16)
     assert [n for n, _ in dec.named_modules()] == [n for n, _ in tdec.named_modules()]
     assert list(dec.state_dict()) == list(tdec.state_dict())
+    assert repr(dec) == repr(tdec) and repr(layer) == repr(tlayer)
     x = mg.randn(5, 2, 8)
     layer.eval()
     np.testing.assert_array_equal(layer(x).data, layer(x).data)

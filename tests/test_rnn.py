@@ -329,9 +329,14 @@ def test_state_dict_keys_and_init(torch):
     w = big.weight_hh_l0.data
     assert np.abs(w).max() <= 0.1 and abs(w.std() - 0.1 / np.sqrt(3)) < 0.005
     assert list(mg.nn.GRUCell(2, 3).state_dict()) == list(torch.nn.GRUCell(2, 3).state_dict())
-    assert repr(mg.nn.LSTM(3, 4, num_layers=2, batch_first=True)) == repr(
-        torch.nn.LSTM(3, 4, num_layers=2, batch_first=True)
-    )
+    for kind, kw in (
+        ("LSTM", {"num_layers": 2, "batch_first": True}),
+        ("RNN", {"nonlinearity": "relu", "bias": False, "bidirectional": True}),
+        ("GRU", {"dropout": 0.5, "num_layers": 3}),
+        ("RNNCell", {"nonlinearity": "relu"}),
+        ("LSTMCell", {"bias": False}),
+    ):
+        assert repr(getattr(mg.nn, kind)(3, 4, **kw)) == repr(getattr(torch.nn, kind)(3, 4, **kw))
 
 
 def test_dropout_between_layers():

@@ -95,6 +95,10 @@ def _additive(mask: Any, dtype: np.dtype, who: str) -> Any:
     return mask
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """`Linear` under PyTorch's name for the output projection of `MultiheadAttention`."""
+
+
 class MultiheadAttention(Module):
     """Multi-head attention (Vaswani et al.), with PyTorch's parameters and masks.
 
@@ -171,7 +175,9 @@ class MultiheadAttention(Module):
             self.in_proj_bias = _empty(3 * embed_dim, dtype=dtype)
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype)
+        self.out_proj = NonDynamicallyQuantizableLinear(
+            embed_dim, embed_dim, bias=bias, dtype=dtype
+        )
         self._reset_parameters()
 
     def _reset_parameters(self) -> None:

@@ -293,10 +293,6 @@ class RNN(RNNBase):
         out, (h,) = self._forward(input, hx, 1)
         return out, h
 
-    def extra_repr(self) -> str:
-        s = super().extra_repr()
-        return s if self.nonlinearity == "tanh" else s + ", nonlinearity='relu'"
-
 
 class LSTM(RNNBase):
     """Long short-term memory, PyTorch's gates i, f, g, o:
