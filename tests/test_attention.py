@@ -443,3 +443,34 @@ def test_kl_div_warning_and_errors():
         mg.nn.KLDivLoss(reduction="avg")
     with pytest.raises(ValueError, match="shape"):
         F.kl_div(x, mg.tensor([0.9, 0.1]), reduction="sum")
+
+
+def test_fully_masked_rows_as_torch(torch):
+    """A query that may attend to nothing: 0 (with zero gradients) from
+    scaled_dot_product_attention and from MultiheadAttention without weights, as PyTorch."""
+    rng = np.random.default_rng(0)
+    keep = np.ones((3, 4), bool)
+    keep[1] = False
+    _compare(
+        torch,
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=keep),
+        lambda q, k, v: torch.nn.functional.scaled_dot_product_attention(
+            q, k, v, attn_mask=torch.tensor(keep)
+        ),
+        [rng.standard_normal(s) for s in ((2, 3, 5), (2, 4, 5), (2, 4, 2))],
+        rng,
+    )
+    tmodel = torch.nn.MultiheadAttention(4, 2).double()
+    model = mg.nn.MultiheadAttention(4, 2)
+    _load(model, tmodel)
+    padding = np.zeros((2, 3), bool)
+    padding[1] = True  # every key of the second sequence ignored
+    _compare(
+        torch,
+        lambda x: model(x, x, x, key_padding_mask=padding, need_weights=False),
+        lambda x: tmodel(x, x, x, key_padding_mask=torch.tensor(padding), need_weights=False),
+        [rng.standard_normal((3, 2, 4))],
+        rng,
+        model,
+        tmodel,
+    )

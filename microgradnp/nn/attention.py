@@ -82,10 +82,22 @@ def scaled_dot_product_attention(
             scores = masked_fill(scores, ~np.asarray(raw(attn_mask)), -math.inf)
         else:
             scores = scores + attn_mask
-    weights = ops.softmax(scores, -1)
+    weights = _safe_softmax(scores)
     if dropout_p > 0.0:
         weights = F.dropout(weights, dropout_p, training=True)
     return ops.matmul(weights, value)
+
+
+def _safe_softmax(scores: Any) -> Any:
+    """Softmax over the last dim that gives 0 (not NaN) on rows masked entirely, as
+    PyTorch's attention does; their gradient is 0 too."""
+    dead = np.all(np.isneginf(raw(scores)), axis=-1, keepdims=True)
+    if not dead.any():
+        return ops.softmax(scores, -1)
+    dead_rows = np.broadcast_to(dead, raw(scores).shape)
+    # a finite row first, so that neither the softmax nor its VJP meets -inf - -inf
+    weights = ops.softmax(masked_fill(scores, dead_rows, 0.0), -1)
+    return masked_fill(weights, dead_rows, 0.0)
 
 
 def _additive(mask: Any, dtype: np.dtype, who: str) -> Any:
@@ -252,7 +264,9 @@ class MultiheadAttention(Module):
         scores = ops.matmul(q, k) * (1.0 / math.sqrt(hd))
         if mask is not None:
             scores = scores + mask
-        weights = ops.softmax(scores, -1)
+        # PyTorch's two paths differ on rows masked entirely: NaN when the weights are
+        # returned, 0 (its fused attention) when they are not
+        weights = ops.softmax(scores, -1) if need_weights else _safe_softmax(scores)
         if self.training and self.dropout > 0.0:
             weights = F.dropout(weights, self.dropout, training=True)
         out = ops.matmul(weights, v)  # (N, H, L, hd)
