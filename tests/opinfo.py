@@ -635,7 +635,7 @@ OP_DB += [
 
 
 # ---- fused recurrences (nn.RNN / LSTM / GRU) and the GELU helper of nn.transformer ------------
-from microgradnp.nn import rnn as _rnn  # noqa: E402
+from microgradnp.nn import rnn_cells as _rnn  # noqa: E402
 from microgradnp.nn import transformer as _transformer  # noqa: E402
 from microgradnp.ops import recurrent as _recurrent  # noqa: E402
 

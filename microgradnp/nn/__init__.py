@@ -35,7 +35,8 @@ from .losses import (
     NLLLoss,
 )
 from .module import Module, Parameter, RemovableHandle
-from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .rnn import GRU, LSTM, RNN
+from .rnn_cells import GRUCell, LSTMCell, RNNCell
 from .transformer import TransformerDecoderLayer, TransformerEncoderLayer
 
 __all__ = [
