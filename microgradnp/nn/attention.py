@@ -82,7 +82,8 @@ def scaled_dot_product_attention(
             scores = masked_fill(scores, ~np.asarray(raw(attn_mask)), -math.inf)
         else:
             scores = scores + attn_mask
-    weights = _safe_softmax(scores)
+    masked = is_causal or attn_mask is not None
+    weights = _safe_softmax(scores) if masked else ops.softmax(scores, -1)
     if dropout_p > 0.0:
         weights = F.dropout(weights, dropout_p, training=True)
     return ops.matmul(weights, value)
@@ -266,7 +267,8 @@ class MultiheadAttention(Module):
             scores = scores + mask
         # PyTorch's two paths differ on rows masked entirely: NaN when the weights are
         # returned, 0 (its fused attention) when they are not
-        weights = ops.softmax(scores, -1) if need_weights else _safe_softmax(scores)
+        safe = mask is not None and not need_weights
+        weights = _safe_softmax(scores) if safe else ops.softmax(scores, -1)
         if self.training and self.dropout > 0.0:
             weights = F.dropout(weights, self.dropout, training=True)
         out = ops.matmul(weights, v)  # (N, H, L, hd)
