@@ -127,6 +127,8 @@ class MultiheadAttention(Module):
     masks are True where a position is ignored; float masks are added to the scores.
     `attn_mask` is (L, S) or (N * num_heads, L, S); `key_padding_mask` is (N, S).
     `is_causal` is a hint that `attn_mask` is the causal mask (which must then be given).
+    A query whose keys are all masked gets NaN with `need_weights=True` and 0 without, as
+    in PyTorch.
 
     Example:
         >>> import microgradnp as mg
