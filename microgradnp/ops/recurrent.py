@@ -125,10 +125,9 @@ def lstm_recurrence(gx, h0, c0, w_hh, b_hh=None):
     n = h0.shape[-1]
     out = np.empty(gx.shape[:2] + (6 * n,), dtype=np.result_type(gx, h0, c0, w_hh))
     h, c, wt = h0, c0, w_hh.T
+    base = gx if b_hh is None else gx + b_hh  # both biases for all steps in one pass
     for t in range(gx.shape[0]):
-        gates = gx[t] + h @ wt
-        if b_hh is not None:
-            gates += b_hh
+        gates = base[t] + h @ wt
         acts = out[t, :, 2 * n :]
         acts[...] = sigmoid(gates)
         acts[:, 2 * n : 3 * n] = np.tanh(gates[:, 2 * n : 3 * n])
@@ -151,10 +150,10 @@ def _lstm_recurrence_vjp(g, out, needs, gx, h0, c0, w_hh, b_hh=None):
     tc = tanh(cs)
     o_dtanh = o * (1.0 - tc * tc)
     di_dc, dg_dc, do_dh = gg * i * (1.0 - i), i * (1.0 - gg * gg), tc * o * (1.0 - o)
-    df_dc = f * (1.0 - f)  # times c_prev, taken per step
+    df_dc = _previous(c0, cs) * f * (1.0 - f)
     g_h, g_c = g[..., :n], g[..., n : 2 * n]
     gi, gf, g_g, go = (g[..., k * n : (k + 1) * n] for k in range(2, 6))
-    gi, gf = gi * i * (1.0 - i), gf * df_dc
+    gi, gf = gi * i * (1.0 - i), gf * f * (1.0 - f)
     g_g, go = g_g * (1.0 - gg * gg), go * o * (1.0 - o)
     dh = dc = None
     dpre = []
@@ -163,10 +162,9 @@ def _lstm_recurrence_vjp(g, out, needs, gx, h0, c0, w_hh, b_hh=None):
         dc_t = g_c[t] + dh_t * o_dtanh[t]
         if dc is not None:
             dc_t = dc_t + dc
-        c_prev = cs[t - 1] if t else c0
         d = _cat(
             dc_t * di_dc[t] + gi[t],
-            dc_t * c_prev * df_dc[t] + gf[t],
+            dc_t * df_dc[t] + gf[t],
             dc_t * dg_dc[t] + g_g[t],
             dh_t * do_dh[t] + go[t],
             axis=1,
