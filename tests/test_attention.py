@@ -474,3 +474,51 @@ def test_fully_masked_rows_as_torch(torch):
         model,
         tmodel,
     )
+
+
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_transformer_stacks_against_torch(torch, norm_first, train):
+    rng = np.random.default_rng(0)
+    kw = {"dim_feedforward": 12, "dropout": 0.0, "norm_first": norm_first}
+    tenc = torch.nn.TransformerEncoder(
+        torch.nn.TransformerEncoderLayer(8, 2, **kw),
+        2,
+        norm=torch.nn.LayerNorm(8),
+        enable_nested_tensor=False,
+    )
+    tdec = torch.nn.TransformerDecoder(torch.nn.TransformerDecoderLayer(8, 2, **kw), 2)
+    enc = mg.nn.TransformerEncoder(
+        mg.nn.TransformerEncoderLayer(8, 2, **kw), 2, norm=mg.nn.LayerNorm(8)
+    )
+    dec = mg.nn.TransformerDecoder(mg.nn.TransformerDecoderLayer(8, 2, **kw), 2)
+    for ours, theirs in ((enc, tenc), (dec, tdec)):
+        theirs.double().train(train)
+        ours.train(train)
+        _load(ours, theirs)
+    causal = np.triu(np.ones((4, 4), bool), 1)
+    padding = np.zeros((3, 5), bool)
+    padding[0, -1] = True
+    _compare(
+        torch,
+        lambda x: enc(x, mask=causal, src_key_padding_mask=padding[:, :4]),
+        lambda x: tenc(
+            x, mask=torch.tensor(causal), src_key_padding_mask=torch.tensor(padding[:, :4])
+        ),
+        [rng.standard_normal((4, 3, 8))],
+        rng,
+        enc,
+        tenc,
+    )
+    _compare(
+        torch,
+        lambda t, m: dec(t, m, tgt_mask=causal, memory_key_padding_mask=padding),
+        lambda t, m: tdec(
+            t, m, tgt_mask=torch.tensor(causal), memory_key_padding_mask=torch.tensor(padding)
+        ),
+        [rng.standard_normal((4, 3, 8)), rng.standard_normal((5, 3, 8))],
+        rng,
+        dec,
+        tdec,
+    )
+    assert enc.layers[0].linear1.weight is not enc.layers[1].linear1.weight  # copies

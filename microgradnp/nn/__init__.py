@@ -37,12 +37,19 @@ from .losses import (
 from .module import Module, Parameter, RemovableHandle
 from .rnn import GRU, LSTM, RNN
 from .rnn_cells import GRUCell, LSTMCell, RNNCell
-from .transformer import TransformerDecoderLayer, TransformerEncoderLayer
+from .transformer import (
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "KLDivLoss",
     "TransformerEncoderLayer",
+    "TransformerDecoder",
     "TransformerDecoderLayer",
+    "TransformerEncoder",
     "RNNCell",
     "RNN",
     "MultiheadAttention",

@@ -1,4 +1,5 @@
-"""Transformer blocks: `TransformerEncoderLayer` and `TransformerDecoderLayer`.
+"""Transformer blocks: `TransformerEncoderLayer` and `TransformerDecoderLayer`, and their
+stacks `TransformerEncoder` and `TransformerDecoder`.
 
 Built from `MultiheadAttention`, `Linear`, `LayerNorm` and `Dropout` with PyTorch's
 sub-module names, so a PyTorch layer's `state_dict` loads by key. Post-norm by default
@@ -7,6 +8,7 @@ sub-module names, so a PyTorch layer's `state_dict` loads by key. Post-norm by d
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +19,7 @@ from .. import ops
 from ..primitive import primitive
 from ..tensor import Tensor
 from .attention import MultiheadAttention
+from .containers import ModuleList
 from .layers import Dropout, LayerNorm, Linear
 from .module import Module
 
@@ -229,3 +232,104 @@ class TransformerDecoderLayer(Module):
     def _ff_block(self, x: Tensor) -> Any:
         x = self.linear2(self.dropout(self.activation(self.linear1(x))))
         return self.dropout3(x)
+
+
+def _clones(layer: Module, n: int) -> ModuleList:
+    # independent copies, as PyTorch's _get_clones (each starts from the same weights)
+    return ModuleList([copy.deepcopy(layer) for _ in range(n)])
+
+
+class TransformerEncoder(Module):
+    """A stack of `num_layers` copies of `encoder_layer`, then an optional final `norm`.
+
+    Keys `layers.{i}.…` and `norm.…`, as PyTorch. `forward(src, mask=None,
+    src_key_padding_mask=None, is_causal=None)` passes the masks to every layer.
+    (`enable_nested_tensor` and `mask_check` are accepted for compatibility; they only
+    select PyTorch's inference fast paths.)
+
+    Example:
+        >>> import microgradnp as mg
+        >>> layer = mg.nn.TransformerEncoderLayer(16, 4, dim_feedforward=32)
+        >>> encoder = mg.nn.TransformerEncoder(layer, num_layers=2, norm=mg.nn.LayerNorm(16))
+        >>> encoder(mg.randn(5, 2, 16)).shape, len(encoder.layers)
+        ((5, 2, 16), 2)
+    """
+
+    def __init__(
+        self,
+        encoder_layer: TransformerEncoderLayer,
+        num_layers: int,
+        norm: Module | None = None,
+        enable_nested_tensor: bool = True,
+        mask_check: bool = True,
+    ) -> None:
+        super().__init__()
+        self.layers = _clones(encoder_layer, num_layers)
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(
+        self,
+        src: Tensor,
+        mask: Any = None,
+        src_key_padding_mask: Any = None,
+        is_causal: bool | None = None,
+    ) -> Tensor:
+        x = src
+        for layer in self.layers:
+            x = layer(
+                x,
+                src_mask=mask,
+                src_key_padding_mask=src_key_padding_mask,
+                is_causal=bool(is_causal),
+            )
+        return x if self.norm is None else self.norm(x)
+
+
+class TransformerDecoder(Module):
+    """A stack of `num_layers` copies of `decoder_layer`, then an optional final `norm`.
+
+    Keys `layers.{i}.…` and `norm.…`, as PyTorch. `forward(tgt, memory, tgt_mask=None,
+    memory_mask=None, tgt_key_padding_mask=None, memory_key_padding_mask=None,
+    tgt_is_causal=None, memory_is_causal=False)` passes the masks to every layer.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> layer = mg.nn.TransformerDecoderLayer(16, 4, dim_feedforward=32, batch_first=True)
+        >>> decoder = mg.nn.TransformerDecoder(layer, num_layers=3)
+        >>> decoder(mg.randn(2, 5, 16), mg.randn(2, 7, 16)).shape
+        (2, 5, 16)
+    """
+
+    def __init__(
+        self, decoder_layer: TransformerDecoderLayer, num_layers: int, norm: Module | None = None
+    ) -> None:
+        super().__init__()
+        self.layers = _clones(decoder_layer, num_layers)
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(
+        self,
+        tgt: Tensor,
+        memory: Tensor,
+        tgt_mask: Any = None,
+        memory_mask: Any = None,
+        tgt_key_padding_mask: Any = None,
+        memory_key_padding_mask: Any = None,
+        tgt_is_causal: bool | None = None,
+        memory_is_causal: bool = False,
+    ) -> Tensor:
+        x = tgt
+        for layer in self.layers:
+            x = layer(
+                x,
+                memory,
+                tgt_mask=tgt_mask,
+                memory_mask=memory_mask,
+                tgt_key_padding_mask=tgt_key_padding_mask,
+                memory_key_padding_mask=memory_key_padding_mask,
+                tgt_is_causal=bool(tgt_is_causal),
+                memory_is_causal=memory_is_causal,
+            )
+        return x if self.norm is None else self.norm(x)
