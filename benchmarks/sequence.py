@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -56,13 +57,20 @@ def _encoder_problem(rng: np.random.Generator, batch=16, steps=64, d=128, nhead=
     return tmodel, params, x, g
 
 
-def _contenders(name: str, small: bool = False) -> dict[str, Callable[[], tuple]]:
+def _array(grad: Any) -> np.ndarray:
+    if grad is None:
+        raise AssertionError("a gradient is missing")
+    return np.asarray(grad.detach() if hasattr(grad, "detach") else grad)
+
+
+def _contenders(name: str, small: bool = False) -> dict[str, Callable[[], Any]]:
     """name -> a callable running one forward + backward, returning (out, grads)."""
     import torch
 
     import microgradnp as mg
 
     rng = np.random.default_rng(0)
+    model: Any
     if name == "lstm":
         sizes = {"steps": 5, "batch": 3, "n_in": 4, "hidden": 6} if small else {}
         tmodel, params, x, g = _lstm_problem(rng, **sizes)
@@ -97,21 +105,21 @@ def _contenders(name: str, small: bool = False) -> dict[str, Callable[[], tuple]
         inp = mg.tensor(x, requires_grad=True)
         out = forward(model, inp)
         out.backward(g)
-        grads = {k: p.grad.data for k, p in model.named_parameters()}
-        return out.data, {"input": inp.grad.data, **grads}
+        grads = {k: _array(p.grad) for k, p in model.named_parameters()}
+        return out.data, {"input": _array(inp.grad), **grads}
 
     def theirs() -> tuple:
         tmodel.zero_grad(set_to_none=True)
         inp = torch.tensor(x, requires_grad=True)
         out = forward(tmodel, inp)
         out.backward(tg)
-        grads = {k: p.grad.numpy() for k, p in tmodel.named_parameters()}
-        return out.detach().numpy(), {"input": inp.grad.numpy(), **grads}
+        grads = {k: _array(p.grad) for k, p in tmodel.named_parameters()}
+        return out.detach().numpy(), {"input": _array(inp.grad), **grads}
 
     return {"NumPy (hand)": hand, "microgradnp": ours, "PyTorch": theirs}
 
 
-def check(fns: dict[str, Callable[[], tuple]], tol: float = 1e-3) -> dict[str, float]:
+def check(fns: dict[str, Callable[[], Any]], tol: float = 1e-3) -> dict[str, float]:
     """The largest relative error of each contender's output and gradients to the floor."""
     ref_out, ref_grads = fns["NumPy (hand)"]()
     worst = {}
