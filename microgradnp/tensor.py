@@ -702,6 +702,18 @@ class Tensor:
     def erf(self) -> Tensor:
         return _ops.erf(self)
 
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        return _ops.masked_fill(self, mask, value)
+
+    def tril(self, diagonal: builtins.int = 0) -> Tensor:
+        return _ops.tril(self, diagonal)
+
+    def triu(self, diagonal: builtins.int = 0) -> Tensor:
+        return _ops.triu(self, diagonal)
+
+    def bmm(self, other: Any) -> Tensor:
+        return _ops.bmm(self, other)
+
     def cumsum(self, dim: builtins.int, *, dtype: Any = None) -> Tensor:
         return _ops.cumsum(self, dim, dtype=dtype)
 

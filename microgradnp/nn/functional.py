@@ -30,6 +30,7 @@ from .loss_functions import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    kl_div,
     mse_loss,
     nll_loss,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "fold",
     "gelu",
     "group_norm",
+    "kl_div",
     "layer_norm",
     "leaky_relu",
     "linear",
@@ -70,6 +72,7 @@ __all__ = [
     "one_hot",
     "pad",
     "relu",
+    "scaled_dot_product_attention",
     "sigmoid",
     "silu",
     "softmax",
@@ -222,3 +225,7 @@ def layer_norm(
     if bias is not None:
         out = out + bias
     return out
+
+
+# Imported last: attention.py uses this module's `dropout`.
+from .attention import scaled_dot_product_attention  # noqa: E402

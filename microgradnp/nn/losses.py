@@ -115,3 +115,31 @@ class CrossEntropyLoss(_WeightedLoss):
             reduction=self.reduction,
             label_smoothing=self.label_smoothing,
         )
+
+
+class KLDivLoss(Module):
+    """Kullback-Leibler divergence of log-probabilities `input` from `target`: `F.kl_div`.
+
+    `reduction` is 'mean' (default, warns as PyTorch), 'batchmean', 'sum' or 'none'.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> loss_fn = mg.nn.KLDivLoss(reduction="batchmean", log_target=True)
+        >>> logp = mg.log(mg.tensor([[0.25, 0.75]]))
+        >>> loss_fn(logp, logp).item()
+        0.0
+    """
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
+        super().__init__()
+        if reduction not in ("mean", "batchmean", "sum", "none"):
+            raise ValueError(
+                f"KLDivLoss: reduction must be 'mean', 'batchmean', 'sum' or 'none', "
+                f"got {reduction!r}"
+            )
+        self.reduction = reduction
+        self.log_target = log_target
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """Apply the layer (see the class docstring for the computation)."""
+        return L.kl_div(input, target, self.reduction, self.log_target)

@@ -9,6 +9,7 @@ the fused cross-entropy) that the rest of the package uses.
 import sys
 
 from .. import tensor as _tensor
+from . import einsum as _einsum
 from . import elementwise as _elementwise
 from . import linalg as _linalg
 from . import reduce as _reduce
@@ -18,6 +19,8 @@ from . import shape as _shape
 from . import softmax as _softmax
 from . import sorting as _sorting
 from . import special as _special
+from . import tensor_ops as _tensor_ops
+from .einsum import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .elementwise import astype, pow_scalar, pow_tensor
 from .inplace import inplace, setitem_
@@ -32,6 +35,7 @@ from .softmax import *  # noqa: F403
 from .softmax import softmax_cross_entropy
 from .sorting import *  # noqa: F403
 from .special import *  # noqa: F403
+from .tensor_ops import *  # noqa: F403
 
 __all__ = (
     _elementwise.__all__
@@ -43,6 +47,8 @@ __all__ = (
     + _scan.__all__
     + _sorting.__all__
     + _special.__all__
+    + _einsum.__all__
+    + _tensor_ops.__all__
 )
 
 # The one edge from Tensor back to its ops (see tensor.py): its methods call these.
