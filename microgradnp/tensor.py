@@ -3,7 +3,8 @@
 Operators and methods are one-line delegations to `microgradnp.ops`, where each op's forward
 sits beside its backward. The one edge from `Tensor` back to its ops: `ops` imports `Tensor`,
 so this module cannot import `ops` at load time; `microgradnp.ops` binds itself as `_ops`
-here once it has loaded (the last line of `ops/__init__.py`).
+here once it has loaded (the last line of `ops/__init__.py`), and the engine
+(`autograd.py`) binds itself as `_autograd` for `backward()`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from . import dtypes as _dtypes
 from . import random as _random
 from .graph import OUTPUT_CHANGED
 
-_ops: Any = None  # microgradnp.ops, bound by it when it loads (see the module docstring)
+# The modules that import this one and that Tensor's methods call: bound by each of them
+# when it loads (see the module docstring).
+_ops: Any = None  # microgradnp.ops
+_autograd: Any = None  # microgradnp.autograd, the engine
 
 
 def _to_array(data: Any, dtype: Any = None, copy: builtins.bool = True) -> np.ndarray:
@@ -322,9 +326,7 @@ class Tensor:
         create_graph: builtins.bool = False,
     ) -> None:
         """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad."""
-        from .autograd import backward  # the engine imports Tensor: bound at call time
-
-        backward(self, gradient, retain_graph, create_graph)
+        _autograd.backward(self, gradient, retain_graph, create_graph)
 
     # ---- dtype and device ------------------------------------------------------------------
     def astype(self, dtype: Any) -> Tensor:
