@@ -10,10 +10,9 @@ Batching lives in `microgradnp.data`; tokenizing text in `microgradnp.text`.
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 from typing import Any
-
-import gzip
 
 import numpy as np
 

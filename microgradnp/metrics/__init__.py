@@ -13,7 +13,8 @@ Classification metrics (`accuracy`, `precision`, `recall`, `f1_score`, `confusio
 Where a ratio is 0/0 (precision of a class never predicted, recall of a class never present),
 `zero_division` decides, as in scikit-learn: "warn" (the default) gives 0.0 and emits an
 `UndefinedMetricWarning`; 0, 1 or `np.nan` give that value silently. Sequence-model metrics:
-`perplexity`, `bits_per_char`, `char_accuracy` and `top_k_accuracy`. Data loading lives in `microgradnp.data`.
+`perplexity`, `bits_per_char`, `char_accuracy` and `top_k_accuracy`. Data loading lives in
+`microgradnp.data`.
 """
 
 from .classification import (

@@ -31,7 +31,6 @@ import numpy as np
 
 from .. import nn, ops
 from ..autograd import no_grad
-from ..nn import functional as F
 from ..primitive import raw
 from ..random import default_generator
 from ..tensor import Tensor
