@@ -149,13 +149,41 @@ def test_train_writes_metrics_resumes_and_samples(tmp_path, capsys):
     data = tmp_path / "tiny.txt"
     data.write_text("the cat sat on the mat. " * 40, encoding="utf-8")
     out = tmp_path / "run"
-    common = ["--data", str(data), "--out", str(out), "--no-progress", "--block-size", "16",
-              "--n-layer", "1", "--n-embd", "16", "--n-head", "2", "--batch-size", "8",
-              "--eval-interval", "20", "--warmup", "5", "--lr", "1e-2"]  # fmt: skip
+    common = [
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--block-size",
+        "16",
+        "--n-layer",
+        "1",
+        "--n-embd",
+        "16",
+        "--n-head",
+        "2",
+        "--batch-size",
+        "8",
+        "--eval-interval",
+        "20",
+        "--warmup",
+        "5",
+        "--lr",
+        "1e-2",
+    ]
     first = train.main([*common, "--steps", "20"])
     result = train.main([*common, "--steps", "60", "--resume"])
-    keys = {"val_perplexity", "val_bits_per_char", "val_char_accuracy", "unigram_perplexity",
-            "bigram_perplexity", "steps", "seconds", "params"}  # fmt: skip
+    keys = {
+        "val_perplexity",
+        "val_bits_per_char",
+        "val_char_accuracy",
+        "unigram_perplexity",
+        "bigram_perplexity",
+        "steps",
+        "seconds",
+        "params",
+    }
     saved = json.loads((out / "metrics.json").read_text())
     assert keys <= set(saved) and saved["steps"] == 60
     assert saved["val_bits_per_char"] == pytest.approx(math.log2(saved["val_perplexity"]))
@@ -168,6 +196,7 @@ def test_train_writes_metrics_resumes_and_samples(tmp_path, capsys):
     sample = _example("sample")
     text = sample.main(["--out", str(out), "--prompt", "the ", "-n", "40", "--seed", "1"])
     assert text.startswith("the ") and len(text) == 44
-    again = sample.main(["--out", str(out), "--prompt", "the ", "-n", "40", "--seed", "1",
-                         "--no-cache"])  # fmt: skip
+    again = sample.main(
+        ["--out", str(out), "--prompt", "the ", "-n", "40", "--seed", "1", "--no-cache"]
+    )
     assert again == text  # the same seed gives the same text, with or without the cache

@@ -39,13 +39,31 @@ from microgradnp import metrics
 from microgradnp.models.gpt import GPT, GPTConfig
 from microgradnp.text import CharBlockDataset, CharTokenizer, NgramCharModel
 
-# (steps, batch, block, layers, heads, width, dropout, eval interval)
+# --quick and the default run; any option given on the command line overrides its preset
 PRESETS = {
-    "quick": dict(steps=1500, batch_size=16, block_size=64, n_layer=2, n_head=4, n_embd=64,
-                  dropout=0.0, eval_interval=250, warmup=100),
-    "default": dict(steps=3000, batch_size=32, block_size=64, n_layer=4, n_head=4, n_embd=128,
-                    dropout=0.1, eval_interval=250, warmup=200),
-}  # fmt: skip
+    "quick": dict(
+        steps=2000,
+        batch_size=16,
+        block_size=64,
+        n_layer=2,
+        n_head=4,
+        n_embd=64,
+        dropout=0.0,
+        eval_interval=250,
+        warmup=100,
+    ),
+    "default": dict(
+        steps=3000,
+        batch_size=32,
+        block_size=64,
+        n_layer=4,
+        n_head=4,
+        n_embd=128,
+        dropout=0.1,
+        eval_interval=250,
+        warmup=200,
+    ),
+}
 
 
 class WarmupCosine:
@@ -171,8 +189,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", default="gpt_output", help="output folder")
     p.add_argument("--quick", action="store_true", help="a small model, under 3 minutes")
     p.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.safetensors")
-    for name in ("steps", "batch_size", "block_size", "n_layer", "n_head", "n_embd",
-                 "eval_interval", "warmup"):  # fmt: skip
+    for name in (
+        "steps",
+        "batch_size",
+        "block_size",
+        "n_layer",
+        "n_head",
+        "n_embd",
+        "eval_interval",
+        "warmup",
+    ):
         p.add_argument("--" + name.replace("_", "-"), type=int, dest=name)
     p.add_argument("--dropout", type=float)
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
@@ -218,13 +244,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ckpt = mg.load(ckpt_path) if args.resume else None
     tokenizer = CharTokenizer(ckpt["chars"] if ckpt else train_text)
     train_ids, val_ids = tokenizer.encode(train_text), tokenizer.encode(val_text)
-    print(f"text: {len(text):,} characters ({len(train_ids):,} train / {len(val_ids):,} "
-          f"held-out), vocabulary {tokenizer.vocab_size} (<unk> included)")  # fmt: skip
+    print(
+        f"text: {len(text):,} characters ({len(train_ids):,} train / {len(val_ids):,} "
+        f"held-out), vocabulary {tokenizer.vocab_size} (<unk> included)"
+    )
 
     base = baselines(train_ids, val_ids, tokenizer.vocab_size)
-    config = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=args.block_size,
-                       n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd,
-                       dropout=args.dropout)  # fmt: skip
+    config = GPTConfig(
+        vocab_size=tokenizer.vocab_size,
+        block_size=args.block_size,
+        n_layer=args.n_layer,
+        n_head=args.n_head,
+        n_embd=args.n_embd,
+        dropout=args.dropout,
+    )
     if ckpt:
         config = GPTConfig(**ckpt["config"])
     model = GPT(config)
@@ -235,9 +268,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ]
     opt = mg.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.99))
     sched = mg.optim.lr_scheduler.LambdaLR(opt, WarmupCosine(args.warmup, args.steps))
-    history: dict[str, list] = {k: [] for k in
-                                ("train_step", "train_loss", "eval_step", "val_loss",
-                                 "val_perplexity")}  # fmt: skip
+    history: dict[str, list] = {
+        k: [] for k in ("train_step", "train_loss", "eval_step", "val_loss", "val_perplexity")
+    }
     step, seconds = 0, 0.0
     if ckpt:
         model.load_state_dict(ckpt["model"])
@@ -246,8 +279,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         step, seconds, history = ckpt["step"], ckpt["seconds"], ckpt["history"]
         mg.manual_seed(args.seed + step)  # a fresh, reproducible stream for the batches
         print(f"resumed from {ckpt_path} at step {step}")
-    print(f"model: {model.num_parameters():,} parameters ({config.n_layer} layers, "
-          f"{config.n_head} heads, width {config.n_embd}, context {config.block_size})")  # fmt: skip
+    print(
+        f"model: {model.num_parameters():,} parameters ({config.n_layer} layers, "
+        f"{config.n_head} heads, width {config.n_embd}, context {config.block_size})"
+    )
 
     data = CharBlockDataset(train_ids, config.block_size)
     bar = None
@@ -282,12 +317,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             history["eval_step"].append(step)
             history["val_loss"].append(val["loss"])
             history["val_perplexity"].append(val["perplexity"])
-            mg.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                     "scheduler": sched.state_dict(), "step": step,
-                     "seconds": time.perf_counter() - t0, "history": history,
-                     "config": asdict(config), "chars": tokenizer.chars}, ckpt_path)  # fmt: skip
-            message = (f"step {step}: train {running:.3f}, held-out {val['loss']:.3f} nats "
-                       f"(perplexity {val['perplexity']:.2f})")  # fmt: skip
+            mg.save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "step": step,
+                    "seconds": time.perf_counter() - t0,
+                    "history": history,
+                    "config": asdict(config),
+                    "chars": tokenizer.chars,
+                },
+                ckpt_path,
+            )
+            message = (
+                f"step {step}: train {running:.3f}, held-out {val['loss']:.3f} nats "
+                f"(perplexity {val['perplexity']:.2f})"
+            )
             if bar is not None:
                 bar.write(message)
             else:
@@ -311,12 +357,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name in ("unigram", "bigram"):
         result.update({f"{name}_{k}": v for k, v in base[name].items() if k != "n_scored"})
     result.update(
-        steps=step, seconds=round(seconds, 1), params=model.num_parameters(),
-        config=asdict(config), lr=args.lr, batch_size=args.batch_size,
-        weight_decay=args.weight_decay, tokens_seen=step * args.batch_size * config.block_size,
+        steps=step,
+        seconds=round(seconds, 1),
+        params=model.num_parameters(),
+        config=asdict(config),
+        lr=args.lr,
+        batch_size=args.batch_size,
+        weight_decay=args.weight_decay,
+        tokens_seen=step * args.batch_size * config.block_size,
         perplexity_vs_bigram=1.0 - val["perplexity"] / base["bigram"]["perplexity"],
         data=args.data or "lady_susan",
-    )  # fmt: skip
+    )
     (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     try:
         plot_curves(history, base, out / "curves.png")
@@ -326,8 +377,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"\ntrained {step} steps in {seconds:.0f} s; {model.num_parameters():,} parameters")
     print(f"{'held-out tail':<14} {'perplexity':>10} {'bits/char':>10} {'char acc':>9}")
     for name, row in (("GPT", val), ("bigram", base["bigram"]), ("unigram", base["unigram"])):
-        print(f"{name:<14} {row['perplexity']:>10.3f} {row['bits_per_char']:>10.3f} "
-              f"{row['char_accuracy']:>9.3f}")  # fmt: skip
+        print(
+            f"{name:<14} {row['perplexity']:>10.3f} {row['bits_per_char']:>10.3f} "
+            f"{row['char_accuracy']:>9.3f}"
+        )
     print(f"perplexity {100 * result['perplexity_vs_bigram']:.1f}% below the bigram baseline")
     print(f"\nsample (prompt: the first 32 held-out characters):\n{sample_text}")
     return result

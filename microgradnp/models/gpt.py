@@ -67,8 +67,13 @@ def gelu_tanh(x: Any) -> Any:
         >>> [round(v, 4) for v in gelu_tanh(mg.tensor([-1.0, 0.0, 2.0])).tolist()]
         [-0.1588, 0.0, 1.9546]
     """
-    inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * (x * x * x))
-    return 0.5 * x * (1.0 + ops.tanh(inner))
+    # 0.5 (1 + tanh(u)) = sigmoid(2u), so GELU = x sigmoid(2u) with
+    # 2u = x (2 sqrt(2/pi) + 2 sqrt(2/pi) 0.044715 x^2): four multiplications instead of six
+    return x * ops.sigmoid(x * (_GELU_C1 * (x * x) + _GELU_C0))
+
+
+_GELU_C0 = 2.0 * math.sqrt(2.0 / math.pi)
+_GELU_C1 = _GELU_C0 * 0.044715
 
 
 class KVCache:
@@ -134,7 +139,8 @@ class CausalSelfAttention(nn.Module):
             past = cache.length
             keys, values = cache.update(layer, raw(k), raw(v))
             k, v = Tensor._wrap(keys), Tensor._wrap(values)
-        scores = (q @ ops.transpose(k, -2, -1)) * (1.0 / math.sqrt(head_dim))
+        # scores = q k^T / sqrt(hs); scaling q costs half as much as scaling the scores
+        scores = (q * (1.0 / math.sqrt(head_dim))) @ ops.transpose(k, -2, -1)
         # queries are positions past .. past+T-1, keys 0 .. past+T-1
         mask = self._mask[past : past + steps, : past + steps]
         scores = ops.where(mask, scores, -math.inf)  # masked_fill(~mask, -inf) in PyTorch
