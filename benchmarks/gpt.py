@@ -11,7 +11,7 @@ median of same-round ratios. Target: microgradnp within 1.3x of PyTorch.
 
 Run:
     python -m benchmarks.gpt                    # about a minute
-    python -m benchmarks.gpt --rounds 3 --write-results   # also rewrite benchmarks/GPT.md
+    python -m benchmarks.gpt --write-results    # also record it in GPT.md and RESULTS.md
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ from . import harness, machine
 
 HERE = Path(__file__).resolve().parent
 GPT_MD = HERE / "GPT.md"
+RESULTS_MD = HERE / "RESULTS.md"
+HEADING = "## GPT training step"
 TARGET = 1.3
-CONFIG = dict(vocab_size=68, block_size=64, n_layer=4, n_head=4, n_embd=128)
+CONFIG: dict[str, Any] = dict(vocab_size=68, block_size=64, n_layer=4, n_head=4, n_embd=128)
 BATCH = 32
 
 
@@ -195,7 +197,7 @@ def markdown(res: dict[str, Any]) -> str:
     q1, q3 = res["ratio_iqr"]
     n_params = res["params"]
     return (
-        "## GPT training step (`python -m benchmarks.gpt`)\n\n"
+        f"{HEADING} (`python -m benchmarks.gpt`)\n\n"
         f"- Date: {time.strftime('%Y-%m-%d %H:%M:%S %z')}; {res['rounds']} rounds, 1 thread; "
         f"{info['cpu']}, {info['cores']} cores (shared)\n"
         f"- Step: default `examples/gpt/train.py` model ({n_params:,} parameters: 4 layers, "
@@ -213,13 +215,35 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--target-s", type=float, default=1.0, help="seconds per sample")
-    ap.add_argument("--write-results", action="store_true", help="rewrite benchmarks/GPT.md")
+    ap.add_argument(
+        "--write-results", action="store_true", help="record the row in GPT.md and RESULTS.md"
+    )
     args = ap.parse_args(argv)
     text = markdown(run(args.rounds, args.target_s))
     print(text)
     if args.write_results:
         GPT_MD.write_text(text)
+        write_section(text)
     return 0
+
+
+def write_section(text: str, path: Path = RESULTS_MD) -> None:
+    """Put the GPT section into RESULTS.md: in place of an earlier one, else before the
+    hand-written "why missed" notes (where `benchmarks.report` puts it too)."""
+    old = path.read_text() if path.exists() else ""
+    lines = old.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if line.startswith(HEADING)]
+    if starts:
+        end = next(
+            (j for j in range(starts[0] + 1, len(lines)) if lines[j].startswith("## ")),
+            len(lines),
+        )
+        lines[starts[0] : end] = [text.rstrip("\n") + "\n\n"]
+    else:
+        gaps = [i for i, line in enumerate(lines) if line.startswith("## Why the missed")]
+        at = gaps[0] if gaps else len(lines)
+        lines[at:at] = [text.rstrip("\n") + "\n\n"]
+    path.write_text("".join(lines).rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ def load_model(out: str | Path) -> tuple[GPT, CharTokenizer]:
     ckpt = mg.load(Path(out) / "ckpt.safetensors")
     model = GPT(GPTConfig(**ckpt["config"]))
     model.load_state_dict(ckpt["model"])
-    return model.eval(), CharTokenizer(ckpt["chars"])
+    model.eval()
+    return model, CharTokenizer(ckpt["chars"])
 
 
 def main(argv: list[str] | None = None) -> str:
