@@ -42,7 +42,7 @@ from microgradnp.text import CharBlockDataset, CharTokenizer, NgramCharModel
 # --quick and the default run; any option given on the command line overrides its preset
 PRESETS = {
     "quick": dict(
-        steps=2000,
+        steps=1500,
         batch_size=16,
         block_size=64,
         n_layer=2,
