@@ -165,16 +165,14 @@ def plot_curves(history: dict[str, list], base: dict[str, dict], path: Path) -> 
         label="training batch (running mean)",
     )
     ax_loss.plot(history["eval_step"], history["val_loss"], "o-", label="held-out tail")
-    ax_loss.set(xlabel="step", ylabel="cross-entropy (nats/char)", title="Loss")
     ax_ppl.plot(history["eval_step"], history["val_perplexity"], "o-", label="GPT (held-out)")
     for name, style in (("unigram", ":"), ("bigram", "--")):
-        ax_ppl.axhline(
-            base[name]["perplexity"],
-            ls=style,
-            color="gray",
-            label=f"{name} baseline ({base[name]['perplexity']:.2f})",
-        )
-    ax_ppl.set(xlabel="step", ylabel="perplexity", title="Held-out perplexity", yscale="log")
+        ppl = base[name]["perplexity"]
+        ax_ppl.axhline(ppl, ls=style, color="gray", label=f"{name} baseline ({ppl:.2f})")
+        ax_loss.axhline(math.log(ppl), ls=style, color="gray", label=f"{name} baseline")
+    ax_loss.set(xlabel="step", ylabel="cross-entropy (nats/char)", title="Loss")
+    top = 1.05 * max(base["unigram"]["perplexity"], *history["val_perplexity"])
+    ax_ppl.set(xlabel="step", ylabel="perplexity", title="Held-out perplexity", ylim=(0, top))
     for ax in (ax_loss, ax_ppl):
         ax.grid(alpha=0.3)
         ax.legend()
