@@ -12,6 +12,16 @@ from microgradnp.models.gpt import GPT, GPTConfig, gelu_tanh, sample_logits
 TINY = GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=8)
 
 
+@pytest.fixture
+def torch1(torch):
+    """PyTorch on one thread: for these tiny matrices extra threads only wait for each other
+    (and on a busy machine, for a long time)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield torch
+    torch.set_num_threads(threads)
+
+
 def _model(config=TINY, dtype=np.float64, seed=0):
     mg.manual_seed(seed)
     model = GPT(config)
@@ -98,7 +108,8 @@ def _groups(named):
 
 
 @pytest.mark.parametrize(("dtype", "tol"), [(np.float64, 1e-9), (np.float32, 1e-5)])
-def test_logits_match_pytorch(torch, dtype, tol):
+def test_logits_match_pytorch(torch1, dtype, tol):
+    torch = torch1
     model = _model(dtype=dtype)
     if dtype == np.float32:
         model.float()
@@ -110,7 +121,8 @@ def test_logits_match_pytorch(torch, dtype, tol):
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=tol)
 
 
-def test_twenty_adamw_steps_match_pytorch(torch):
+def test_twenty_adamw_steps_match_pytorch(torch1):
+    torch = torch1
     model = _model()
     twin = _twin(torch, model, np.float64)
     opt = mg.optim.AdamW(_groups(model.named_parameters()), lr=1e-2, betas=(0.9, 0.95))
@@ -252,7 +264,8 @@ def test_sample_logits_temperature_and_top_k():
     assert draws.shape == (20, 1000)
 
 
-def test_gelu_tanh_matches_pytorch_and_finite_differences(torch):
+def test_gelu_tanh_matches_pytorch_and_finite_differences(torch1):
+    torch = torch1
     x = np.linspace(-4, 4, 17)
     ours = gelu_tanh(mg.tensor(x)).numpy()
     theirs = torch.nn.functional.gelu(torch.from_numpy(x), approximate="tanh").numpy()
