@@ -40,7 +40,14 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--top-k", type=int, default=20, help="sample among the k likeliest (0: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-cache", action="store_true", help="recompute the context every step")
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads (1: fastest here)")
     args = p.parse_args(argv)
+    try:  # small matrices: one BLAS thread is fastest, and on a busy machine by far
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(args.threads)  # noqa: F841 - held for the whole run
+    except ImportError:
+        pass
 
     generator = mg.manual_seed(args.seed)  # the seeded NumPy generator mg draws from
     model, tokenizer = load_model(args.out)
