@@ -44,11 +44,14 @@ def main(argv: list[str] | None = None) -> str:
     args = p.parse_args(argv)
     try:  # small matrices: one BLAS thread is fastest, and on a busy machine by far
         from threadpoolctl import threadpool_limits
-
-        limiter = threadpool_limits(args.threads)  # noqa: F841 - held for the whole run
     except ImportError:
-        pass
+        return generate(args)
+    with threadpool_limits(args.threads):
+        return generate(args)
 
+
+def generate(args: argparse.Namespace) -> str:
+    """Load the checkpoint, generate, print and return the text."""
     generator = mg.manual_seed(args.seed)  # the seeded NumPy generator mg draws from
     model, tokenizer = load_model(args.out)
     prompt = tokenizer.encode(args.prompt)[None, :]

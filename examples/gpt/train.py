@@ -229,8 +229,18 @@ def limit_threads(n: int) -> Any:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Parse the options, train with the BLAS threads limited, return the metrics."""
     args = parse_args(argv)
-    limiter = limit_threads(args.threads)  # noqa: F841 - keep the limit for the whole run
+    limiter = limit_threads(args.threads)
+    try:
+        return train(args)
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """The run itself: data, baselines, model, training loop, outputs (see the module doc)."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "ckpt.safetensors"
