@@ -124,6 +124,7 @@ class CausalSelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(config.dropout)
         # mask[i, j]: may query position i attend to key position j (j <= i)
         self._mask = np.tril(np.ones((config.block_size, config.block_size), dtype=bool))
+        self._mask_bias: dict[np.dtype, np.ndarray] = {}  # 0 where allowed, -inf elsewhere
 
     def forward(self, x: Tensor, cache: KVCache | None = None, layer: int = 0) -> Tensor:
         batch, steps, channels = x.shape
@@ -142,8 +143,12 @@ class CausalSelfAttention(nn.Module):
         # scores = q k^T / sqrt(hs); scaling q costs half as much as scaling the scores
         scores = (q * (1.0 / math.sqrt(head_dim))) @ ops.transpose(k, -2, -1)
         # queries are positions past .. past+T-1, keys 0 .. past+T-1
-        mask = self._mask[past : past + steps, : past + steps]
-        scores = ops.where(mask, scores, -math.inf)  # masked_fill(~mask, -inf) in PyTorch
+        # the causal mask as an additive constant (masked_fill(~mask, -inf) in PyTorch): an
+        # add's gradient passes straight through, where where() would build two masked copies
+        dtype = raw(scores).dtype
+        if dtype not in self._mask_bias:
+            self._mask_bias[dtype] = np.where(self._mask, 0.0, -np.inf).astype(dtype)
+        scores = scores + self._mask_bias[dtype][past : past + steps, : past + steps]
         att = self.attn_dropout(ops.softmax(scores, dim=-1))
         y = ops.reshape(ops.transpose(att @ v, 1, 2), (batch, steps, channels))
         return self.resid_dropout(self.c_proj(y))
