@@ -142,9 +142,9 @@ class CausalSelfAttention(nn.Module):
             k, v = Tensor._wrap(keys), Tensor._wrap(values)
         # scores = q k^T / sqrt(hs); scaling q costs half as much as scaling the scores
         scores = (q * (1.0 / math.sqrt(head_dim))) @ ops.transpose(k, -2, -1)
-        # queries are positions past .. past+T-1, keys 0 .. past+T-1
-        # the causal mask as an additive constant (masked_fill(~mask, -inf) in PyTorch): an
-        # add's gradient passes straight through, where where() would build two masked copies
+        # The causal mask as an additive constant (masked_fill(~mask, -inf) in PyTorch: an
+        # add's gradient passes straight through, where where() would build two masked
+        # copies). Queries are positions past .. past+T-1, keys 0 .. past+T-1.
         dtype = raw(scores).dtype
         if dtype not in self._mask_bias:
             self._mask_bias[dtype] = np.where(self._mask, 0.0, -np.inf).astype(dtype)
