@@ -10,7 +10,21 @@ Example:
     [2.0, 4.0, 6.0]
 """
 
-from . import autograd, data, datasets, distributed, metrics, nn, ops, optim, plots, train, viz
+from . import (
+    autograd,
+    data,
+    datasets,
+    distributed,
+    metrics,
+    models,
+    nn,
+    ops,
+    optim,
+    plots,
+    text,
+    train,
+    viz,
+)
 from .autograd import (
     detect_anomaly,
     enable_grad,
@@ -67,9 +81,11 @@ __all__ = [
     "datasets",
     "distributed",
     "metrics",
+    "models",
     "nn",
     "optim",
     "plots",
+    "text",
     "train",
     "viz",
     # tensor
