@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import ops
 from ..ops import linear, one_hot, relu, sigmoid, tanh
+from ..compile.hooks import replayable
 from ..primitive import raw
 from ..random import default_generator
 from ..tensor import Tensor
@@ -99,10 +100,16 @@ def dropout(
     xr = raw(input)
     if p == 1.0:
         return input * np.zeros(xr.shape, xr.dtype)
-    draw_dtype = np.float64 if xr.dtype == np.float64 else np.float32
-    mask = (default_generator().random(xr.shape, dtype=draw_dtype) >= p).astype(xr.dtype)
+    return input * _dropout_mask(xr.shape, xr.dtype, p)
+
+
+@replayable  # mg.compile draws a fresh mask at every replay
+def _dropout_mask(shape: tuple, dtype: Any, p: float) -> np.ndarray:
+    """Bernoulli(1 - p) / (1 - p) in `dtype`, drawn from the seeded generator."""
+    draw_dtype = np.float64 if dtype == np.float64 else np.float32
+    mask = (default_generator().random(shape, dtype=draw_dtype) >= p).astype(dtype)
     mask /= 1.0 - p  # as PyTorch: bernoulli(1 - p) / (1 - p), in the input's dtype
-    return input * mask
+    return mask
 
 
 def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:  # noqa: A002

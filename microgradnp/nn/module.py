@@ -17,6 +17,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..device import parse_to_args
+from ..compile.hooks import replayable
 from ..graph import scope
 from ..tensor import Tensor
 
@@ -368,6 +369,7 @@ class Module:
             param.requires_grad_(requires_grad)
         return self
 
+    @replayable(kind="zero_grad")  # recorded whole by mg.compile
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters (to None by default, as PyTorch)."""
         if set_to_none:

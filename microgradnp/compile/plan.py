@@ -1,0 +1,419 @@
+"""From a trace to a plan: one generated Python function of NumPy calls.
+
+Each recorded event becomes either a kernel over preallocated buffers (kernels.py) or a call
+of the primitive's own function (any op, any layer). Buffers are assigned once, by
+lifetime: a buffer whose value is dead is reused by a later kernel of the same shape and
+dtype, and an elementwise kernel overwrites its input when that input dies there. The
+generated function checks its guards (module modes, parameters' arrays, gradient states),
+then runs the calls in the traced order, reading every value that may change between calls
+(arguments, parameter arrays, learning rates, optimizer state) at replay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import graph
+from ..grad_mode import state
+from ..optim.optimizer import Optimizer, stamp
+from ..optim.sgd import SGD
+from ..tensor import Tensor
+from . import kernels
+from .trace import Const, Event, Slot, Tracer
+
+MISS = object()  # returned by a plan whose guards fail
+
+_NUMPY = ("matmul", "add", "subtract", "multiply", "true_divide", "negative", "exp", "log",
+          "tanh", "sqrt", "maximum", "reciprocal", "greater", "errstate", "copyto")  # fmt: skip
+
+
+class _Namer:
+    """Names in the generated code: locals for slots, closure constants for the rest."""
+
+    def __init__(self) -> None:
+        self.consts: dict[str, Any] = {}
+        self.by_id: dict[int, str] = {}
+
+    def const(self, value: Any) -> str:
+        if type(value) in (int, bool) or value is None:
+            return repr(value)
+        if type(value) is float and np.isfinite(value):
+            return repr(value)
+        name = self.by_id.get(id(value))
+        if name is None:
+            name = self.by_id[id(value)] = f"c{len(self.consts)}"
+            self.consts[name] = value
+        return name
+
+    def arr(self, v: Any) -> str:
+        if isinstance(v, Const):
+            return self.const(v.value)
+        if v is None:
+            return "None"
+        if v.buffer is not None:
+            return self.const(v.buffer)
+        if v.kind == "external":
+            return self.const(v.value)
+        return f"v{v.index}"
+
+    def _fixed(self, v: Any) -> Any:
+        """The array behind `v` when it is the same object at every replay, else None."""
+        if isinstance(v, Const) and isinstance(v.value, np.ndarray):
+            return v.value
+        if isinstance(v, Slot):
+            if isinstance(v.buffer, np.ndarray):
+                return v.buffer
+            if v.kind == "external":
+                return v.value
+        return None
+
+    def T(self, v: Any) -> str:  # noqa: N802
+        a = self._fixed(v)
+        return self.const(a.T) if a is not None else f"{self.arr(v)}.T"
+
+    def view(self, v: Any, shape: tuple) -> str:
+        a = self._fixed(v)
+        if a is not None:
+            return self.const(a.reshape(shape))
+        return f"{self.arr(v)}.reshape({shape!r})"
+
+
+class Plan:
+    """A compiled call: `run(args, kwargs)` replays it, or returns `MISS` (guards failed)."""
+
+    def __init__(self, tr: Tracer, result: Any) -> None:
+        self.n_events = len(tr.events)
+        self.n_kernels = 0
+        nm = _Namer()
+        self._nm = nm
+        steps = [self._lower(ev) for ev in tr.events]
+        self._roots = [_root(s) for s in _tensor_slots(result, tr)]
+        self._pin(tr, steps)
+        self._assign_buffers(tr, steps)
+        body = self._guards(tr, nm)
+        guards = len(body)
+        body += self._inputs(tr, nm)
+        self.defined = {id(s) for s in tr.externals.values()}
+        for ev, k in zip(tr.events, steps, strict=True):
+            body += k.emit(nm) if isinstance(k, kernels.Kernel) else self._call(ev, nm)
+            self.defined.update(id(o) for o in ev.outs if o is not None)
+        ret = self._returns(result, tr, nm)
+        black = sum(k is None and ev.op in ("fwd", "vjp", "sum_to", "add")
+                    for ev, k in zip(tr.events, steps, strict=True))  # fmt: skip
+        if black:  # primitives' own functions: arrays in, arrays out
+            body = body[:guards] + _in_backward(body[guards:] + ret[:-1], ret[-1])
+        else:
+            body += ret
+        self.source = _source(body, nm)
+        scope: dict[str, Any] = {n: getattr(np, n) for n in _NUMPY}
+        scope.update(MISS=MISS, grad_state=state, ndarray=np.ndarray, asarray=np.asarray, tick=graph.tick,
+                     stamp=stamp)  # fmt: skip
+        exec(self.source, scope)  # noqa: S102 - our own generated code
+        self.run = scope["_make"](**nm.consts)
+        tr.keep.clear()  # the trace's arrays are no longer needed
+
+    # ---- lowering ------------------------------------------------------------------------
+    def _lower(self, ev: Event) -> Any:
+        make = None
+        if ev.op == "fwd":
+            make = kernels.FORWARD.get(ev.info["prim"].name)
+        elif ev.op == "vjp":
+            make = kernels.BACKWARD.get(ev.info["prim"].name)
+        elif ev.op == "sum_to":
+            make = kernels.sum_to
+        elif ev.op == "add":
+            make = kernels.add
+        k = make(ev) if make is not None else None
+        if k is not None:
+            self.n_kernels += 1
+            return k
+        return None
+
+    def _pin(self, tr: Tracer, steps: list) -> None:
+        """Gradients get a buffer of their own that outlives the call (`.grad` shows it);
+        a kernel whose result only goes to one `.grad` writes it there directly."""
+        reads: dict[int, int] = {}
+        for ev, k in zip(tr.events, steps, strict=True):
+            for v in _reads(ev, k):
+                reads[id(_root(v))] = reads.get(id(_root(v)), 0) + 1
+        producers = {id(o): k for k in steps if k is not None for o in k.outs}
+        for ev in tr.events:
+            if ev.op != "acc" or not ev.info["assign"]:
+                continue
+            g, gs = ev.ins[0], ev.outs[0]
+            t = ev.info["tensor"]
+            gs.buffer = np.empty(t.shape, t.dtype)
+            if (
+                isinstance(g, Slot)
+                and id(g) in producers
+                and g.root is None
+                and g.buffer is None
+                and reads.get(id(g)) == 1
+                and g.value.shape == t.shape
+                and g.value.dtype == t.dtype
+            ):
+                g.buffer = gs.buffer
+                ev.info["direct"] = True
+            gs.grad_tensor = Tensor._wrap(gs.buffer)
+
+    def _assign_buffers(self, tr: Tracer, steps: list) -> None:
+        last: dict[int, int] = {}
+        for i, (ev, k) in enumerate(zip(tr.events, steps, strict=True)):
+            for v in _reads(ev, k):
+                last[id(_root(v))] = i
+        for s in _result_slots(self._result_roots):
+            last[id(s)] = len(steps)
+        pool: dict[tuple, list] = {}
+        owned: dict[int, tuple] = {}  # id(root slot) -> (slot, key) of pool buffers held
+        for i, k in enumerate(steps):
+            if not isinstance(k, kernels.Kernel):
+                continue
+            for pos, o in enumerate(k.outs):
+                if o.buffer is not None:
+                    continue
+                key = (o.value.shape, o.value.dtype.str)
+                src = k.reads[k.inplace[pos]] if pos in k.inplace else None
+                if (
+                    isinstance(src, Slot)
+                    and id(src) in owned
+                    and owned[id(src)][1] == key
+                    and last.get(id(src)) == i
+                    and sum(_root(r) is src for r in k.reads) == 1
+                ):
+                    o.buffer = src.buffer
+                    del owned[id(src)]
+                elif pool.get(key):
+                    o.buffer = pool[key].pop()
+                else:
+                    o.buffer = np.empty(o.value.shape, o.value.dtype)
+                owned[id(o)] = (o, key)
+            for sid, (s, key) in list(owned.items()):
+                if last.get(sid, -1) <= i:
+                    pool.setdefault(key, []).append(s.buffer)
+                    del owned[sid]
+
+    # ---- code ------------------------------------------------------------------------------
+    def _guards(self, tr: Tracer, nm: _Namer) -> list[str]:
+        conds = []
+        for m, training in tr.modules.values():
+            conds.append(f"{nm.const(m)}.training is {training!r}")
+        for s in tr.externals.values():
+            if s.kind == "external":
+                t = nm.const(s.tensor)
+                conds.append(f"{t}.data is {nm.const(s.value)}")
+                conds.append(f"{t}._requires_grad is {s.tensor._requires_grad!r}")
+        for t, was_none in tr.grad_entry.values():
+            conds.append(f"({nm.const(t)}._grad is None) is {was_none!r}")
+        if not conds:
+            return []
+        return ["if not (" + "\n        and ".join(conds) + "):", "    return MISS"]
+
+    def _inputs(self, tr: Tracer, nm: _Namer) -> list[str]:
+        lines = []
+        for s in tr.externals.values():
+            if s.kind == "input":
+                expr = "args" if s.path[0] == "a" else "kwargs"
+                for p in s.path[1:]:
+                    expr += f"[{p!r}]"
+                lines.append(f"v{s.index} = {expr}.data")
+        return lines
+
+    def _call(self, ev: Event, nm: _Namer) -> list[str]:
+        if ev.op == "fwd":
+            prim = ev.info["prim"]
+            call = f"{nm.const(prim.impl)}({_args(ev.ins, ev.info['params'], nm)})"
+            out, res = ev.outs
+            o = nm.arr(out) if id(out) not in self.defined else "_o"
+            if prim.residuals:
+                lines = [f"{o}, {nm.arr(res) if res is not None else '_'} = {call}"]
+            else:
+                lines = [f"{o} = {call}"]
+            return lines + [f"if type({o}) is not ndarray:", f"    {o} = asarray({o})"]
+        if ev.op == "vjp":
+            prim = ev.info["prim"]
+            g, out, res, *args = ev.ins
+            head = f"{nm.arr(g)}, {nm.arr(out)}, {nm.const(ev.info['needs'])}, "
+            params = dict(ev.info["params"])
+            if prim.fast is not None:
+                params["res"] = None  # placeholder: filled below
+                fn = prim.fast
+            else:
+                fn = prim.vjp
+            text = _args(args, {k: v for k, v in params.items() if k != "res"}, nm)
+            if prim.fast is not None:
+                text += (", " if text else "") + f"res={nm.arr(res) if res else 'None'}"
+            lines = [f"_r = {nm.const(fn)}({head}{text})"]
+            for i, o in enumerate(ev.outs):
+                if o is not None and id(o) not in self.defined:
+                    target = nm.arr(o)
+                    if o.buffer is not None:
+                        lines.append(f"copyto({target}, _r[{i}])")
+                    else:
+                        lines.append(f"{target} = _r[{i}]")
+            return lines
+        if ev.op in ("sum_to", "add"):  # a kernel declined (e.g. an integer gradient)
+            return [f"{nm.arr(ev.outs[0])} = {nm.const(_ENGINE[ev.op])}"
+                    f"({', '.join(nm.arr(v) for v in ev.ins)}, {ev.info.get('shape')!r})"]  # fmt: skip
+        if ev.op == "acc":
+            g, gs = ev.ins[0], ev.outs[0]
+            t = nm.const(ev.info["tensor"])
+            if ev.info["assign"]:
+                lines = [] if ev.info.get("direct") else [f"copyto({nm.arr(gs)}, {nm.arr(g)})"]
+                return lines + [f"{t}._grad = {nm.const(gs.grad_tensor)}"]
+            return [f"v{gs.index} = {t}._grad.data", f"add(v{gs.index}, {nm.arr(g)}, "
+                    f"out=v{gs.index})"]  # fmt: skip
+        if ev.op == "grad_none":
+            return [f"{nm.const(ev.info['tensor'])}._grad = None"]
+        if ev.op == "call":
+            return self._replay_call(ev, nm)
+        raise AssertionError(ev.op)
+
+    def _replay_call(self, ev: Event, nm: _Namer) -> list[str]:
+        fn, args, kwargs = ev.info["fn"], ev.info["args"], ev.info["kwargs"]
+        opt = args[0] if args else None
+        if isinstance(opt, Optimizer) and fn is Optimizer.zero_grad.__replayable__:
+            if kwargs.get("set_to_none", args[1:2] != (False,)):
+                return _zero_grad(opt, nm)
+        if type(opt) is SGD and fn is Optimizer.step.__replayable__ and len(args) == 1:
+            lowered = _sgd_step(opt, nm, ev.info["had_grad"])
+            if lowered:
+                return lowered
+        call = f"{nm.const(fn)}(" + ", ".join(nm.const(a) for a in args)
+        call += "".join(f", {k}={nm.const(v)}" for k, v in kwargs.items()) + ")"
+        if not ev.outs:
+            return [call]
+        o = nm.arr(ev.outs[0])
+        return [f"{o} = {call}" + (".data" if ev.info.get("tensor_out") else "")]
+
+    def _returns(self, result: Any, tr: Tracer, nm: _Namer) -> list[str]:
+        lines: list[str] = []
+
+        def build(v: Any) -> str:
+            if isinstance(v, Tensor):
+                s = tr.slots.get(id(v.data))
+                out = Tensor._wrap(v.data)
+                if s is None or s.kind in ("input", "external"):
+                    return nm.const(v)  # returned as it is
+                name = nm.const(out)
+                if s.buffer is not None and isinstance(s.buffer, np.ndarray):
+                    out.data = s.buffer
+                else:
+                    lines.append(f"{name}.data = {nm.arr(s)}")
+                return name
+            if isinstance(v, tuple):
+                return "(" + "".join(build(a) + ", " for a in v) + ")"
+            if isinstance(v, list):
+                return "[" + ", ".join(build(a) for a in v) + "]"
+            if isinstance(v, dict):
+                return "{" + ", ".join(f"{k!r}: {build(a)}" for k, a in v.items()) + "}"
+            return nm.const(v)
+
+        expr = build(result)
+        return lines + [f"return {expr}"]
+
+    @property
+    def _result_roots(self) -> list:
+        return self._roots
+
+
+def _root(v: Any) -> Any:
+    return v.root if isinstance(v, Slot) and v.root is not None else v
+
+
+def _reads(ev: Event, k: Any) -> list:
+    vals = k.reads if isinstance(k, kernels.Kernel) else ev.ins
+    return [v for v in vals if isinstance(v, Slot)]
+
+
+def _result_slots(roots: list) -> list:
+    return roots
+
+
+def _tensor_slots(v: Any, tr: Tracer) -> list:
+    if isinstance(v, Tensor):
+        s = tr.slots.get(id(v.data))
+        return [s] if s is not None else []
+    if isinstance(v, (list, tuple)):
+        return [s for a in v for s in _tensor_slots(a, tr)]
+    if isinstance(v, dict):
+        return [s for a in v.values() for s in _tensor_slots(a, tr)]
+    return []
+
+
+def _args(args: list, params: dict, nm: _Namer) -> str:
+    parts = [nm.arr(a) for a in args]
+    parts += [f"{k}={nm.const(v)}" for k, v in params.items()]
+    return ", ".join(parts)
+
+
+def _engine_sum_to(g: Any, shape: tuple) -> Any:
+    from ..ops.shape import sum_to
+
+    return sum_to.impl(g, shape)
+
+
+def _engine_add(a: Any, b: Any, _: Any = None) -> Any:
+    return a + b
+
+
+_ENGINE = {"sum_to": _engine_sum_to, "add": _engine_add}
+
+
+def _zero_grad(opt: Optimizer, nm: _Namer) -> list[str]:
+    """`opt.zero_grad()` (to None) for the groups seen at trace; the eager call otherwise."""
+    groups = opt.param_groups
+    lines = [f"if {nm.const(opt)}.param_groups is {nm.const(groups)}:"]
+    for g in groups:
+        lines += [f"    {nm.const(p)}._grad = None" for p in g["params"]]
+    lines += ["else:", f"    {nm.const(Optimizer.zero_grad.__replayable__)}({nm.const(opt)})"]
+    return lines
+
+
+def _sgd_step(opt: SGD, nm: _Namer, had_grad: set) -> list[str] | None:
+    """Plain SGD (θ -= lr g, as `SGD._update_group`) on the gradient buffers, with the
+    learning rate read at replay; any other setting at replay runs the eager step."""
+    groups = opt.param_groups
+    o = nm.const(opt)
+    lines = []
+    conds = [f"{o}.param_groups is {nm.const(groups)}"]
+    for i, g in enumerate(groups):
+        conds.append(
+            f"not ({nm.const(g)}['momentum'] or {nm.const(g)}['weight_decay'] "
+            f"or {nm.const(g)}['maximize'])"
+        )
+        _ = i
+    lines.append("if " + " and ".join(conds) + ":")
+    lines.append("    _ck = tick()")
+    for g in groups:
+        gd = nm.const(g)
+        lines.append(f"    _lr = {gd}['lr']")
+        for p in g["params"]:
+            if id(p) not in had_grad:
+                continue
+            pn = nm.const(p)
+            scratch = nm.const(np.empty(p.shape, p.dtype))
+            lines += [
+                f"    _d = {pn}.data",
+                f"    multiply({pn}._grad.data, _lr, out={scratch})",
+                f"    subtract(_d, {scratch}, out=_d)",
+                f"    stamp({pn}, _ck)",
+            ]
+    lines += ["else:", f"    {nm.const(Optimizer.step.__replayable__)}({o})"]
+    return lines
+
+
+def _in_backward(lines: list[str], ret: str) -> list[str]:
+    """Run `lines` as a fast backward pass runs VJPs: primitives on arrays give arrays."""
+    return (
+        ["_prev = grad_state.in_backward", "grad_state.in_backward = True", "try:"]
+        + ["    " + line for line in lines]
+        + ["    " + ret, "finally:", "    grad_state.in_backward = _prev"]
+    )
+
+
+def _source(body: list[str], nm: _Namer) -> str:
+    params = ", ".join(nm.consts)
+    inner = "\n".join("        " + line for line in body)
+    return f"def _make({params}):\n    def replay(args, kwargs):\n{inner}\n    return replay\n"
