@@ -12,7 +12,7 @@ built, so identities are never reused.
 from __future__ import annotations
 
 import threading
-import types
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,7 +173,7 @@ class Tracer:
     def call(self, fn: Any, kind: str, args: tuple, kwargs: dict) -> Any:
         if not self.active():
             return fn(*args, **kwargs)
-        args = tuple(list(a) if isinstance(a, types.GeneratorType) else a for a in args)
+        args = tuple(list(a) if isinstance(a, Iterator) else a for a in args)
         tensors = _tensors_in(args, kwargs)
         for t in tensors:
             s = self.slots.get(id(t.data))

@@ -1,0 +1,373 @@
+"""mg.compile: 100 compiled steps equal 100 eager steps, bit for bit, for every workload.
+
+Every workload here replays the very NumPy calls eager runs, in the same order (kernels
+with `out=` for the common ops, the primitives' own functions for the rest, the optimizers'
+own update for all but plain SGD), so equality is exact (`==` on every loss and parameter).
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+import microgradnp as mg
+from microgradnp.compile.trace import GraphBreak
+
+F = mg.nn.functional
+STEPS = 100
+
+
+def _data(n=16, d=12, c=5, seed=0):
+    rng = np.random.default_rng(seed)
+    x = mg.from_numpy(rng.standard_normal((n, d)).astype(np.float32))
+    y = mg.from_numpy(rng.integers(0, c, n))
+    return x, y
+
+
+def _mlp(d=12, h=16, c=5, act=None):
+    mg.manual_seed(0)
+    return mg.nn.Sequential(mg.nn.Linear(d, h), act or mg.nn.Sigmoid(), mg.nn.Linear(h, c))
+
+
+def _nn_step(model, opt, clip=None):
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        if clip is not None:
+            mg.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        return loss
+
+    return step
+
+
+def _run_both(build, steps=STEPS, between=None, data=None):
+    """Build two identical set-ups, run one eagerly and one compiled; return both runs."""
+    x, y = data or _data()
+    runs = []
+    for compiled in (False, True):
+        model, opt, step, extra = build()
+        fn = mg.compile(step) if compiled else step
+        mg.manual_seed(123)
+        losses = []
+        for _ in range(steps):
+            losses.append(fn(x, y).item())
+            if between is not None:
+                between(extra)
+        params = [p.data.copy() for p in model.parameters()]
+        grads = [None if p.grad is None else p.grad.data.copy() for p in model.parameters()]
+        runs.append((losses, params, grads, fn))
+    return runs
+
+
+def _assert_identical(runs):
+    (l1, p1, g1, _), (l2, p2, g2, fn) = runs
+    assert fn.fallback is None, fn.fallback
+    assert fn.traces == 1 and fn.replays == STEPS - 1
+    assert l1 == l2
+    for a, b in zip(p1 + g1, p2 + g2, strict=True):
+        assert a is not None and b is not None
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("act", ["sigmoid", "relu", "tanh"])
+def test_mlp_nn_style_sgd(act):
+    acts = {"sigmoid": mg.nn.Sigmoid, "relu": mg.nn.ReLU, "tanh": mg.nn.Tanh}
+
+    def build():
+        model = _mlp(act=acts[act]())
+        opt = mg.optim.SGD(model.parameters(), lr=0.1)
+        return model, opt, _nn_step(model, opt), None
+
+    _assert_identical(_run_both(build))
+
+
+class _Raw:
+    """The article's style: weights as plain tensors, `x @ W1 + b1`."""
+
+    def __init__(self, d=12, h=16, c=5):
+        mg.manual_seed(0)
+        self.W1 = (mg.randn(d, h) * 0.3).requires_grad_()
+        self.b1 = mg.zeros(h, requires_grad=True)
+        self.W2 = (mg.randn(h, c) * 0.3).requires_grad_()
+        self.b2 = mg.zeros(c, requires_grad=True)
+
+    def parameters(self):
+        return [self.W1, self.b1, self.W2, self.b2]
+
+
+def test_mlp_raw_ops_style_sgd():
+    def build():
+        m = _Raw()
+        opt = mg.optim.SGD(m.parameters(), lr=0.5)
+
+        def step(x, y):
+            opt.zero_grad()
+            h = (x @ m.W1 + m.b1).sigmoid()
+            loss = F.cross_entropy(h @ m.W2 + m.b2, y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return m, opt, step, None
+
+    _assert_identical(_run_both(build))
+
+
+OPTIMIZERS = {
+    "sgd-momentum": lambda p: mg.optim.SGD(p, lr=0.1, momentum=0.9),
+    "sgd-nesterov-wd": lambda p: mg.optim.SGD(
+        p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2
+    ),
+    "sgd-dampening": lambda p: mg.optim.SGD(p, lr=0.1, momentum=0.5, dampening=0.3),
+    "adam": lambda p: mg.optim.Adam(p, lr=1e-2),
+    "adam-amsgrad-wd": lambda p: mg.optim.Adam(p, lr=1e-2, amsgrad=True, weight_decay=1e-3),
+    "adamw": lambda p: mg.optim.AdamW(p, lr=1e-2),
+    "rmsprop": lambda p: mg.optim.RMSprop(p, lr=1e-3, momentum=0.5, centered=True),
+    "adagrad": lambda p: mg.optim.Adagrad(p, lr=1e-2),
+}
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_every_optimizer(name):
+    def build():
+        model = _mlp()
+        opt = OPTIMIZERS[name](model.parameters())
+        return model, opt, _nn_step(model, opt), None
+
+    _assert_identical(_run_both(build))
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_scheduler_outside_the_step(momentum):
+    def build():
+        model = _mlp()
+        opt = mg.optim.SGD(model.parameters(), lr=0.5, momentum=momentum)
+        sched = mg.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)
+        return model, opt, _nn_step(model, opt), sched
+
+    runs = _run_both(build, between=lambda sched: sched.step())
+    _assert_identical(runs)
+
+
+def test_lr_changed_by_hand_and_param_groups():
+    def build():
+        model = _mlp()
+        first, second = model[0], model[2]
+        opt = mg.optim.SGD(
+            [{"params": first.parameters()}, {"params": second.parameters(), "lr": 0.01}],
+            lr=0.2,
+        )
+        return model, opt, _nn_step(model, opt), opt
+
+    def between(opt):
+        opt.param_groups[0]["lr"] *= 0.97
+        opt.param_groups[1]["weight_decay"] = 1e-3  # switches to the general update
+
+    _assert_identical(_run_both(build, between=between))
+
+
+def test_clip_grad_norm_inside_the_step():
+    def build():
+        model = _mlp()
+        opt = mg.optim.SGD(model.parameters(), lr=0.5)
+        return model, opt, _nn_step(model, opt, clip=0.05), None
+
+    _assert_identical(_run_both(build))
+
+
+def test_dropout_draws_fresh_masks():
+    def build():
+        mg.manual_seed(0)
+        model = mg.nn.Sequential(
+            mg.nn.Linear(12, 16), mg.nn.ReLU(), mg.nn.Dropout(0.3), mg.nn.Linear(16, 5)
+        )
+        opt = mg.optim.SGD(model.parameters(), lr=0.1)
+        return model, opt, _nn_step(model, opt), None
+
+    runs = _run_both(build)
+    _assert_identical(runs)
+    assert len(set(runs[1][0])) > STEPS // 2  # not one mask replayed: losses keep changing
+
+
+def test_layernorm_model():
+    def build():
+        mg.manual_seed(0)
+        model = mg.nn.Sequential(
+            mg.nn.Linear(12, 16), mg.nn.LayerNorm(16), mg.nn.Tanh(), mg.nn.Linear(16, 5)
+        )
+        opt = mg.optim.Adam(model.parameters(), lr=1e-2)
+        return model, opt, _nn_step(model, opt), None
+
+    _assert_identical(_run_both(build))
+
+
+class _Twice(mg.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp = mg.nn.Linear(12, 8)
+        self.shared = mg.nn.Linear(8, 8)
+        self.out = mg.nn.Linear(8, 5)
+
+    def forward(self, x):
+        h = self.inp(x).relu()
+        h = self.shared(h).sigmoid()
+        h = self.shared(h).sigmoid()  # the same weights, used twice
+        return self.out(h)
+
+
+def test_submodule_called_twice():
+    def build():
+        mg.manual_seed(0)
+        model = _Twice()
+        opt = mg.optim.SGD(model.parameters(), lr=0.3, momentum=0.5)
+        return model, opt, _nn_step(model, opt), None
+
+    _assert_identical(_run_both(build))
+
+
+def test_gradient_accumulation_without_zero_grad():
+    # no zero_grad: .grad accumulates across calls (the first call assigns, the rest add)
+    x, y = _data()
+    results = []
+    for compiled in (False, True):
+        model = _mlp()
+
+        def step(x, y, model=model):
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            return loss
+
+        fn = mg.compile(step) if compiled else step
+        losses = [fn(x, y).item() for _ in range(5)]
+        results.append((losses, [p.grad.data.copy() for p in model.parameters()], fn))
+    (l1, g1, _), (l2, g2, fn) = results
+    assert l1 == l2 and all(np.array_equal(a, b) for a, b in zip(g1, g2, strict=True))
+    assert fn.traces == 2 and fn.replays == 3  # .grad None, then .grad set: two plans
+
+
+def test_new_shapes_and_modes_trace_again():
+    model = _mlp()
+    opt = mg.optim.SGD(model.parameters(), lr=0.1)
+    fn = mg.compile(_nn_step(model, opt))
+    x, y = _data(n=16)
+    x8, y8 = _data(n=8, seed=1)
+    for _ in range(3):
+        fn(x, y)
+        fn(x8, y8)
+    assert fn.traces == 2 and fn.replays == 4
+    model.eval()
+    fn(x, y)
+    assert fn.traces == 3  # a guard saw the mode change
+    model.train()
+    ref = _mlp()
+    ref.load_state_dict(model.state_dict())
+    ref_opt = mg.optim.SGD(ref.parameters(), lr=0.1)
+    assert fn(x, y).item() == _nn_step(ref, ref_opt)(x, y).item()
+
+
+def test_cache_is_bounded():
+    fn = mg.compile(lambda a: (a * 2.0).sum(), cache_size=2)
+    for n in range(1, 6):
+        assert fn(mg.ones(n)).item() == 2.0 * n
+    assert len(fn.plans) == 2
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda loss: loss.item(),
+        lambda loss: bool(loss > 0),
+        lambda loss: float(loss),
+        lambda loss: loss.detach().numpy(),
+        lambda loss: loss.tolist(),
+    ],
+)
+def test_reading_values_falls_back_to_eager_with_a_warning(read):
+    model = _mlp()
+    opt = mg.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        if read(loss) is not None:  # Python control flow on a value
+            loss.backward()
+            opt.step()
+        return loss
+
+    fn = mg.compile(step)
+    x, y = _data()
+    with pytest.warns(UserWarning, match="runs eagerly from now on: .*reads|value"):
+        first = fn(x, y).item()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        second = fn(x, y).item()  # eager, without another warning
+    assert fn.fallback is not None and fn.traces == 1 and fn.replays == 0
+    assert second < first
+
+
+def test_fullgraph_raises():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+
+    @mg.compile(fullgraph=True)
+    def step():
+        loss = (w * w).sum()
+        if loss.item() > 1:
+            return loss * 2
+        return loss
+
+    with pytest.raises(GraphBreak, match=r"\.item\(\) reads a tensor's value"):
+        step()
+
+
+def test_random_draws_outside_dropout_fall_back():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    fn = mg.compile(lambda: (w * mg.randn(2)).sum())
+    with pytest.warns(UserWarning, match="random numbers"):
+        fn()
+    assert fn.fallback is not None
+
+
+def test_returned_tensor_is_filled_at_replay():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    fn = mg.compile(lambda x: ((w * x) ** 2).sum())
+    assert [fn(mg.tensor([k, 1.0])).item() for k in (1.0, 2.0, 3.0)] == [5.0, 8.0, 13.0]
+
+
+def _step_memory(step, n=10):
+    """(bytes still held, peak bytes above the start) over `n` calls of `step`."""
+    for _ in range(3):
+        step()
+    tracemalloc.start()
+    try:
+        step()
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        for _ in range(n):
+            step()
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return current - base, peak - base
+
+
+def test_replayed_mlp_step_allocates_no_arrays():
+    from benchmarks.contenders.hand_numpy import HandNumpy
+    from benchmarks.problems import SIZES, make_mlp
+
+    p = make_mlp(SIZES["small"])
+    model = mg.nn.Sequential(mg.nn.Linear(64, 64), mg.nn.Sigmoid(), mg.nn.Linear(64, 10))
+    opt = mg.optim.SGD(model.parameters(), lr=p.lr)
+    x, y = mg.from_numpy(p.x), mg.from_numpy(p.y)
+    fn = mg.compile(_nn_step(model, opt))
+    held, peak = _step_memory(lambda: fn(x, y))
+    floor_held, floor_peak = _step_memory(HandNumpy().trainer(p).step)
+    assert held < 1024  # nothing kept from step to step (an activation is 8 KiB)
+    # No array is allocated: the only transient memory is NumPy's own iterator buffer for
+    # broadcast operands (the bias adds), which the hand-written step allocates too; an
+    # activation alone would be 8 KiB more.
+    assert peak <= floor_peak + 1024, (peak, floor_peak)
