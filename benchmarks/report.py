@@ -121,6 +121,11 @@ def table_md(table: dict, baseline: str) -> str:
                     f"{fmt_time(t[0])}, capture {fmt_time(t[1])}, first replay "
                     f"{fmt_time(t[2])} (warm median above)"
                 )
+            if "compile_trace_s" in info:
+                lines.append(
+                    f"- {name} at {row['label']}: trace (first call, eager and recorded, "
+                    f"plus building the plan) {fmt_time(info['compile_trace_s'])}"
+                )
     lines += [f"- {n}" for n in table["notes"]]
     return "\n".join(lines + [""])
 
