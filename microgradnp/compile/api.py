@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import types
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
@@ -52,8 +53,13 @@ class CompiledFunction:
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__name__ = getattr(fn, "__name__", "compiled")
 
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        # as a method decorator: the instance becomes the first argument
+        return self if obj is None else types.MethodType(self, obj)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.fallback is not None:
+        if self.fallback is not None or trace.hooks.tracer is not None:
+            # eager when it cannot be captured, or while an outer compiled function traces
             return self.fn(*args, **kwargs)
         key = (state.enabled, tuple(map(_sig, args)), tuple((k, _sig(v)) for k, v in kwargs.items()))
         plan = self.plans.get(key)
@@ -67,8 +73,6 @@ class CompiledFunction:
 
     def _trace(self, key: Any, args: tuple, kwargs: dict) -> Any:
         t0 = time.perf_counter()
-        if trace.hooks.tracer is not None:  # called from inside another compiled function
-            return self.fn(*args, **kwargs)
         tr = trace.Tracer(self.fullgraph)
         for i, a in enumerate(args):
             _inputs(tr, a, ("a", i))

@@ -364,7 +364,8 @@ _ENGINE = {"sum_to": _engine_sum_to, "add": _engine_add}
 def _zero_grad(opt: Optimizer, nm: _Namer) -> list[str]:
     """`opt.zero_grad()` (to None) for the groups seen at trace; the eager call otherwise."""
     groups = opt.param_groups
-    lines = [f"if {nm.const(opt)}.param_groups is {nm.const(groups)}:"]
+    lines = [f"if {nm.const(opt)}.param_groups is {nm.const(groups)} "
+             f"and len({nm.const(groups)}) == {len(groups)}:"]  # fmt: skip
     for g in groups:
         lines += [f"    {nm.const(p)}._grad = None" for p in g["params"]]
     lines += ["else:", f"    {nm.const(Optimizer.zero_grad.__replayable__)}({nm.const(opt)})"]
@@ -377,7 +378,7 @@ def _sgd_step(opt: SGD, nm: _Namer, had_grad: set) -> list[str] | None:
     groups = opt.param_groups
     o = nm.const(opt)
     lines = []
-    conds = [f"{o}.param_groups is {nm.const(groups)}"]
+    conds = [f"{o}.param_groups is {nm.const(groups)}", f"len({nm.const(groups)}) == {len(groups)}"]
     for i, g in enumerate(groups):
         conds.append(
             f"not ({nm.const(g)}['momentum'] or {nm.const(g)}['weight_decay'] "
@@ -386,6 +387,12 @@ def _sgd_step(opt: SGD, nm: _Namer, had_grad: set) -> list[str] | None:
         _ = i
     lines.append("if " + " and ".join(conds) + ":")
     lines.append("    _ck = tick()")
+    updated = [p for g in groups for p in g["params"] if id(p) in had_grad]
+    if not updated:
+        return None
+    dtypes = {p.dtype for p in updated}
+    # one scratch array for lr * g, shared by the parameters in turn (one per dtype)
+    flat = {dt: np.empty(max(p.data.size for p in updated if p.dtype == dt), dt) for dt in dtypes}
     for g in groups:
         gd = nm.const(g)
         lines.append(f"    _lr = {gd}['lr']")
@@ -393,7 +400,7 @@ def _sgd_step(opt: SGD, nm: _Namer, had_grad: set) -> list[str] | None:
             if id(p) not in had_grad:
                 continue
             pn = nm.const(p)
-            scratch = nm.const(np.empty(p.shape, p.dtype))
+            scratch = nm.const(flat[p.dtype][: p.data.size].reshape(p.shape))
             lines += [
                 f"    _d = {pn}.data",
                 f"    multiply({pn}._grad.data, _lr, out={scratch})",

@@ -369,7 +369,7 @@ def _grad_setter(self: Tensor, value: Any) -> None:
             tr.events.append(Event("grad_none", info={"tensor": self}))
         else:
             tr.brk("a tensor was assigned to .grad")
-    _orig["grad_set"](self, value)
+    _orig["grad"].fset(self, value)
 
 
 def _reader(name: str) -> Any:
@@ -448,7 +448,7 @@ def start(tr: Tracer) -> None:
         _run_backward=autograd._run_backward,
         _as_root_grad=autograd._as_root_grad,
         module_call=Module.__call__,
-        grad_set=Tensor.grad.fset,
+        grad=Tensor.__dict__["grad"],
         wrap=Tensor.__dict__["_wrap"],
         from_op=Tensor.__dict__["_from_op"],
         init=Tensor.__init__,
@@ -482,7 +482,7 @@ def stop(tr: Tracer) -> None:
                      "_run_backward", "_as_root_grad"):  # fmt: skip
             setattr(autograd, name, o[name])
         Module.__call__ = o["module_call"]  # type: ignore[method-assign]
-        Tensor.grad = property(Tensor.grad.fget, o["grad_set"])  # type: ignore[method-assign]
+        Tensor.grad = o["grad"]  # type: ignore[method-assign]
         Tensor._wrap = o["wrap"]  # type: ignore[method-assign]
         Tensor._from_op = o["from_op"]  # type: ignore[method-assign]
         Tensor.__init__ = o["init"]  # type: ignore[method-assign]
