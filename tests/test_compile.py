@@ -371,3 +371,61 @@ def test_replayed_mlp_step_allocates_no_arrays():
     # broadcast operands (the bias adds), which the hand-written step allocates too; an
     # activation alone would be 8 KiB more.
     assert peak <= floor_peak + 1024, (peak, floor_peak)
+
+
+def test_manual_update_under_no_grad():
+    # the article's loop: raw tensors, .grad reset by hand, an in-place update under no_grad
+    def build():
+        m = _Raw()
+
+        def step(x, y):
+            loss = F.cross_entropy((x @ m.W1 + m.b1).sigmoid() @ m.W2 + m.b2, y)
+            for p in m.parameters():
+                p.grad = None
+            loss.backward()
+            with mg.no_grad():
+                for p in m.parameters():
+                    p -= 0.5 * p.grad
+            return loss
+
+        return m, None, step, None
+
+    _assert_identical(_run_both(build))
+
+
+def test_untraceable_in_place_change_falls_back():
+    m = _Raw()
+    x, y = _data()
+
+    def step(x, y):
+        for p in m.parameters():
+            p.grad = None
+        F.cross_entropy((x @ m.W1 + m.b1).sigmoid() @ m.W2 + m.b2, y).backward()
+        m.W1.data -= 0.5 * m.W1.grad.data  # NumPy on .data: invisible to a trace
+        m.W1._bump_version(mg.graph.tick())  # (as code that follows the version rules does)
+
+    fn = mg.compile(step)
+    with pytest.warns(UserWarning, match="changed in place"):
+        fn(x, y)
+    assert fn.fallback is not None
+
+
+def test_compiled_method():
+    class Trainer:
+        def __init__(self):
+            self.model = _mlp()
+            self.opt = mg.optim.SGD(self.model.parameters(), lr=0.1)
+
+        @mg.compile
+        def step(self, x, y):
+            self.opt.zero_grad()
+            loss = F.cross_entropy(self.model(x), y)
+            loss.backward()
+            self.opt.step()
+            return loss
+
+    x, y = _data()
+    t, ref = Trainer(), _mlp()
+    ref_step = _nn_step(ref, mg.optim.SGD(ref.parameters(), lr=0.1))
+    assert [t.step(x, y).item() for _ in range(5)] == [ref_step(x, y).item() for _ in range(5)]
+    assert Trainer.step.replays == 4

@@ -81,6 +81,7 @@ class CompiledFunction:
         trace.start(tr)
         try:
             result = self.fn(*args, **kwargs)
+            tr.check_versions()
         finally:
             trace.stop(tr)
         self.traces += 1

@@ -264,6 +264,11 @@ class Plan:
                 return lines + [f"{t}._grad = {nm.const(gs.grad_tensor)}"]
             return [f"v{gs.index} = {t}._grad.data", f"add(v{gs.index}, {nm.arr(g)}, "
                     f"out=v{gs.index})"]  # fmt: skip
+        if ev.op == "inplace":
+            t = ev.info["tensor"]
+            kw = "".join(f", {k}={nm.const(v)}" for k, v in ev.info["kw"].items())
+            return [f"{nm.const(_INPLACE)}({nm.const(t)}, {ev.info['name']!r}, "
+                    f"{nm.arr(ev.ins[0])}{kw})"]  # fmt: skip
         if ev.op == "grad_none":
             return [f"{nm.const(ev.info['tensor'])}._grad = None"]
         if ev.op == "call":
@@ -358,6 +363,16 @@ def _engine_add(a: Any, b: Any, _: Any = None) -> Any:
     return a + b
 
 
+def _inplace(t: Tensor, op: str, other: Any, **kw: Any) -> None:
+    """An in-place op traced outside the graph (under no_grad): the same write, the same
+    version bump (ops.inplace's unrecorded branch)."""
+    from ..ops.inplace import _write
+
+    _write(op, t.data, other, **kw)
+    t._bump_version(graph.tick())
+
+
+_INPLACE = _inplace
 _ENGINE = {"sum_to": _engine_sum_to, "add": _engine_add}
 
 

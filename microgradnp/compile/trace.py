@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import autograd, random
+from .. import autograd, ops, random
 from ..grad_mode import state
 from ..primitive import Primitive
 from ..tensor import Tensor
@@ -91,6 +91,8 @@ class Tracer:
         self.touched: set[int] = set()
         self.broken: str | None = None
         self.depth = 0
+        self.versions: dict[int, tuple] = {}  # id(tensor) -> (tensor, version first seen)
+        self.handed: set[int] = set()  # tensors given to replayable calls
 
     # ---- values -----------------------------------------------------------------------
     def brk(self, why: str) -> None:
@@ -125,6 +127,19 @@ class Tracer:
     def add_input(self, t: Tensor, path: tuple) -> None:
         if id(t) not in self.externals:
             self.externals[id(t)] = self.new_slot("input", t.data, tensor=t, path=path)
+            self.versions[id(t)] = (t, t._version)
+
+    def check_versions(self) -> None:
+        """An input or parameter changed in place by something not recorded (an in-place
+        op under no_grad, a custom optimizer) would be missing from the plan."""
+        for key, (t, v) in self.versions.items():
+            if t._version != v and key not in self.handed:
+                self.brk(
+                    f"a tensor of shape {t.shape} read by the function was changed in place "
+                    "by code the trace does not record (an in-place op under no_grad, or an "
+                    "optimizer whose step() is not the base class's)"
+                )
+                return
 
     def ref(self, v: Any) -> Any:
         """The slot (or constant) for a primitive's argument."""
@@ -140,6 +155,7 @@ class Tracer:
             s = self.externals.get(id(v))
             if s is None:
                 s = self.externals[id(v)] = self.new_slot("external", v.data, tensor=v)
+                self.versions[id(v)] = (v, v._version)
             return s
         if isinstance(v, np.ndarray):
             s = self.slots.get(id(v))
@@ -184,6 +200,7 @@ class Tracer:
         for t in tensors:
             self.touch(t, reads=not resets)
         had_grad = {id(t) for t in tensors if t._grad is not None}
+        self.handed.update(id(t) for t in tensors)
         self.depth += 1
         try:
             out = fn(*args, **kwargs)
@@ -354,6 +371,26 @@ def _as_root_grad(t: Tensor, gradient: Any, create_graph: bool, who: str) -> Any
     return _orig["_as_root_grad"](t, gradient, create_graph, who)
 
 
+def _inplace(t: Tensor, op: str, other: Any, **kw: Any) -> Tensor:
+    tr = hooks.tracer
+    if tr is None or not tr.active():
+        return _orig["inplace"](t, op, other, **kw)
+    recorded = state.enabled and (
+        t._requires_grad or (isinstance(other, Tensor) and other._requires_grad)
+    )
+    target = tr.slots.get(id(t.data))
+    if recorded or target is None or target.kind not in ("input", "external"):
+        tr.brk(f"an in-place {op}_ on a tensor computed inside the function")
+        return _orig["inplace"](t, op, other, **kw)
+    ref = tr.ref(other)
+    if any(isinstance(v, (Tensor, np.ndarray)) for v in kw.values()):
+        tr.brk(f"an in-place {op}_ with tensor options")
+    out = _orig["inplace"](t, op, other, **kw)
+    tr.handed.add(id(t))
+    tr.events.append(Event("inplace", [ref], [], {"tensor": t, "name": op, "kw": kw}))
+    return out
+
+
 def _module_call(self: Any, *args: Any, **kwargs: Any) -> Any:
     tr = hooks.tracer
     if tr is not None and threading.get_ident() == tr.thread:
@@ -448,6 +485,7 @@ def start(tr: Tracer) -> None:
         _run_backward=autograd._run_backward,
         _as_root_grad=autograd._as_root_grad,
         module_call=Module.__call__,
+        inplace=ops.inplace,
         grad=Tensor.__dict__["grad"],
         wrap=Tensor.__dict__["_wrap"],
         from_op=Tensor.__dict__["_from_op"],
@@ -460,6 +498,7 @@ def start(tr: Tracer) -> None:
                  "_as_root_grad"):  # fmt: skip
         setattr(autograd, name, globals()[name])
     Module.__call__ = _module_call  # type: ignore[method-assign]
+    ops.inplace = _inplace
     Tensor.grad = property(Tensor.grad.fget, _grad_setter)  # type: ignore[method-assign]
     Tensor._wrap = _wrap_factory(Tensor.__dict__["_wrap"])  # type: ignore[method-assign]
     Tensor._from_op = _wrap_factory(Tensor.__dict__["_from_op"])  # type: ignore[method-assign]
@@ -482,6 +521,7 @@ def stop(tr: Tracer) -> None:
                      "_run_backward", "_as_root_grad"):  # fmt: skip
             setattr(autograd, name, o[name])
         Module.__call__ = o["module_call"]  # type: ignore[method-assign]
+        ops.inplace = o["inplace"]
         Tensor.grad = o["grad"]  # type: ignore[method-assign]
         Tensor._wrap = o["wrap"]  # type: ignore[method-assign]
         Tensor._from_op = o["from_op"]  # type: ignore[method-assign]
