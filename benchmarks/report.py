@@ -27,6 +27,9 @@ MEMORY_TARGET = 1.3
 #: a log-log slope of backward time against chain length at most this counts as linear
 LINEAR_SLOPE = 1.10
 CHAIN_TARGET_N = 1_000_000
+#: mg.compile's targets (training step, ratio to hand NumPy), for both compiled rows
+COMPILED = ("microgradnp compiled", "microgradnp raw compiled")
+COMPILE_TARGETS = {"tiny": 1.3, "small": 1.2, "medium": 1.05, "large": 1.05}
 
 
 def fmt_time(s: float) -> str:
@@ -214,6 +217,34 @@ def target_lines(res: dict, ours: str = OURS) -> list[str]:
     return lines
 
 
+def compile_target_lines(res: dict) -> list[str]:
+    """PASS / MISS per compiled row and size: the ratio target, and faster than PyTorch
+    (same-round ratios compared), at each training size and for the deep MLP."""
+    lines = []
+    for tid in ("train", "deep"):
+        t = _find(res, tid)
+        for row in (t or {}).get("rows", []):
+            limit = COMPILE_TARGETS.get(row["label"])
+            torch = row["results"].get("PyTorch")
+            for name in COMPILED:
+                st = row["results"].get(name)
+                if st is None:
+                    continue
+                what = f"{name} at {row['label']}: {st['ratio']:.2f}× hand NumPy " + (
+                    f"[IQR {st['ratio_q1']:.2f}–{st['ratio_q3']:.2f}]"
+                )
+                if limit is not None:
+                    verdict = "PASS" if st["ratio"] <= limit else "MISS"
+                    lines.append(f"- {verdict}: {what} (target ≤ {limit:.2f}×)")
+                if torch is not None:
+                    verdict = "PASS" if st["ratio"] < torch["ratio"] else "MISS"
+                    lines.append(
+                        f"- {verdict}: {name} at {row['label']} faster than PyTorch eager "
+                        f"({st['ratio']:.2f}× vs {torch['ratio']:.2f}×)"
+                    )
+    return lines
+
+
 def results_md(res: dict) -> str:
     meta = res["meta"]
     parts = [
@@ -227,6 +258,11 @@ def results_md(res: dict) -> str:
         "",
         *target_lines(res),
         "",
+    ]
+    if compiled := compile_target_lines(res):
+        parts += ["## Targets (mg.compile)", "", *compiled, "",
+                  "Time per step against model size: [compile.png](compile.png).", ""]  # fmt: skip
+    parts += [
         "## Tables",
         "",
     ]
@@ -276,6 +312,67 @@ def plot(res: dict, path: Path) -> Path | None:
     return path
 
 
+#: the curves of the compile plot: (column, label, style)
+_SIZE_CURVES = (
+    ("NumPy (hand)", "hand-written NumPy (floor)", "k--"),
+    ("microgradnp", "microgradnp eager", "C0-"),
+    ("microgradnp (raw ops)", "microgradnp eager, raw ops", "C0:"),
+    ("microgradnp compiled", "microgradnp compiled", "C3-"),
+    ("microgradnp raw compiled", "microgradnp compiled, raw ops", "C3:"),
+    ("PyTorch", "PyTorch eager", "C2-"),
+)
+
+
+def plot_sizes(res: dict, path: Path) -> Path | None:
+    """Time per training step against the model's parameter count (log-log): eager and
+    compiled microgradnp, PyTorch eager and the hand-written floor."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    t = _find(res, "train")
+    if not t or not any(c in r["results"] for r in t["rows"] for c in COMPILED):
+        return None
+
+    def n_params(meta: dict) -> int:
+        widths = [meta["D"], *meta["hidden"], meta["C"]]
+        return sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+
+    rows = sorted(t["rows"], key=lambda r: n_params(r["shape"]))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.6))
+    for col, label, style in _SIZE_CURVES:
+        pts = [(n_params(r["shape"]), r["results"][col]) for r in rows if col in r["results"]]
+        if not pts:
+            continue
+        xs = [p for p, _ in pts]
+        ax.plot(xs, [st["median_s"] * 1e3 for _, st in pts], style, marker="o", label=label)
+        ax2.plot(xs, [st["ratio"] for _, st in pts], style, marker="o", label=label)
+    for r in rows:
+        ax.annotate(r["label"], (n_params(r["shape"]), r["results"]["NumPy (hand)"]["median_s"]
+                                 * 1e3), textcoords="offset points", xytext=(4, -12), fontsize=8)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("parameters (MLP: batch and width grow together)")
+    ax.set_ylabel("time per training step (ms)")
+    ax.set_title("Training step (SGD), median of interleaved rounds")
+    ax2.set_xscale("log")
+    ax2.set_yscale("log")
+    ax2.set_xlabel("parameters")
+    ax2.set_ylabel("time / hand-written NumPy")
+    ax2.set_title("Ratio to the floor (same-round medians)")
+    for a in (ax, ax2):
+        a.grid(True, which="both", alpha=0.3)
+    ax2.legend(fontsize=8)
+    fig.suptitle(f"{res['meta']['machine']['cpu']}, {res['meta']['threads']} thread(s)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def save(res: dict, out: Path = RESULTS_DIR, *, with_plot: bool = True) -> list[Path]:
     """Write ``<stamp>.json/.md/.png`` and copies as ``latest.*``; return the paths."""
     out.mkdir(parents=True, exist_ok=True)
@@ -285,8 +382,10 @@ def save(res: dict, out: Path = RESULTS_DIR, *, with_plot: bool = True) -> list[
     paths[1].write_text(to_markdown(res))
     if with_plot and plot(res, out / f"{stamp}.png"):
         paths.append(out / f"{stamp}.png")
+    if with_plot and plot_sizes(res, out / f"{stamp}-compile.png"):
+        paths.append(out / f"{stamp}-compile.png")
     for p in list(paths):
-        latest = out / f"latest{p.suffix}"
+        latest = out / ("latest" + p.name[len(stamp) :])
         shutil.copyfile(p, latest)
         paths.append(latest)
     return paths
@@ -297,6 +396,8 @@ GAPS_MD = HERE / "GAPS.md"  # hand-written: why each missed target is missed (pr
 
 def write_results_md(res: dict, path: Path = RESULTS_MD) -> Path:
     text = results_md(res)
+    if plot_sizes(res, HERE / "compile.png") is None:
+        text = text.replace("Time per step against model size: [compile.png](compile.png).\n", "")
     if GAPS_MD.exists():
         text = text.rstrip("\n") + "\n\n" + GAPS_MD.read_text()
     path.write_text(text)
