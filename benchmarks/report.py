@@ -351,8 +351,9 @@ def plot_sizes(res: dict, path: Path) -> Path | None:
         ax.plot(xs, [st["median_s"] * 1e3 for _, st in pts], style, marker="o", label=label)
         ax2.plot(xs, [st["ratio"] for _, st in pts], style, marker="o", label=label)
     for r in rows:
-        ax.annotate(r["label"], (n_params(r["shape"]), r["results"]["NumPy (hand)"]["median_s"]
-                                 * 1e3), textcoords="offset points", xytext=(4, -12), fontsize=8)  # fmt: skip
+        floor_ms = r["results"]["NumPy (hand)"]["median_s"] * 1e3
+        where = (n_params(r["shape"]), floor_ms)
+        ax.annotate(r["label"], where, textcoords="offset points", xytext=(4, -12), fontsize=8)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("parameters (MLP: batch and width grow together)")

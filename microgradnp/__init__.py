@@ -20,6 +20,7 @@ from .autograd import (
     set_detect_anomaly,
     set_grad_enabled,
 )
+from .compile import compile  # noqa: E402,A004 - mg.compile, as torch.compile
 from .creation import (
     arange,
     empty,
@@ -106,7 +107,6 @@ from .ops import (
 )
 from .ops import pow as pow  # noqa: PLC0414 - shadowing the builtin is PyTorch's choice
 from .random import manual_seed
-from .compile import compile  # noqa: E402,A004 - mg.compile, as torch.compile
 from .serialization import load, save
 from .tensor import Tensor
 

@@ -61,7 +61,11 @@ class CompiledFunction:
         if self.fallback is not None or trace.hooks.tracer is not None:
             # eager when it cannot be captured, or while an outer compiled function traces
             return self.fn(*args, **kwargs)
-        key = (state.enabled, tuple(map(_sig, args)), tuple((k, _sig(v)) for k, v in kwargs.items()))
+        key = (
+            state.enabled,
+            tuple(map(_sig, args)),
+            tuple((k, _sig(v)) for k, v in kwargs.items()),
+        )
         plan = self.plans.get(key)
         if plan is not None:
             out = plan.run(args, kwargs)

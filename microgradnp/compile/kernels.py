@@ -79,11 +79,12 @@ def _binary(ufunc: str) -> Callable[[Event], Kernel | None]:
         out = ev.outs[0]
         if not (_f(out) and (_f(x) or _scalar(x)) and (_f(y) or _scalar(y))):
             return None
-        inplace = {
-            0: i
-            for i, v in ((1, y), (0, x))
+        same = [
+            i
+            for i, v in ((0, x), (1, y))
             if _arr(v) and v.value.shape == out.value.shape and v.value.dtype == out.value.dtype
-        }
+        ]
+        inplace = {0: same[0]} if same else {}
         return Kernel(
             [x, y],
             [out],
@@ -119,7 +120,7 @@ def _sigmoid(ev: Event) -> Kernel | None:
     def emit(n: Any) -> list[str]:  # as ops.elementwise.sigmoid
         xi, o = n.arr(x), n.arr(out)
         if big:
-            head = [f"with errstate(over='ignore'):", f"    negative({xi}, out={o})",
+            head = ["with errstate(over='ignore'):", f"    negative({xi}, out={o})",
                     f"    exp({o}, out={o})"]  # fmt: skip
         else:
             head = [f"maximum({xi}, {cap!r}, out={o})", f"negative({o}, out={o})",

@@ -108,8 +108,8 @@ class Plan:
             body += ret
         self.source = _source(body, nm)
         scope: dict[str, Any] = {n: getattr(np, n) for n in _NUMPY}
-        scope.update(MISS=MISS, grad_state=state, ndarray=np.ndarray, asarray=np.asarray, tick=graph.tick,
-                     stamp=stamp)  # fmt: skip
+        scope.update(MISS=MISS, grad_state=state, ndarray=np.ndarray, asarray=np.asarray)
+        scope.update(tick=graph.tick, stamp=stamp)
         exec(self.source, scope)  # noqa: S102 - our own generated code
         self.run = scope["_make"](**nm.consts)
         tr.keep.clear()  # the trace's arrays are no longer needed
@@ -254,8 +254,9 @@ class Plan:
                         lines.append(f"{target} = _r[{i}]")
             return lines
         if ev.op in ("sum_to", "add"):  # a kernel declined (e.g. an integer gradient)
-            return [f"{nm.arr(ev.outs[0])} = {nm.const(_ENGINE[ev.op])}"
-                    f"({', '.join(nm.arr(v) for v in ev.ins)}, {ev.info.get('shape')!r})"]  # fmt: skip
+            ins = ", ".join(nm.arr(v) for v in ev.ins)
+            fn = nm.const(_ENGINE[ev.op])
+            return [f"{nm.arr(ev.outs[0])} = {fn}({ins}, {ev.info.get('shape')!r})"]
         if ev.op == "acc":
             g, gs = ev.ins[0], ev.outs[0]
             t = nm.const(ev.info["tensor"])

@@ -285,9 +285,7 @@ def _vjp(node: Any, g: Any, needs: tuple, create_graph: bool) -> Any:
     if node.data is not None:
         args = [tr.ref(a) for a in node.data]
     else:
-        args = [
-            Const(_Stand(p.shape, p.dtype) if hasattr(p, "dtype") else p) for p in node.parents
-        ]
+        args = [Const(_Stand(p.shape, p.dtype) if hasattr(p, "dtype") else p) for p in node.parents]
     gref = tr.ref(g)
     outref = entry[0] if node.out is not None else None
     res = entry[1] if node.res is not None else None
@@ -336,7 +334,7 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set) -> None:
     _orig["_accumulate"](t, g, create_graph, handed)
     if tr.broken:
         return None
-    after = t._grad.data
+    after = t._grad.data  # type: ignore[union-attr]
     tr.slots.pop(id(after), None)  # the .grad array is a slot of its own from here on
     gs = tr.new_slot("grad", after, tensor=t)
     tr.events.append(Event("acc", [gref], [gs], {"tensor": t, "assign": before is None}))
@@ -493,13 +491,13 @@ def start(tr: Tracer) -> None:
         readers={n: Tensor.__dict__[n] for n in _READERS},
         generator=random._generator,
     )
-    Primitive.__call__ = _prim_call  # type: ignore[method-assign]
+    Primitive.__call__ = _prim_call  # type: ignore[method-assign,assignment]
     for name in ("_vjp", "_sum_to", "_add", "_accumulate", "_run_hooks", "_run_backward",
                  "_as_root_grad"):  # fmt: skip
         setattr(autograd, name, globals()[name])
     Module.__call__ = _module_call  # type: ignore[method-assign]
     ops.inplace = _inplace
-    Tensor.grad = property(Tensor.grad.fget, _grad_setter)  # type: ignore[method-assign]
+    Tensor.grad = property(_orig["grad"].fget, _grad_setter)  # type: ignore[method-assign,assignment]
     Tensor._wrap = _wrap_factory(Tensor.__dict__["_wrap"])  # type: ignore[method-assign]
     Tensor._from_op = _wrap_factory(Tensor.__dict__["_from_op"])  # type: ignore[method-assign]
     Tensor.__init__ = _tensor_init  # type: ignore[method-assign]

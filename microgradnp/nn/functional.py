@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..ops import linear, one_hot, relu, sigmoid, tanh
 from ..compile.hooks import replayable
+from ..ops import linear, one_hot, relu, sigmoid, tanh
 from ..primitive import raw
 from ..random import default_generator
 from ..tensor import Tensor

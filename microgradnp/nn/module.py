@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..autograd import no_grad
-from ..device import parse_to_args
 from ..compile.hooks import replayable
+from ..device import parse_to_args
 from ..graph import scope
 from ..tensor import Tensor
 
