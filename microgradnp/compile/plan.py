@@ -279,10 +279,10 @@ class Plan:
     def _replay_call(self, ev: Event, nm: _Namer) -> list[str]:
         fn, args, kwargs = ev.info["fn"], ev.info["args"], ev.info["kwargs"]
         opt = args[0] if args else None
-        if isinstance(opt, Optimizer) and fn is Optimizer.zero_grad.__replayable__:
+        if isinstance(opt, Optimizer) and fn is Optimizer.zero_grad:
             if kwargs.get("set_to_none", args[1:2] != (False,)):
                 return _zero_grad(opt, nm)
-        if type(opt) is SGD and fn is Optimizer.step.__replayable__ and len(args) == 1:
+        if type(opt) is SGD and fn is Optimizer.step and len(args) == 1:
             lowered = _sgd_step(opt, nm, ev.info["had_grad"])
             if lowered:
                 return lowered
@@ -384,7 +384,7 @@ def _zero_grad(opt: Optimizer, nm: _Namer) -> list[str]:
              f"and len({nm.const(groups)}) == {len(groups)}:"]  # fmt: skip
     for g in groups:
         lines += [f"    {nm.const(p)}._grad = None" for p in g["params"]]
-    lines += ["else:", f"    {nm.const(Optimizer.zero_grad.__replayable__)}({nm.const(opt)})"]
+    lines += ["else:", f"    {nm.const(Optimizer.zero_grad)}({nm.const(opt)})"]
     return lines
 
 
@@ -423,7 +423,7 @@ def _sgd_step(opt: SGD, nm: _Namer, had_grad: set) -> list[str] | None:
                 f"    subtract(_d, {scratch}, out=_d)",
                 f"    stamp({pn}, _ck)",
             ]
-    lines += ["else:", f"    {nm.const(Optimizer.step.__replayable__)}({o})"]
+    lines += ["else:", f"    {nm.const(Optimizer.step)}({o})"]
     return lines
 
 

@@ -1,9 +1,10 @@
 """Recording one eager call: every primitive, VJP, gradient update and replayable call.
 
-While a function is traced, a few engine entry points are swapped for recording versions
-(class and module attributes, restored afterwards, so the eager path carries no hook):
+While a function is traced, a few entry points are swapped for recording versions (class
+and module attributes, restored afterwards, so the eager path carries no hook):
 `Primitive.__call__`, the backward engine's `_vjp`, `_sum_to`, `_add`, `_accumulate`,
-`Module.__call__`, and the `Tensor` methods that read values into Python (`item`, `bool`,
+`Module.__call__`, in-place ops, `Optimizer.step`/`zero_grad` and `Module.zero_grad`
+(recorded whole), and the `Tensor` methods that read values into Python (`item`, `bool`,
 ...), which end the capture. Values are told apart by the identity of their arrays: each
 array the trace meets is a `Slot`; every traced array stays referenced until the plan is
 built, so identities are never reused.
@@ -389,6 +390,18 @@ def _inplace(t: Tensor, op: str, other: Any, **kw: Any) -> Tensor:
     return out
 
 
+def _recorded(fn: Any, kind: str) -> Any:
+    """`fn` (an optimizer's or module's method), recorded whole while a trace runs."""
+
+    def method(*args: Any, **kwargs: Any) -> Any:
+        tr = hooks.tracer
+        if tr is None:
+            return fn(*args, **kwargs)
+        return tr.call(fn, kind, args, kwargs)
+
+    return method
+
+
 def _module_call(self: Any, *args: Any, **kwargs: Any) -> Any:
     tr = hooks.tracer
     if tr is not None and threading.get_ident() == tr.thread:
@@ -471,6 +484,7 @@ _patch_lock = threading.Lock()
 def start(tr: Tracer) -> None:
     """Swap in the recording entry points (one trace at a time per process)."""
     from ..nn.module import Module
+    from ..optim.optimizer import Optimizer
 
     _patch_lock.acquire()
     _orig.update(
@@ -484,6 +498,9 @@ def start(tr: Tracer) -> None:
         _as_root_grad=autograd._as_root_grad,
         module_call=Module.__call__,
         inplace=ops.inplace,
+        opt_step=Optimizer.__dict__["step"],
+        opt_zero=Optimizer.__dict__["zero_grad"],
+        module_zero=Module.__dict__["zero_grad"],
         grad=Tensor.__dict__["grad"],
         wrap=Tensor.__dict__["_wrap"],
         from_op=Tensor.__dict__["_from_op"],
@@ -497,6 +514,9 @@ def start(tr: Tracer) -> None:
         setattr(autograd, name, globals()[name])
     Module.__call__ = _module_call  # type: ignore[method-assign]
     ops.inplace = _inplace
+    Optimizer.step = _recorded(Optimizer.step, "call")  # type: ignore[method-assign]
+    Optimizer.zero_grad = _recorded(Optimizer.zero_grad, "zero_grad")  # type: ignore[method-assign]
+    Module.zero_grad = _recorded(Module.zero_grad, "zero_grad")  # type: ignore[method-assign]
     Tensor.grad = property(_orig["grad"].fget, _grad_setter)  # type: ignore[method-assign,assignment]
     Tensor._wrap = _wrap_factory(Tensor.__dict__["_wrap"])  # type: ignore[method-assign]
     Tensor._from_op = _wrap_factory(Tensor.__dict__["_from_op"])  # type: ignore[method-assign]
@@ -510,6 +530,7 @@ def start(tr: Tracer) -> None:
 def stop(tr: Tracer) -> None:
     """Restore the eager entry points."""
     from ..nn.module import Module
+    from ..optim.optimizer import Optimizer
 
     try:
         hooks.tracer = None
@@ -520,6 +541,9 @@ def stop(tr: Tracer) -> None:
             setattr(autograd, name, o[name])
         Module.__call__ = o["module_call"]  # type: ignore[method-assign]
         ops.inplace = o["inplace"]
+        Optimizer.step = o["opt_step"]  # type: ignore[method-assign]
+        Optimizer.zero_grad = o["opt_zero"]  # type: ignore[method-assign]
+        Module.zero_grad = o["module_zero"]  # type: ignore[method-assign]
         Tensor.grad = o["grad"]  # type: ignore[method-assign]
         Tensor._wrap = o["wrap"]  # type: ignore[method-assign]
         Tensor._from_op = o["from_op"]  # type: ignore[method-assign]

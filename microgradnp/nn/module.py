@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from ..autograd import no_grad
-from ..compile.hooks import replayable
 from ..device import parse_to_args
 from ..graph import scope
 from ..tensor import Tensor
@@ -369,7 +368,6 @@ class Module:
             param.requires_grad_(requires_grad)
         return self
 
-    @replayable(kind="zero_grad")  # recorded whole by mg.compile
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters (to None by default, as PyTorch)."""
         if set_to_none:

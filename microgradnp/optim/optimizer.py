@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from .. import graph
-from ..compile.hooks import replayable
 from ..grad_mode import enable_grad
 from ..tensor import Tensor
 
@@ -153,7 +152,6 @@ class Optimizer:
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(group)
 
-    @replayable(kind="zero_grad")  # recorded whole by mg.compile
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients: to `None` (default) or to zeros detached from any graph."""
         for group in self.param_groups:
@@ -168,7 +166,6 @@ class Optimizer:
                     p.grad.requires_grad = False
                     p.grad.data[...] = 0
 
-    @replayable  # recorded whole by mg.compile
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return `closure()`'s loss, if given.
 
