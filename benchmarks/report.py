@@ -395,9 +395,43 @@ def save(res: dict, out: Path = RESULTS_DIR, *, with_plot: bool = True) -> list[
 GAPS_MD = HERE / "GAPS.md"  # hand-written: why each missed target is missed (profiles)
 
 
-def write_results_md(res: dict, path: Path = RESULTS_MD) -> Path:
+COMPILE_JSON = HERE / "results" / "compile.json"  # the run behind RESULTS.md's compile section
+
+
+def compile_md(res: dict) -> str:
+    """The mg.compile section of RESULTS.md, from a run of its own (the compiled rows, the
+    eager rows, PyTorch and the floor): header, targets, the training tables."""
+    parts = [
+        "## mg.compile",
+        "",
+        "From its own run: `python -m benchmarks --only train,deep,memory --rounds 21 "
+        "--contenders numpy,microgradnp,microgradnp-raw,microgradnp-compiled,"
+        "microgradnp-raw-compiled,torch --out /tmp/compile-run --compile-results` "
+        "(a busy shared machine: medians of interleaved same-round ratios; the IQR shows the "
+        "spread).",
+        "",
+        header_md(res["meta"]),
+        "",
+        "### Targets (mg.compile)",
+        "",
+        *compile_target_lines(res),
+        "",
+        "Time per step against model size: [compile.png](compile.png).",
+        "",
+    ]
+    parts += ["#" + table_md(t, res["meta"]["baseline"]) for t in res["tables"]]
+    return "\n".join(parts)
+
+
+def write_results_md(res: dict, path: Path = RESULTS_MD, compile_res: dict | None = None) -> Path:
+    """RESULTS.md from a run; the mg.compile section from `compile_res` (by default the
+    saved `results/compile.json`) when the run itself has no compiled rows."""
     text = results_md(res)
-    if plot_sizes(res, HERE / "compile.png") is None:
+    if compile_res is None and not compile_target_lines(res) and COMPILE_JSON.exists():
+        compile_res = json.loads(COMPILE_JSON.read_text())
+    if compile_res is not None:
+        text = text.rstrip("\n") + "\n\n" + compile_md(compile_res)
+    if plot_sizes(compile_res or res, HERE / "compile.png") is None:
         text = text.replace("Time per step against model size: [compile.png](compile.png).\n", "")
     if GAPS_MD.exists():
         text = text.rstrip("\n") + "\n\n" + GAPS_MD.read_text()
