@@ -429,3 +429,22 @@ def test_compiled_method():
     ref_step = _nn_step(ref, mg.optim.SGD(ref.parameters(), lr=0.1))
     assert [t.step(x, y).item() for _ in range(5)] == [ref_step(x, y).item() for _ in range(5)]
     assert Trainer.step.replays == 4
+
+
+def test_two_backward_passes_through_one_graph():
+    # retain_graph: the second backward reads the same saved values (residuals) again
+    def build():
+        model = _mlp()
+        opt = mg.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward(retain_graph=True)
+            (loss * 0.5).backward()
+            opt.step()
+            return loss
+
+        return model, opt, step, None
+
+    _assert_identical(_run_both(build))

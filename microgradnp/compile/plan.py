@@ -88,7 +88,11 @@ class Plan:
         self.n_kernels = 0
         nm = _Namer()
         self._nm = nm
-        steps = [self._lower(ev) for ev in tr.events]
+        res_reads: dict[int, int] = {}
+        for ev in tr.events:
+            if ev.op == "vjp" and ev.ins[2] is not None:
+                res_reads[id(ev.ins[2])] = res_reads.get(id(ev.ins[2]), 0) + 1
+        steps = [self._lower(ev, res_reads) for ev in tr.events]
         self._roots = [_root(s) for s in _tensor_slots(result, tr)]
         self._pin(tr, steps)
         self._assign_buffers(tr, steps)
@@ -115,12 +119,15 @@ class Plan:
         tr.keep.clear()  # the trace's arrays are no longer needed
 
     # ---- lowering ------------------------------------------------------------------------
-    def _lower(self, ev: Event) -> Any:
+    def _lower(self, ev: Event, res_reads: dict) -> Any:
         make = None
         if ev.op == "fwd":
             make = kernels.FORWARD.get(ev.info["prim"].name)
         elif ev.op == "vjp":
             make = kernels.BACKWARD.get(ev.info["prim"].name)
+            res = ev.ins[2]
+            if res is not None and res_reads[id(res)] > 1:
+                make = None  # backward run twice (retain_graph): the residuals must stay
         elif ev.op == "sum_to":
             make = kernels.sum_to
         elif ev.op == "add":
@@ -330,7 +337,8 @@ def _root(v: Any) -> Any:
 
 def _reads(ev: Event, k: Any) -> list:
     vals = k.reads if isinstance(k, kernels.Kernel) else ev.ins
-    return [v for v in vals if isinstance(v, Slot)]
+    slots = [v for v in vals if isinstance(v, Slot)]
+    return slots + [d for v in slots for d in v.deps]
 
 
 def _result_slots(roots: list) -> list:

@@ -41,6 +41,7 @@ class Slot:
     path: tuple = ()  # input: where in the arguments
     root: Slot | None = None  # the slot whose memory this one views (None: itself)
     buffer: Any = None  # set by the plan: preallocated array, when a kernel writes it
+    deps: list = field(default_factory=list)  # slots whose memory this value holds on to
 
 
 @dataclass(eq=False)
@@ -124,6 +125,10 @@ class Tracer:
             else:
                 s.root = root
         return s
+
+    def owner_root(self, a: np.ndarray) -> Slot | None:
+        """The slot whose memory `a` is (or views), if the trace has met that memory."""
+        return self.owners.get(id(a if a.base is None else a.base))
 
     def add_input(self, t: Tensor, path: tuple) -> None:
         if id(t) not in self.externals:
@@ -220,6 +225,14 @@ class Tracer:
         return out
 
 
+def _arrays(v: Any) -> list[np.ndarray]:
+    if isinstance(v, np.ndarray):
+        return [v]
+    if isinstance(v, (tuple, list)):
+        return [a for x in v for a in _arrays(x)]
+    return []
+
+
 def _tensors_in(args: tuple, kwargs: dict) -> list[Tensor]:
     """Tensors an optimizer, module or parameter list among `args` reaches (their grads)."""
     from ..nn.module import Module
@@ -265,6 +278,8 @@ def _prim_call(prim: Primitive, *args: Any, **params: Any) -> Any:
     rs = None
     if node is not None:
         rs = tr.new_slot("op", node.res) if node.res is not None else None
+        if rs is not None:  # arrays kept in the residuals keep their memory alive
+            rs.deps = [r for r in map(tr.owner_root, _arrays(node.res)) if r is not None]
         tr.nodes[id(node)] = (s, rs)
         tr.keep.append(node)
     tr.events.append(Event("fwd", refs, [s, rs], {"prim": prim, "params": params}))
