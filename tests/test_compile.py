@@ -448,3 +448,34 @@ def test_two_backward_passes_through_one_graph():
         return model, opt, step, None
 
     _assert_identical(_run_both(build))
+
+
+class _RunningMean(mg.nn.Module):
+    """Keeps a running mean of its input in a buffer, updated in place under no_grad (as a
+    batch norm's running statistics are)."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.register_buffer("running", mg.zeros(n))
+
+    def forward(self, x):
+        with mg.no_grad():
+            self.running.mul_(0.9).add_(x.mean(0) * 0.1)
+        return x - x.mean(0)
+
+
+def test_buffers_updated_in_place_under_no_grad():
+    seen: list = []  # the buffer after every step, eager run then compiled run
+
+    def build():
+        mg.manual_seed(0)
+        model = mg.nn.Sequential(
+            mg.nn.Linear(12, 16), _RunningMean(16), mg.nn.ReLU(), mg.nn.Linear(16, 5)
+        )
+        opt = mg.optim.SGD(model.parameters(), lr=0.1)
+        return model, opt, _nn_step(model, opt), model[1]
+
+    _assert_identical(_run_both(build, between=lambda m: seen.append(m.running.data.copy())))
+    eager, compiled = seen[:STEPS], seen[STEPS:]
+    assert all(np.array_equal(a, b) for a, b in zip(eager, compiled, strict=True))
+    assert not np.array_equal(compiled[-1], compiled[-2])  # updated at every replay

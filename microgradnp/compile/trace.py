@@ -393,6 +393,8 @@ def _inplace(t: Tensor, op: str, other: Any, **kw: Any) -> Tensor:
         t._requires_grad or (isinstance(other, Tensor) and other._requires_grad)
     )
     target = tr.slots.get(id(t.data))
+    if target is None and id(t) not in tr.created and id(t.data) not in tr.created:
+        target = tr.ref(t)  # a tensor from outside (e.g. running statistics): read live
     if recorded or target is None or target.kind not in ("input", "external"):
         tr.brk(f"an in-place {op}_ on a tensor computed inside the function")
         return _orig["inplace"](t, op, other, **kw)
