@@ -479,3 +479,18 @@ def test_buffers_updated_in_place_under_no_grad():
     eager, compiled = seen[:STEPS], seen[STEPS:]
     assert all(np.array_equal(a, b) for a, b in zip(eager, compiled, strict=True))
     assert not np.array_equal(compiled[-1], compiled[-2])  # updated at every replay
+
+
+def test_gradients_of_inputs():
+    # an input that requires grad (an adversarial step): .grad lands on this call's input
+    model = _mlp()
+    model.requires_grad_(False)
+    fn = mg.compile(lambda x, y: F.cross_entropy(model(x), y).backward())
+    for seed in range(4):
+        x, y = _data(seed=seed)
+        xc = x.detach().requires_grad_()
+        xe = x.detach().requires_grad_()
+        fn(xc, y)
+        F.cross_entropy(model(xe), y).backward()
+        assert np.array_equal(xc.grad.data, xe.grad.data)
+    assert fn.replays == 3

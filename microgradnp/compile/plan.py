@@ -96,6 +96,11 @@ class Plan:
         self._roots = [_root(s) for s in _tensor_slots(result, tr)]
         self._pin(tr, steps)
         self._assign_buffers(tr, steps)
+        self._args: dict[int, str] = {}  # id(tensor argument) -> its expression
+        for s in tr.externals.values():
+            if s.kind == "input":
+                expr = "args" if s.path[0] == "a" else "kwargs"
+                self._args[id(s.tensor)] = expr + "".join(f"[{p!r}]" for p in s.path[1:])
         body = self._guards(tr, nm)
         guards = len(body)
         body += self._inputs(tr, nm)
@@ -212,7 +217,7 @@ class Plan:
                 conds.append(f"{t}.data is {nm.const(s.value)}")
                 conds.append(f"{t}._requires_grad is {s.tensor._requires_grad!r}")
         for t, was_none in tr.grad_entry.values():
-            conds.append(f"({nm.const(t)}._grad is None) is {was_none!r}")
+            conds.append(f"({self._tensor(t, nm)}._grad is None) is {was_none!r}")
         if not conds:
             return []
         return ["if not (" + "\n        and ".join(conds) + "):", "    return MISS"]
@@ -221,11 +226,12 @@ class Plan:
         lines = []
         for s in tr.externals.values():
             if s.kind == "input":
-                expr = "args" if s.path[0] == "a" else "kwargs"
-                for p in s.path[1:]:
-                    expr += f"[{p!r}]"
-                lines.append(f"v{s.index} = {expr}.data")
+                lines.append(f"v{s.index} = {self._args[id(s.tensor)]}.data")
         return lines
+
+    def _tensor(self, t: Tensor, nm: _Namer) -> str:
+        """A tensor in the code: this call's argument when it is one, else the tensor."""
+        return self._args.get(id(t)) or nm.const(t)
 
     def _call(self, ev: Event, nm: _Namer) -> list[str]:
         if ev.op == "fwd":
@@ -266,7 +272,7 @@ class Plan:
             return [f"{nm.arr(ev.outs[0])} = {fn}({ins}, {ev.info.get('shape')!r})"]
         if ev.op == "acc":
             g, gs = ev.ins[0], ev.outs[0]
-            t = nm.const(ev.info["tensor"])
+            t = self._tensor(ev.info["tensor"], nm)
             if ev.info["assign"]:
                 lines = [] if ev.info.get("direct") else [f"copyto({nm.arr(gs)}, {nm.arr(g)})"]
                 return lines + [f"{t}._grad = {nm.const(gs.grad_tensor)}"]
@@ -275,10 +281,10 @@ class Plan:
         if ev.op == "inplace":
             t = ev.info["tensor"]
             kw = "".join(f", {k}={nm.const(v)}" for k, v in ev.info["kw"].items())
-            return [f"{nm.const(_INPLACE)}({nm.const(t)}, {ev.info['name']!r}, "
+            return [f"{nm.const(_INPLACE)}({self._tensor(t, nm)}, {ev.info['name']!r}, "
                     f"{nm.arr(ev.ins[0])}{kw})"]  # fmt: skip
         if ev.op == "grad_none":
-            return [f"{nm.const(ev.info['tensor'])}._grad = None"]
+            return [f"{self._tensor(ev.info['tensor'], nm)}._grad = None"]
         if ev.op == "call":
             return self._replay_call(ev, nm)
         raise AssertionError(ev.op)
@@ -308,7 +314,7 @@ class Plan:
                 s = tr.slots.get(id(v.data))
                 out = Tensor._wrap(v.data)
                 if s is None or s.kind in ("input", "external"):
-                    return nm.const(v)  # returned as it is
+                    return self._tensor(v, nm)  # returned as it is
                 name = nm.const(out)
                 if s.buffer is not None and isinstance(s.buffer, np.ndarray):
                     out.data = s.buffer
