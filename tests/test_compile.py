@@ -494,3 +494,20 @@ def test_gradients_of_inputs():
         F.cross_entropy(model(xe), y).backward()
         assert np.array_equal(xc.grad.data, xe.grad.data)
     assert fn.replays == 3
+
+
+def test_inference_under_no_grad():
+    model = _mlp()
+    model.eval()
+
+    @mg.compile
+    def predict(x):
+        with mg.no_grad():
+            return model(x).softmax(-1)
+
+    for seed in range(3):
+        x, _ = _data(seed=seed)
+        with mg.no_grad():
+            ref = model(x).softmax(-1)
+        assert np.array_equal(predict(x).data, ref.data)
+    assert predict.replays == 2
