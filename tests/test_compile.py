@@ -511,3 +511,14 @@ def test_inference_under_no_grad():
             ref = model(x).softmax(-1)
         assert np.array_equal(predict(x).data, ref.data)
     assert predict.replays == 2
+
+
+def test_large_parameter_updated_in_pieces():
+    # a weight of 300 x 256 = 76,800 elements: the inlined SGD update goes through pieces
+    def build():
+        mg.manual_seed(0)
+        model = mg.nn.Sequential(mg.nn.Linear(256, 300), mg.nn.Sigmoid(), mg.nn.Linear(300, 5))
+        opt = mg.optim.SGD(model.parameters(), lr=0.5)
+        return model, opt, _nn_step(model, opt), None
+
+    _assert_identical(_run_both(build, steps=STEPS, data=_data(n=8, d=256)))

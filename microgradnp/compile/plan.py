@@ -402,41 +402,57 @@ def _zero_grad(opt: Optimizer, nm: _Namer) -> list[str]:
     return lines
 
 
+_CHUNK = 65536  # elements: larger parameters are updated in pieces through a small scratch
+
+
 def _sgd_step(opt: SGD, nm: _Namer, had_grad: set) -> list[str] | None:
     """Plain SGD (θ -= lr g, as `SGD._update_group`) on the gradient buffers, with the
-    learning rate read at replay; any other setting at replay runs the eager step."""
+    learning rate read at replay; any other setting at replay runs the eager step.
+
+    `lr g` goes through a scratch array (`.grad` must keep the gradient); a parameter larger
+    than `_CHUNK` elements is updated piece by piece, so the scratch stays small (the same
+    elementwise operations: the same result)."""
     groups = opt.param_groups
-    o = nm.const(opt)
-    lines = []
-    conds = [f"{o}.param_groups is {nm.const(groups)}", f"len({nm.const(groups)}) == {len(groups)}"]
-    for i, g in enumerate(groups):
-        conds.append(
-            f"not ({nm.const(g)}['momentum'] or {nm.const(g)}['weight_decay'] "
-            f"or {nm.const(g)}['maximize'])"
-        )
-        _ = i
-    lines.append("if " + " and ".join(conds) + ":")
-    lines.append("    _ck = tick()")
     updated = [p for g in groups for p in g["params"] if id(p) in had_grad]
     if not updated:
         return None
-    dtypes = {p.dtype for p in updated}
-    # one scratch array for lr * g, shared by the parameters in turn (one per dtype)
-    flat = {dt: np.empty(max(p.data.size for p in updated if p.dtype == dt), dt) for dt in dtypes}
+    o = nm.const(opt)
+    conds = [f"{o}.param_groups is {nm.const(groups)}", f"len({nm.const(groups)}) == {len(groups)}"]
     for g in groups:
         gd = nm.const(g)
-        lines.append(f"    _lr = {gd}['lr']")
+        conds.append(f"not ({gd}['momentum'] or {gd}['weight_decay'] or {gd}['maximize'])")
+    lines = ["if " + " and ".join(conds) + ":", "    _ck = tick()"]
+    # one scratch array, shared by the parameters in turn (one per dtype)
+    scratch = {
+        dt: np.empty(min(_CHUNK, max(p.data.size for p in updated if p.dtype == dt)), dt)
+        for dt in {p.dtype for p in updated}
+    }
+    for g in groups:
+        lines.append(f"    _lr = {nm.const(g)}['lr']")
         for p in g["params"]:
             if id(p) not in had_grad:
                 continue
-            pn = nm.const(p)
-            scratch = nm.const(flat[p.dtype][: p.data.size].reshape(p.shape))
-            lines += [
-                f"    _d = {pn}.data",
-                f"    multiply({pn}._grad.data, _lr, out={scratch})",
-                f"    subtract(_d, {scratch}, out=_d)",
-                f"    stamp({pn}, _ck)",
-            ]
+            pn, n = nm.const(p), p.data.size
+            if n <= _CHUNK:
+                sc = nm.const(scratch[p.dtype][:n].reshape(p.shape))
+                lines += [
+                    f"    _d = {pn}.data",
+                    f"    multiply({pn}._grad.data, _lr, out={sc})",
+                    f"    subtract(_d, {sc}, out=_d)",
+                ]
+            else:
+                lines += [
+                    f"    _d = {pn}.data.reshape(-1)",
+                    f"    _g = {pn}._grad.data.reshape(-1)",
+                ]
+                for a in range(0, n, _CHUNK):
+                    b = min(a + _CHUNK, n)
+                    sc = nm.const(scratch[p.dtype][: b - a])
+                    lines += [
+                        f"    multiply(_g[{a}:{b}], _lr, out={sc})",
+                        f"    subtract(_d[{a}:{b}], {sc}, out=_d[{a}:{b}])",
+                    ]
+            lines.append(f"    stamp({pn}, _ck)")
     lines += ["else:", f"    {nm.const(Optimizer.step)}({o})"]
     return lines
 
