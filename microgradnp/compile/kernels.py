@@ -26,7 +26,6 @@ class Kernel:
     outs: list  # Slots written (each gets a buffer)
     emit: Callable[[Any], list[str]]  # namer -> lines of Python
     inplace: dict = field(default_factory=dict)  # out position -> read position
-    scratch: list = field(default_factory=list)  # (shape, dtype) of temporary buffers
 
 
 def _arr(v: Any) -> bool:
@@ -160,7 +159,6 @@ def _softmax_ce(ev: Event) -> Kernel | None:
         "zy": np.empty(n, dt),
         "losses": np.empty(n, np.log(s[:, 0]).dtype),
     }
-    res.extra = priv
 
     def emit(nm: Any) -> list[str]:  # as ops.softmax.softmax_cross_entropy
         x, o = nm.arr(logits), nm.arr(out)
@@ -289,7 +287,7 @@ def _relu_vjp(ev: Event) -> Kernel | None:
 
 def _softmax_ce_vjp(ev: Event) -> Kernel | None:
     g, _, res, logits = ev.ins[:4]
-    (r, _t) = (list(ev.outs) + [None])[:2]
+    r = ev.outs[0]
     if not (isinstance(res, Slot) and getattr(res, "buffer", None) is not None and r is not None):
         return None
     if ev.info["params"].get("reduction", "mean") != "mean":

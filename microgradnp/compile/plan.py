@@ -84,7 +84,7 @@ class Plan:
     """A compiled call: `run(args, kwargs)` replays it, or returns `MISS` (guards failed)."""
 
     def __init__(self, tr: Tracer, result: Any) -> None:
-        self.n_events = len(tr.events)
+        self.n_events = len(tr.events)  # recorded events; `n_kernels` of them got a kernel
         self.n_kernels = 0
         nm = _Namer()
         self._nm = nm
@@ -175,7 +175,7 @@ class Plan:
         for i, (ev, k) in enumerate(zip(tr.events, steps, strict=True)):
             for v in _reads(ev, k):
                 last[id(_root(v))] = i
-        for s in _result_slots(self._result_roots):
+        for s in self._roots:  # returned values stay until the next call
             last[id(s)] = len(steps)
         pool: dict[tuple, list] = {}
         owned: dict[int, tuple] = {}  # id(root slot) -> (slot, key) of pool buffers held
@@ -332,10 +332,6 @@ class Plan:
         expr = build(result)
         return lines + [f"return {expr}"]
 
-    @property
-    def _result_roots(self) -> list:
-        return self._roots
-
 
 def _root(v: Any) -> Any:
     return v.root if isinstance(v, Slot) and v.root is not None else v
@@ -345,10 +341,6 @@ def _reads(ev: Event, k: Any) -> list:
     vals = k.reads if isinstance(k, kernels.Kernel) else ev.ins
     slots = [v for v in vals if isinstance(v, Slot)]
     return slots + [d for v in slots for d in v.deps]
-
-
-def _result_slots(roots: list) -> list:
-    return roots
 
 
 def _tensor_slots(v: Any, tr: Tracer) -> list:
