@@ -64,6 +64,11 @@ def _run_both(build, steps=STEPS, between=None, data=None):
     return runs
 
 
+def _all_kernels(fn):
+    """Whether the plan runs on kernels only (no primitive's own function replayed)."""
+    return "in_backward" not in fn.plan_source()
+
+
 def _assert_identical(runs):
     (l1, p1, g1, _), (l2, p2, g2, fn) = runs
     assert fn.fallback is None, fn.fallback
@@ -83,7 +88,9 @@ def test_mlp_nn_style_sgd(act):
         opt = mg.optim.SGD(model.parameters(), lr=0.1)
         return model, opt, _nn_step(model, opt), None
 
-    _assert_identical(_run_both(build))
+    runs = _run_both(build)
+    _assert_identical(runs)
+    assert _all_kernels(runs[1][3])
 
 
 class _Raw:
@@ -115,7 +122,9 @@ def test_mlp_raw_ops_style_sgd():
 
         return m, opt, step, None
 
-    _assert_identical(_run_both(build))
+    runs = _run_both(build)
+    _assert_identical(runs)
+    assert _all_kernels(runs[1][3])
 
 
 OPTIMIZERS = {
