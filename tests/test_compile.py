@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import microgradnp as mg
-from microgradnp.compile.trace import GraphBreak
+from microgradnp.compile import GraphBreak
 
 F = mg.nn.functional
 STEPS = 100

@@ -54,4 +54,13 @@ def compile(  # noqa: A001 - PyTorch's name
     return CompiledFunction(fn, fullgraph=fullgraph, cache_size=cache_size)
 
 
-__all__ = ["compile"]
+def __getattr__(name: str) -> Any:
+    # `from microgradnp.compile import GraphBreak`, without importing the tracer at start-up
+    if name == "GraphBreak":
+        from .trace import GraphBreak
+
+        return GraphBreak
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["GraphBreak", "compile"]
