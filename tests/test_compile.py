@@ -533,3 +533,44 @@ def test_large_parameter_updated_in_pieces():
         return model, opt, _nn_step(model, opt), None
 
     _assert_identical(_run_both(build, steps=STEPS, data=_data(n=8, d=256)))
+
+
+def test_an_error_during_the_trace_leaves_eager_untouched():
+    from microgradnp.primitive import Primitive
+
+    eager_call = Primitive.__call__
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+
+    @mg.compile
+    def step(x, fail):
+        y = (w * x).sum()
+        if fail:
+            raise KeyError("boom")
+        return y
+
+    with pytest.raises(KeyError):
+        step(mg.ones(2), True)
+    assert Primitive.__call__ is eager_call and fn_tracer() is None
+    assert step(mg.ones(2), False).item() == 3.0 and step(mg.ones(2), False).item() == 3.0
+    assert step.replays == 1
+
+
+def fn_tracer():
+    from microgradnp.compile import hooks
+
+    return hooks.tracer
+
+
+def test_rebound_parameter_array_traces_again():
+    model = _mlp()
+    opt = mg.optim.SGD(model.parameters(), lr=0.1)
+    fn = mg.compile(_nn_step(model, opt))
+    x, y = _data()
+    fn(x, y)
+    fn(x, y)
+    model[0].weight.data = model[0].weight.data.copy()  # a new array behind the parameter
+    ref = _mlp()
+    ref.load_state_dict(model.state_dict())
+    expected = _nn_step(ref, mg.optim.SGD(ref.parameters(), lr=0.1))(x, y).item()
+    assert fn(x, y).item() == expected
+    assert fn.traces == 2
