@@ -26,12 +26,13 @@ from benchmarks.contenders.base import Trainer
 
 
 def peak_tracemalloc(make: Callable[[], Trainer]) -> int:
-    """Build, take one warm step, then report the peak traced bytes of a second step."""
+    """Build, warm up (`prepare()`: one step, or a JIT's capture and first replay), then
+    report the peak traced bytes of the next step."""
     gc.collect()
     tracemalloc.start()
     try:
         t = make()
-        t.step()
+        t.prepare()
         gc.collect()
         tracemalloc.reset_peak()
         t.step()

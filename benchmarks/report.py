@@ -27,6 +27,9 @@ MEMORY_TARGET = 1.3
 #: a log-log slope of backward time against chain length at most this counts as linear
 LINEAR_SLOPE = 1.10
 CHAIN_TARGET_N = 1_000_000
+#: mg.compile's targets (training step, ratio to hand NumPy), for both compiled rows
+COMPILED = ("microgradnp compiled", "microgradnp raw compiled")
+COMPILE_TARGETS = {"tiny": 1.3, "small": 1.2, "medium": 1.05, "large": 1.05}
 
 
 def fmt_time(s: float) -> str:
@@ -121,6 +124,11 @@ def table_md(table: dict, baseline: str) -> str:
                     f"{fmt_time(t[0])}, capture {fmt_time(t[1])}, first replay "
                     f"{fmt_time(t[2])} (warm median above)"
                 )
+            if "compile_trace_s" in info:
+                lines.append(
+                    f"- {name} at {row['label']}: trace (first call, eager and recorded, "
+                    f"plus building the plan) {fmt_time(info['compile_trace_s'])}"
+                )
     lines += [f"- {n}" for n in table["notes"]]
     return "\n".join(lines + [""])
 
@@ -209,6 +217,34 @@ def target_lines(res: dict, ours: str = OURS) -> list[str]:
     return lines
 
 
+def compile_target_lines(res: dict) -> list[str]:
+    """PASS / MISS per compiled row and size: the ratio target, and faster than PyTorch
+    (same-round ratios compared), at each training size and for the deep MLP."""
+    lines = []
+    for tid in ("train", "deep"):
+        t = _find(res, tid)
+        for row in (t or {}).get("rows", []):
+            limit = COMPILE_TARGETS.get(row["label"])
+            torch = row["results"].get("PyTorch")
+            for name in COMPILED:
+                st = row["results"].get(name)
+                if st is None:
+                    continue
+                what = f"{name} at {row['label']}: {st['ratio']:.2f}× hand NumPy " + (
+                    f"[IQR {st['ratio_q1']:.2f}–{st['ratio_q3']:.2f}]"
+                )
+                if limit is not None:
+                    verdict = "PASS" if st["ratio"] <= limit else "MISS"
+                    lines.append(f"- {verdict}: {what} (target ≤ {limit:.2f}×)")
+                if torch is not None:
+                    verdict = "PASS" if st["ratio"] < torch["ratio"] else "MISS"
+                    lines.append(
+                        f"- {verdict}: {name} at {row['label']} faster than PyTorch eager "
+                        f"({st['ratio']:.2f}× vs {torch['ratio']:.2f}×)"
+                    )
+    return lines
+
+
 def results_md(res: dict) -> str:
     meta = res["meta"]
     parts = [
@@ -222,6 +258,11 @@ def results_md(res: dict) -> str:
         "",
         *target_lines(res),
         "",
+    ]
+    if compiled := compile_target_lines(res):
+        parts += ["## Targets (mg.compile)", "", *compiled, "",
+                  "Time per step against model size: `benchmarks/compile.png`.", ""]  # fmt: skip
+    parts += [
         "## Tables",
         "",
     ]
@@ -271,6 +312,68 @@ def plot(res: dict, path: Path) -> Path | None:
     return path
 
 
+#: the curves of the compile plot: (column, label, style)
+_SIZE_CURVES = (
+    ("NumPy (hand)", "hand-written NumPy (floor)", "k--"),
+    ("microgradnp", "microgradnp eager", "C0-"),
+    ("microgradnp (raw ops)", "microgradnp eager, raw ops", "C0:"),
+    ("microgradnp compiled", "microgradnp compiled", "C3-"),
+    ("microgradnp raw compiled", "microgradnp compiled, raw ops", "C3:"),
+    ("PyTorch", "PyTorch eager", "C2-"),
+)
+
+
+def plot_sizes(res: dict, path: Path) -> Path | None:
+    """Time per training step against the model's parameter count (log-log): eager and
+    compiled microgradnp, PyTorch eager and the hand-written floor."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    t = _find(res, "train")
+    if not t or not any(c in r["results"] for r in t["rows"] for c in COMPILED):
+        return None
+
+    def n_params(meta: dict) -> int:
+        widths = [meta["D"], *meta["hidden"], meta["C"]]
+        return sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+
+    rows = sorted(t["rows"], key=lambda r: n_params(r["shape"]))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.6))
+    for col, label, style in _SIZE_CURVES:
+        pts = [(n_params(r["shape"]), r["results"][col]) for r in rows if col in r["results"]]
+        if not pts:
+            continue
+        xs = [p for p, _ in pts]
+        ax.plot(xs, [st["median_s"] * 1e3 for _, st in pts], style, marker="o", label=label)
+        ax2.plot(xs, [st["ratio"] for _, st in pts], style, marker="o", label=label)
+    for r in rows:
+        floor_ms = r["results"]["NumPy (hand)"]["median_s"] * 1e3
+        where = (n_params(r["shape"]), floor_ms)
+        ax.annotate(r["label"], where, textcoords="offset points", xytext=(4, -12), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("parameters (MLP: batch and width grow together)")
+    ax.set_ylabel("time per training step (ms)")
+    ax.set_title("Training step (SGD), median of interleaved rounds")
+    ax2.set_xscale("log")
+    ax2.set_yscale("log")
+    ax2.set_xlabel("parameters")
+    ax2.set_ylabel("time / hand-written NumPy")
+    ax2.set_title("Ratio to the floor (same-round medians)")
+    for a in (ax, ax2):
+        a.grid(True, which="both", alpha=0.3)
+    ax2.legend(fontsize=8)
+    fig.suptitle(f"{res['meta']['machine']['cpu']}, {res['meta']['threads']} thread(s)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def save(res: dict, out: Path = RESULTS_DIR, *, with_plot: bool = True) -> list[Path]:
     """Write ``<stamp>.json/.md/.png`` and copies as ``latest.*``; return the paths."""
     out.mkdir(parents=True, exist_ok=True)
@@ -280,8 +383,10 @@ def save(res: dict, out: Path = RESULTS_DIR, *, with_plot: bool = True) -> list[
     paths[1].write_text(to_markdown(res))
     if with_plot and plot(res, out / f"{stamp}.png"):
         paths.append(out / f"{stamp}.png")
+    if with_plot and plot_sizes(res, out / f"{stamp}-compile.png"):
+        paths.append(out / f"{stamp}-compile.png")
     for p in list(paths):
-        latest = out / f"latest{p.suffix}"
+        latest = out / ("latest" + p.name[len(stamp) :])
         shutil.copyfile(p, latest)
         paths.append(latest)
     return paths
@@ -294,8 +399,44 @@ GPT_MD = HERE / "GPT.md"  # the GPT training step, recorded by `python -m benchm
 CONV_SECTION = "## Convolution (Conv2d forward + backward)"  # written by benchmarks/conv.py
 
 
-def write_results_md(res: dict, path: Path = RESULTS_MD) -> Path:
+COMPILE_JSON = HERE / "results" / "compile.json"  # the run behind RESULTS.md's compile section
+
+
+def compile_md(res: dict) -> str:
+    """The mg.compile section of RESULTS.md, from a run of its own (the compiled rows, the
+    eager rows, PyTorch and the floor): header, targets, the training tables."""
+    parts = [
+        "## mg.compile",
+        "",
+        "From its own run: `python -m benchmarks --only train,deep,memory --rounds 21 "
+        "--contenders numpy,microgradnp,microgradnp-raw,microgradnp-compiled,"
+        "microgradnp-raw-compiled,torch --out /tmp/compile-run --compile-results` "
+        "(a busy shared machine: medians of interleaved same-round ratios; the IQR shows the "
+        "spread).",
+        "",
+        header_md(res["meta"]),
+        "",
+        "### Targets (mg.compile)",
+        "",
+        *compile_target_lines(res),
+        "",
+        "Time per step against model size: `benchmarks/compile.png`.",
+        "",
+    ]
+    parts += ["#" + table_md(t, res["meta"]["baseline"]) for t in res["tables"]]
+    return "\n".join(parts)
+
+
+def write_results_md(res: dict, path: Path = RESULTS_MD, compile_res: dict | None = None) -> Path:
+    """RESULTS.md from a run; the mg.compile section from `compile_res` (by default the
+    saved `results/compile.json`) when the run itself has no compiled rows."""
     text = results_md(res)
+    if compile_res is None and not compile_target_lines(res) and COMPILE_JSON.exists():
+        compile_res = json.loads(COMPILE_JSON.read_text())
+    if compile_res is not None:
+        text = text.rstrip("\n") + "\n\n" + compile_md(compile_res)
+    if plot_sizes(compile_res or res, HERE / "compile.png") is None:
+        text = text.replace("Time per step against model size: `benchmarks/compile.png`.\n", "")
     for extra in (GPT_MD, GAPS_MD):
         if extra.exists():
             text = text.rstrip("\n") + "\n\n" + extra.read_text()

@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -48,7 +49,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="also rewrite benchmarks/RESULTS.md from this run",
     )
+    ap.add_argument(
+        "--compile-results",
+        action="store_true",
+        help="save this run as results/compile.json and rewrite RESULTS.md's mg.compile "
+        "section (and compile.png) from it, keeping the rest of RESULTS.md's run",
+    )
     args = ap.parse_args(argv)
+    if args.compile_results and args.out == report.RESULTS_DIR:
+        ap.error("--compile-results: pass --out elsewhere (results/latest.json is the main run)")
     bad = sorted(set(args.only or []) - set(WORKLOADS))
     if bad:
         ap.error(f"unknown workload(s) {bad}; choose from {', '.join(WORKLOADS)}")
@@ -121,5 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     print(report.to_markdown(res))
     if args.write_results:
         paths.append(report.write_results_md(res))
+    if args.compile_results:
+        report.COMPILE_JSON.write_text(json.dumps(res, indent=1, default=str))
+        main_res = json.loads((report.RESULTS_DIR / "latest.json").read_text())
+        paths += [report.COMPILE_JSON, report.write_results_md(main_res, compile_res=res)]
     print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
     return 0

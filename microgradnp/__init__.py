@@ -34,6 +34,7 @@ from .autograd import (
     set_detect_anomaly,
     set_grad_enabled,
 )
+from .compile import compile  # noqa: E402,A004 - mg.compile, as torch.compile
 from .creation import (
     arange,
     empty,
@@ -77,6 +78,7 @@ from .tensor import Tensor
 __all__ = [
     # submodules
     "autograd",
+    "compile",
     "data",
     "datasets",
     "distributed",

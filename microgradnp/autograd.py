@@ -86,29 +86,14 @@ def _run_backward(
             needs = node.needs
             if reach is not None:
                 needs = tuple([n and p in reach for p, n in zip(node.parents, needs, strict=False)])
-            prim = node.prim
-            if create_graph:
-                in_grads = _graph_vjp(node, g, needs)
-            elif prim.fast is not None:
-                in_grads = prim.fast(g, node.out, needs, *(node.data or node.parents),
-                                     res=node.res, **node.params)  # fmt: skip
-            else:
-                in_grads = prim.vjp(g, node.out, needs, *(node.data or node.parents), **node.params)
+            in_grads = _vjp(node, g, needs, create_graph)
             if ctx.anomaly:
                 _check_finite(node, in_grads)
             for parent, need, ga in zip(node.parents, needs, in_grads, strict=False):
                 if need and ga is not None:
                     if ga.shape != parent.shape:
                         ga = _sum_to(ga, parent.shape, node, create_graph)
-                    prev = grads.get(parent)
-                    if prev is not None:  # a new array: `ga` may be shared (add's VJP)
-                        grads[parent] = prev + ga
-                    else:  # first reached: schedule it
-                        grads[parent] = ga
-                        if type(parent) is Node:
-                            heappush(heap, (-parent.seq, parent))
-                        else:
-                            leaves.append(parent)
+                    _add(grads, heap, leaves, parent, ga)
             if not retain_graph:
                 node.release()
         for leaf in leaves:
@@ -141,15 +126,21 @@ def _add(grads: dict, heap: list, leaves: list, key: Any, g: Any) -> None:
         leaves.append(key)
 
 
-def _graph_vjp(node: Node, g: Any, needs: tuple) -> Any:
-    """The gradients of `node`'s inputs for `create_graph=True`: the plain VJP on Tensors,
-    recorded, so that the backward pass can itself be differentiated. (The fast path, in
-    the loop above, calls the NumPy-only rule when the op has one, else the plain rule on
-    arrays; a VJP that reads no inputs gets the parents, whose shapes it may read.)"""
-    gt = Tensor._wrap(g) if isinstance(g, np.ndarray) else g  # Tensor (or TupleGrad)
-    out = None if node.out is None else Tensor._from_op(node.out, node)
-    with enable_grad():
-        return node.prim.vjp(gt, out, needs, *(node.inputs or node.parents), **node.params)
+def _vjp(node: Node, g: Any, needs: tuple, create_graph: bool) -> Any:
+    """The gradients of `node`'s inputs: the fast NumPy-only rule if the op has one, else the
+    plain rule on arrays; with `create_graph`, the plain rule on Tensors, recorded, so that
+    the backward pass can itself be differentiated. A VJP that reads no input values gets
+    the parents, whose shapes and dtypes it may read."""
+    prim = node.prim
+    if create_graph:
+        gt = Tensor._wrap(g) if isinstance(g, np.ndarray) else g  # Tensor (or TupleGrad)
+        out = None if node.out is None else Tensor._from_op(node.out, node)
+        with enable_grad():
+            return prim.vjp(gt, out, needs, *(node.inputs or node.parents), **node.params)
+    if prim.fast is not None:
+        return prim.fast(g, node.out, needs, *(node.data or node.parents), res=node.res,
+                         **node.params)  # fmt: skip
+    return prim.vjp(g, node.out, needs, *(node.data or node.parents), **node.params)
 
 
 def _reaching(roots: Sequence[Tensor], wanted: set) -> set:

@@ -19,6 +19,9 @@ from benchmarks.contenders.base import Contender
 REGISTRY: dict[str, tuple[str, str]] = {
     "numpy": ("hand_numpy", "HandNumpy"),
     "microgradnp": ("mgnp", "Microgradnp"),
+    "microgradnp-raw": ("mgnp", "MicrogradnpRaw"),
+    "microgradnp-compiled": ("mgnp", "MicrogradnpCompiled"),
+    "microgradnp-raw-compiled": ("mgnp", "MicrogradnpRawCompiled"),
     "torch": ("peer_torch", "PyTorch"),
     "autograd": ("peer_autograd", "HIPSAutograd"),
     "mygrad": ("peer_mygrad", "MyGrad"),

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..compile.hooks import replayable
 from ..ops import linear, one_hot, pad, relu, sigmoid, tanh
 from ..ops.conv import conv1d, conv2d, conv_transpose2d
 from ..ops.im2col import fold, unfold
@@ -132,10 +133,16 @@ def dropout(
     xr = raw(input)
     if p == 1.0:
         return input * np.zeros(xr.shape, xr.dtype)
-    draw_dtype = np.float64 if xr.dtype == np.float64 else np.float32
-    mask = (default_generator().random(xr.shape, dtype=draw_dtype) >= p).astype(xr.dtype)
+    return input * _dropout_mask(xr.shape, xr.dtype, p)
+
+
+@replayable  # mg.compile draws a fresh mask at every replay
+def _dropout_mask(shape: tuple, dtype: Any, p: float) -> np.ndarray:
+    """Bernoulli(1 - p) / (1 - p) in `dtype`, drawn from the seeded generator."""
+    draw_dtype = np.float64 if dtype == np.float64 else np.float32
+    mask = (default_generator().random(shape, dtype=draw_dtype) >= p).astype(dtype)
     mask /= 1.0 - p  # as PyTorch: bernoulli(1 - p) / (1 - p), in the input's dtype
-    return input * mask
+    return mask
 
 
 def embedding(

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..autograd import no_grad
+from ..compile.hooks import replayable
 from ..ops import cat, reshape
 from ..tensor import Tensor
 from .summary import ModelSummary, summary
@@ -34,6 +35,7 @@ def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
     return [parameters] if isinstance(parameters, Tensor) else list(parameters)
 
 
+@replayable  # recorded whole by mg.compile
 def clip_grad_norm_(
     parameters: Tensor | Iterable[Tensor],
     max_norm: float,
@@ -71,6 +73,7 @@ def clip_grad_norm_(
     return Tensor._wrap(np.asarray(total, dtype=grads[0].dtype))
 
 
+@replayable
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clamp every gradient element into [-clip_value, clip_value], in place."""
     clip_value = float(clip_value)

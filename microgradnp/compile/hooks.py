@@ -1,0 +1,44 @@
+"""The one hook that compiled functions need outside the engine: `replayable`.
+
+A function decorated with `replayable` (gradient clipping, dropout's mask) is recorded by
+`mg.compile` as one call, made again at every replay against the live objects, instead of
+being looked into. Its cost when nothing is being traced: one extra call and a global read.
+(Optimizers' `step`/`zero_grad` and `Module.zero_grad` are swapped for recording versions
+only while a trace runs, so they cost nothing otherwise.)
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+# The tracer recording a compiled function, or None (set by compile/trace.py).
+tracer: Any = None
+
+
+def replayable(fn: Callable[..., Any] | None = None, *, kind: str = "call") -> Any:
+    """Mark `fn` as a unit a trace records whole and replays by calling it again.
+
+    `kind` tells the tracer what the call does to gradients: "call" (may read and change
+    them), "zero_grad" (resets them).
+
+    Example:
+        >>> @replayable
+        ... def double(x):
+        ...     return 2 * x
+        >>> double(3)
+        6
+    """
+    if fn is None:
+        return lambda f: replayable(f, kind=kind)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        t = tracer
+        if t is None:
+            return fn(*args, **kwargs)
+        return t.call(fn, kind, args, kwargs)
+
+    wrapper.__replayable__ = fn  # type: ignore[attr-defined]
+    return wrapper
