@@ -11,6 +11,7 @@ Example:
 """
 
 from . import autograd, data, datasets, distributed, metrics, nn, ops, optim, plots, train, viz
+from . import onnx
 from .autograd import (
     detect_anomaly,
     enable_grad,
@@ -68,6 +69,7 @@ __all__ = [
     "distributed",
     "metrics",
     "nn",
+    "onnx",
     "optim",
     "plots",
     "train",
