@@ -31,6 +31,7 @@ class Builder:
         self.used: set[str] = set()
         self.dtypes: dict[str, np.dtype] = {}  # element type of every value
         self._consts: dict[tuple, str] = {}
+        self.graph_inputs: dict[int, str] = {}  # id(input array) -> name, for `operand`
 
     # ---- names --------------------------------------------------------------------------
     def fresh(self, base: str) -> str:
@@ -69,6 +70,11 @@ class Builder:
     def ints(self, values: Any) -> str:
         """A 1-D int64 constant (shapes, axes, pads)."""
         return self.const(np.asarray(list(values), dtype=np.int64).reshape(-1))
+
+    def operand(self, v: Any) -> Any:
+        """An op parameter as an operand: the graph input's name when `v` is an input's
+        array (token ids as an index, a mask given as input), else `v` itself."""
+        return self.graph_inputs.get(id(v), v) if isinstance(v, np.ndarray) else v
 
     def value(self, v: Any, dtype: Any = None) -> str:
         """The name of operand `v`: a value name (cast to `dtype` if given and different)

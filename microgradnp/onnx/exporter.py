@@ -11,6 +11,7 @@ from ..grad_mode import enable_grad
 from ..graph import Node
 from ..tensor import Tensor
 from .builder import Builder
+from .check import check_constants, shuffled
 from .ops import OPS
 from .regions import REGIONS
 
@@ -40,8 +41,11 @@ def export(
     """Write `model` as an ONNX model, traced once on `example_input`, as
     `torch.onnx.export`.
 
-    The model runs once in eval mode (its modes are restored afterwards) with recording on;
-    the recorded graph, from the outputs back to the inputs, becomes the ONNX graph.
+    The model runs in eval mode (its modes are restored afterwards) with recording on;
+    the recorded graph, from the outputs back to the inputs, becomes the ONNX graph. A
+    second run on the example input with its values shuffled must record the same ops and
+    constants: a constant computed from the input's values outside the graph (a mask from
+    a comparison, indices from an argmax) raises `NotImplementedError` naming the op.
     Parameters and buffers become initializers named by their `state_dict` keys (a tied
     weight is stored once); constants (numbers, arrays, masks) become initializers; Python
     control flow is fixed at its traced path, as in any tracing exporter.
@@ -66,8 +70,8 @@ def export(
     clone, astype, softmax, log_softmax, sum, mean, amax, amin, logsumexp, std, matmul,
     linear, einsum, conv2d, reshape, permute, broadcast_to, sum_to, cat, pad, tril, triu,
     cumsum, where, masked_fill, getitem (basic indexing, and integer-array rows); and, as
-    whole layers, MaxPool1d/2d, AvgPool1d/2d and AdaptiveAvgPool2d. Any other op raises
-    `NotImplementedError` naming it.
+    whole layers, MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool2d, LeakyReLU, ELU and
+    Softplus. Any other op raises `NotImplementedError` naming it.
 
     Example:
         >>> import microgradnp as mg
@@ -96,8 +100,13 @@ def export(
     for name, t in zip(in_names, leaves, strict=True):
         b.dtypes[name] = t.dtype
     values = _Values(b, model, leaves, in_names)
-    for node in _order([o._node for o in outputs if o._node is not None]):
+    order = _order([o._node for o in outputs if o._node is not None])
+    for node in order:
         values.emit(node)
+    # a second trace on shuffled inputs: no constant may depend on the input's values
+    order2 = _order([o._node for o in _trace(model, shuffled(leaves)) if o._node is not None])
+    inputs = {id(t.data) for t in leaves}
+    check_constants(order, order2, inputs, {id(n) for n in order if _region(n) is not None})
 
     graph_outputs = []
     for t, name in zip(outputs, out_names, strict=True):
@@ -162,13 +171,19 @@ def _trace(model: Any, leaves: list[Tensor]) -> list[Tensor]:
     finally:
         for m, mode in zip(modules, modes, strict=True):
             m.training = mode
-    outs = [o for o in (out if isinstance(out, (tuple, list)) else [out]) if o is not None]
+    outs = [o for o in _flatten(out) if o is not None]
     if not outs or not all(isinstance(o, Tensor) for o in outs):
         raise TypeError(
-            "ONNX export: the model must return a Tensor or a tuple of Tensors, got "
+            "ONNX export: the model must return a Tensor or (nested) tuples of Tensors, got "
             f"{type(out).__name__}"
         )
     return outs
+
+
+def _flatten(out: Any) -> list:
+    if isinstance(out, (tuple, list)):
+        return [t for o in out for t in _flatten(o)]
+    return [out]
 
 
 def _dynamic_axes(spec: dict | None, names: list[str]) -> dict[str, dict[int, str]]:
@@ -194,7 +209,7 @@ def _value_info(helper: Any, name: str, t: Tensor, dyn: dict[int, str]) -> Any:
 
 # ---- the graph ----------------------------------------------------------------------------
 def _region(node: Node) -> Any:
-    """The pooling module this node was recorded in (exported whole), or None."""
+    """The module this node was recorded in if that is exported whole, else None."""
     return node.scope[-1] if node.scope and type(node.scope[-1]) in REGIONS else None
 
 
@@ -215,7 +230,7 @@ def _region_nodes(node: Node, module: Any) -> tuple[list[Node], list]:
 
 def _order(roots: list[Node]) -> list[Node]:
     """Nodes in an order where each comes after its operands (iterative depth-first);
-    a pooling call's inner nodes are skipped: only its last node appears."""
+    the inner nodes of a layer exported whole are skipped: only its last node appears."""
     order: list[Node] = []
     done: set[int] = set()
     stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(roots)]
@@ -246,6 +261,7 @@ class _Values:
         for t, name in zip(leaves, in_names, strict=True):
             self._bind(t, name)
             self._bind(t.data, name)
+            b.graph_inputs[id(t.data)] = name
         self.state: dict[int, tuple[str, Tensor]] = {}
         if hasattr(model, "named_parameters"):
             for key, t in list(model.named_parameters()) + list(model.named_buffers()):
@@ -286,14 +302,11 @@ class _Values:
             where = f" (recorded in {type(node.scope[-1]).__name__})" if node.scope else ""
             raise NotImplementedError(
                 f"ONNX export: no mapping for primitive {name!r}{where}; supported: "
-                f"{', '.join(sorted(OPS))}, and the pooling layers "
+                f"{', '.join(sorted(OPS))}, and the layers "
                 f"{', '.join(sorted(c.__name__ for c in REGIONS))}"
             )
         args = [self.resolve(p) for p in node.parents]
         shapes = [tuple(np.shape(p)) if not hasattr(p, "shape") else p.shape for p in node.parents]
-        index = node.params.get("index") if name == "getitem" else None
-        if index is not None and id(index) in self.names:
-            args.append(self.names[id(index)])  # token ids: the graph input
         out = build(self.b, node, args, shapes)
         self._bind(node, out)
 

@@ -215,16 +215,15 @@ def _where(b: Builder, node: Any, args: list, shapes: list) -> str:
 
 @register("masked_fill")
 def _masked_fill(b: Builder, node: Any, args: list, shapes: list) -> str:
-    x, mask, value = args[0], args[1], args[2] if len(args) > 2 else node.params["value"]
+    x, mask, value = args[0], b.operand(node.params["mask"]), node.params["value"]
     cond = b.value(mask, np.bool_)
     return b.op("Where", [cond, b.value(value, node.dtype), b.value(x, node.dtype)])
 
 
 @register("getitem")
 def _getitem(b: Builder, node: Any, args: list, shapes: list) -> str:
-    # `args[1]` is the index when the exporter found it to be a graph input
     x = b.value(args[0])
-    index = args[1] if len(args) > 1 else node.params["index"]
+    index = b.operand(node.params["index"])
     if isinstance(index, str) or (isinstance(index, np.ndarray) and index.dtype.kind in "iu"):
         # x[ints]: rows of x (an embedding lookup, positions, ...)
         idx = b.value(index, np.int64)
@@ -235,11 +234,18 @@ def _getitem(b: Builder, node: Any, args: list, shapes: list) -> str:
 
 def _basic_index(b: Builder, node: Any, x: str, items: tuple, shape: tuple) -> str:
     """x[ints, slices, None, ...] as Slice, then Squeeze (ints) and Unsqueeze (None)."""
+    for item in items:
+        if not (item is None or item is Ellipsis or isinstance(item, (int, np.integer, slice))):
+            raise NotImplementedError(
+                f"ONNX export: index item of type {type(item).__name__} has no mapping (advanced "
+                "indexing other than x[integer array] is not exported)"
+            )
     n_real = sum(1 for i in items if i is not None and i is not Ellipsis)
-    if sum(1 for i in items if i is Ellipsis) > 1 or n_real > len(shape):
+    ellipses = [k for k, i in enumerate(items) if i is Ellipsis]
+    if len(ellipses) > 1 or n_real > len(shape):
         raise NotImplementedError(f"ONNX export: unsupported index {items!r}")
-    if Ellipsis in items:
-        k = items.index(Ellipsis)
+    if ellipses:
+        k = ellipses[0]
         items = items[:k] + (slice(None),) * (len(shape) - n_real) + items[k + 1 :]
     items = items + (slice(None),) * (len(shape) - n_real)
     starts, ends, axes, steps, squeeze, unsqueeze = [], [], [], [], [], []
@@ -255,18 +261,13 @@ def _basic_index(b: Builder, node: Any, x: str, items: tuple, shape: tuple) -> s
             end = i + 1 if i != -1 else 2**62  # negative ints count from the (run-time) end
             starts.append(i), ends.append(end), axes.append(dim), steps.append(1)
             squeeze.append(dim)
-        elif isinstance(item, slice):
+        else:  # a slice
             start, stop, step = item.indices(shape[dim])
             if (start, stop, step) != (0, shape[dim], 1):
                 if step < 0 and stop < 0:
                     stop = -(2**62)  # through the first element
                 starts.append(start), ends.append(stop), axes.append(dim), steps.append(step)
             out_pos += 1
-        else:
-            raise NotImplementedError(
-                f"ONNX export: index {item!r} of type {type(item).__name__} (advanced indexing "
-                "other than x[integer array]) has no mapping"
-            )
         dim += 1
     y = x
     if axes:

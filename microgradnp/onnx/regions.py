@@ -1,10 +1,11 @@
-"""Layers exported whole: the ops recorded inside a pooling module become one ONNX node.
+"""Layers exported whole: the ops recorded inside some modules become one ONNX node.
 
 Max pooling records a gather whose indices were computed from the data (each window's
-maximum), and average pooling records padding, unfolding and sums; exported op by op, the
-first would hold only at the example input. So the ops recorded in the forward of these
-modules (found through `Node.scope`) are replaced by the ONNX pooling node that the
-module's attributes describe.
+maximum); LeakyReLU, ELU and Softplus record a `where` whose condition was computed from
+the data (x > 0); average pooling records padding, unfolding and sums. Exported op by op,
+the first ones would hold only at the example input. So the ops recorded in the forward of
+these modules (found through `Node.scope`) are replaced by the ONNX node that the module's
+attributes describe.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..nn import pooling
+from ..nn import activation, pooling
 from .builder import Builder
 
 Region = Callable[[Builder, Any, str, tuple], str]
@@ -76,7 +77,27 @@ def _adaptive_avg_pool(b: Builder, m: Any, x: str, shape: tuple) -> str:
     return _pool(b, "AveragePool", x, shape, 2, {"kernel_shape": k, "strides": k})
 
 
+def _leaky_relu(b: Builder, m: Any, x: str, shape: tuple) -> str:
+    return b.op("LeakyRelu", [x], alpha=float(m.negative_slope))
+
+
+def _elu(b: Builder, m: Any, x: str, shape: tuple) -> str:
+    return b.op("Elu", [x], alpha=float(m.alpha))
+
+
+def _softplus(b: Builder, m: Any, x: str, shape: tuple) -> str:
+    # log(1 + exp(beta x)) / beta, and x where beta x > threshold
+    dtype = b.dtypes[x]
+    bx = b.op("Mul", [x, b.const(m.beta, dtype)])
+    soft = b.op("Div", [b.op("Softplus", [bx]), b.const(m.beta, dtype)])
+    linear = b.op("Greater", [bx, b.const(m.threshold, dtype)], dtype=bool)
+    return b.op("Where", [linear, x, soft])
+
+
 REGIONS: dict[type, Region] = {
+    activation.LeakyReLU: _leaky_relu,
+    activation.ELU: _elu,
+    activation.Softplus: _softplus,
     pooling.MaxPool2d: _max_pool,
     pooling.MaxPool1d: _max_pool,
     pooling.AvgPool2d: _avg_pool,
