@@ -247,7 +247,8 @@ def _basic_index(b: Builder, node: Any, x: str, items: tuple, shape: tuple) -> s
     if ellipses:
         k = ellipses[0]
         items = items[:k] + (slice(None),) * (len(shape) - n_real) + items[k + 1 :]
-    items = items + (slice(None),) * (len(shape) - n_real)
+    else:
+        items = items + (slice(None),) * (len(shape) - n_real)
     starts, ends, axes, steps, squeeze, unsqueeze = [], [], [], [], [], []
     dim = 0  # axis of x
     out_pos = 0  # axis of the result, for Unsqueeze
