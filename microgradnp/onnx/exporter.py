@@ -56,8 +56,8 @@ def export(
             arguments); float inputs are traced through, integer inputs (token ids) are
             found where they are used as indices.
         f: the file to write (None: write nothing; the model is returned either way).
-        input_names, output_names: names of the graph's inputs and outputs (default
-            ``input``, ``input_1``, ... and ``output``, ``output_1``, ...).
+        input_names: names of the graph's inputs (default ``input``, ``input_1``, ...).
+        output_names: names of its outputs (default ``output``, ``output_1``, ...).
         dynamic_axes: ``{name: [axis, ...]}`` or ``{name: {axis: "symbol"}}``: axes whose
             size may change at run time (the batch axis; see docs/onnx.md for the limits).
         opset_version: the ONNX opset, at least 14.
