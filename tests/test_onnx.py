@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -230,6 +231,56 @@ def test_more_ops_and_layers(tmp_path):
 
     diff, _ = _roundtrip(Misc(), _rand(2, 6), tmp_path)
     assert diff < 1e-5
+
+
+def test_package_gpt(tmp_path):
+    """The GPT of `mg.models.gpt` (weight tying, causal attention, tanh-GELU)."""
+    gpt = pytest.importorskip("microgradnp.models.gpt")
+    mg.manual_seed(0)
+    config = gpt.GPTConfig(vocab_size=30, block_size=16, n_layer=2, n_head=2, n_embd=16)
+    model = gpt.GPT(config)
+    idx = np.random.default_rng(0).integers(0, 30, (2, 16))
+    axes = {"input": {0: "batch"}, "output": {0: "batch"}}
+    mg.onnx.export(model, mg.tensor(idx), tmp_path / "gpt.onnx", dynamic_axes=axes)
+    sess = _session(tmp_path / "gpt.onnx")
+    x = np.random.default_rng(1).integers(0, 30, (3, 16))
+    assert np.abs(sess.run(None, {"input": x})[0] - _expected(model, x)).max() < 1e-5
+
+
+def test_two_inputs_float64(tmp_path):
+    mg.manual_seed(0)
+
+    class Two(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(4, 3).double()
+
+        def forward(self, x, y):
+            return F.softmax(self.lin(x * y), dim=-1), self.lin(y[:, :1] + x).sum()
+
+    model = Two()
+    x, y = _rand(5, 4).astype(np.float64), _rand(5, 4, seed=1).astype(np.float64)
+    path = tmp_path / "two.onnx"
+    mg.onnx.export(model, (mg.tensor(x), mg.tensor(y)), path, ["x", "y"], ["p", "s"])
+    sess = _session(path)
+    got = sess.run(None, {"x": x, "y": y})
+    with mg.no_grad():
+        want = model(mg.tensor(x), mg.tensor(y))
+    assert got[0].dtype == np.float64 and got[1].shape == ()
+    for g, w in zip(got, want, strict=True):
+        assert np.abs(g - w.numpy()).max() < 1e-12
+
+
+def test_the_docs_page_runs(tmp_path, monkeypatch):
+    page = Path(__file__).resolve().parent.parent / "docs" / "onnx.md"
+    blocks = re.findall(r"(?ms)^```python\n(.*?)^```", page.read_text(encoding="utf-8"))
+    assert blocks
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/onnx.md", "exec"), namespace)
+    assert namespace["probs"].shape == (32, 3)
+    assert np.allclose(namespace["probs"].sum(axis=1), 1.0, atol=1e-6)
 
 
 # ---- errors -------------------------------------------------------------------------------

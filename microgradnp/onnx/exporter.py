@@ -215,7 +215,8 @@ def _region(node: Node) -> Any:
 
 def _region_nodes(node: Node, module: Any) -> tuple[list[Node], list]:
     """The nodes of one call of `module` ending at `node`, and their outside operands."""
-    inside, outside, stack = {id(node): node}, [], [node]
+    inside, stack = {id(node): node}, [node]
+    outside: list = []
     while stack:
         n = stack.pop()
         for p in n.parents:

@@ -260,14 +260,20 @@ def _basic_index(b: Builder, node: Any, x: str, items: tuple, shape: tuple) -> s
         if isinstance(item, (int, np.integer)):
             i = int(item)
             end = i + 1 if i != -1 else 2**62  # negative ints count from the (run-time) end
-            starts.append(i), ends.append(end), axes.append(dim), steps.append(1)
+            starts.append(i)
+            ends.append(end)
+            axes.append(dim)
+            steps.append(1)
             squeeze.append(dim)
         else:  # a slice
             start, stop, step = item.indices(shape[dim])
             if (start, stop, step) != (0, shape[dim], 1):
                 if step < 0 and stop < 0:
                     stop = -(2**62)  # through the first element
-                starts.append(start), ends.append(stop), axes.append(dim), steps.append(step)
+                starts.append(start)
+                ends.append(stop)
+                axes.append(dim)
+                steps.append(step)
             out_pos += 1
         dim += 1
     y = x
