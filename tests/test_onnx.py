@@ -310,6 +310,20 @@ def test_constant_computed_from_the_input_is_refused():
         mg.onnx.export(Sorted(), mg.randn(4, 6), None)
 
 
+def test_constant_sized_by_the_batch_is_refused_with_a_dynamic_batch():
+    class Offset(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(3, 3)
+
+        def forward(self, x):
+            return self.lin(x) + mg.tensor(np.ones((x.shape[0], 3), np.float32))
+
+    assert mg.onnx.export(Offset(), mg.randn(2, 3), None) is not None  # a fixed batch: fine
+    with pytest.raises(NotImplementedError, match=r"'add' .*shape \(2, 3\) sized by a dynamic"):
+        mg.onnx.export(Offset(), mg.randn(2, 3), None, dynamic_axes={"input": [0]})
+
+
 def test_bad_arguments():
     model = nn.Linear(3, 2)
     with pytest.raises(ValueError, match="opset_version must lie in"):

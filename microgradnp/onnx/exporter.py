@@ -43,9 +43,10 @@ def export(
 
     The model runs in eval mode (its modes are restored afterwards) with recording on;
     the recorded graph, from the outputs back to the inputs, becomes the ONNX graph. A
-    second run on the example input with its values shuffled must record the same ops and
-    constants: a constant computed from the input's values outside the graph (a mask from
-    a comparison, indices from an argmax) raises `NotImplementedError` naming the op.
+    second run on the example input with its values shuffled and its dynamic axes one
+    longer must record the same ops and constants: a constant computed from the input's
+    values outside the graph (a mask from a comparison, indices from an argmax) or sized by
+    a dynamic axis raises `NotImplementedError` naming the op.
     Parameters and buffers become initializers named by their `state_dict` keys (a tied
     weight is stored once); constants (numbers, arrays, masks) become initializers; Python
     control flow is fixed at its traced path, as in any tracing exporter.
@@ -103,8 +104,12 @@ def export(
     order = _order([o._node for o in outputs if o._node is not None])
     for node in order:
         values.emit(node)
-    # a second trace on shuffled inputs: no constant may depend on the input's values
-    order2 = _order([o._node for o in _trace(model, shuffled(leaves)) if o._node is not None])
+    # a second trace, values shuffled and dynamic axes longer: no constant may change
+    grow = [
+        sorted(a % t.ndim for a in axes.get(n, {})) for n, t in zip(in_names, leaves, strict=True)
+    ]
+    outputs2 = _trace(model, shuffled(leaves, grow))
+    order2 = _order([o._node for o in outputs2 if o._node is not None])
     inputs = {id(t.data) for t in leaves}
     check_constants(order, order2, inputs, {id(n) for n in order if _region(n) is not None})
 
