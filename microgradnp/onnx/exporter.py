@@ -108,7 +108,16 @@ def export(
     grow = [
         sorted(a % t.ndim for a in axes.get(n, {})) for n, t in zip(in_names, leaves, strict=True)
     ]
-    outputs2 = _trace(model, shuffled(leaves, grow))
+    second = shuffled(leaves, grow)
+    try:
+        outputs2 = _trace(model, second)
+    except Exception as e:
+        shapes = [t.shape for t in second]
+        raise ValueError(
+            "ONNX export: the check run (the example input with its values shuffled and its "
+            f"dynamic axes one longer, shapes {shapes}) failed, so the model does not accept "
+            f"those inputs: {type(e).__name__}: {e}"
+        ) from e
     order2 = _order([o._node for o in outputs2 if o._node is not None])
     inputs = {id(t.data) for t in leaves}
     check_constants(order, order2, inputs, {id(n) for n in order if _region(n) is not None})
