@@ -233,6 +233,37 @@ def test_more_ops_and_layers(tmp_path):
     assert diff < 1e-5
 
 
+def test_remaining_primitives_dynamic_batch(tmp_path):
+    mg.manual_seed(0)
+
+    class Rest(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(4, 6, 3, stride=2, padding=1, dilation=2, groups=2, bias=False)
+            self.conv1 = nn.Conv1d(2, 3, 3)
+
+        def forward(self, x):
+            c = self.conv(x)  # (n, 6, 3, 3)
+            f = c.reshape(c.shape[0], 6, 9)
+            e = mg.einsum("nij,nkj->nik", f, f).bmm(f)  # (n, 6, 9)
+            g = self.conv1(f[:, :2]).reshape(-1, 7).reshape(-1, 3, 7)  # the batch merged
+            z = f.unsqueeze(1).expand(f.shape[0], 2, 6, 9).sum(dim=1)
+            w = mg.ops.shape.sum_to(f, (1, 6, 1)) + mg.minimum(f.sin(), f.cos()) - (-f).amin()
+            v = (f.abs() + 1.0) ** f.sigmoid() + f.expm1() / 3.0 + f.clone().double().float()
+            return mg.cat([e, z + w, v, mg.triu(f, 1)], dim=2).sum(dim=(1, 2)) + g.sum(dim=(1, 2))
+
+    model = Rest()
+    axes = {"input": {0: "n"}, "output": {0: "n"}}
+    diff, sess = _roundtrip(model, _rand(2, 4, 7, 7), tmp_path, dynamic_axes=axes)
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "model.onnx")).graph.node}
+    assert {"Einsum", "Expand", "ReduceSum", "ReduceMin", "Pow", "Min", "Cast", "Trilu"} <= ops
+    x = _rand(3, 4, 7, 7, seed=5)  # another batch size
+    want = _expected(model, x)
+    scale = np.abs(want).max()
+    assert diff / scale < 1e-6
+    assert np.abs(sess.run(None, {"input": x})[0] - want).max() / scale < 1e-6
+
+
 def test_package_gpt(tmp_path):
     """The GPT of `mg.models.gpt` (weight tying, causal attention, tanh-GELU)."""
     gpt = pytest.importorskip("microgradnp.models.gpt")
