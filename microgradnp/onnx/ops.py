@@ -108,6 +108,22 @@ def _std(b: Builder, node: Any, args: list, shapes: list) -> str:
     return b.op("Sqrt", [b.op("Div", [ss, denom])])
 
 
+@register("layer_normalize")
+def _layer_normalize(b: Builder, node: Any, args: list, shapes: list) -> str:
+    # (x - mean(x)) / sqrt(var(x) + eps) over `axes`, biased variance (no affine part)
+    axes = sorted(a % len(node.shape) for a in node.params.get("axes", (-1,)))
+    eps = float(node.params.get("eps", 1e-5))
+    x = b.value(args[0], node.dtype)
+    trailing = axes == list(range(axes[0], len(node.shape)))
+    if b.opset >= 17 and trailing:
+        ones = b.const(np.ones(node.shape[axes[0] :], dtype=node.dtype))
+        return b.op("LayerNormalization", [x, ones], axis=axes[0], epsilon=eps)
+    centred = b.op("Sub", [x, b.reduce("ReduceMean", x, axes, True)])
+    var = b.reduce("ReduceMean", b.op("Mul", [centred, centred]), axes, True)
+    std = b.op("Sqrt", [b.op("Add", [var, b.const(eps, node.dtype)])])
+    return b.op("Div", [centred, std])
+
+
 # ---- linear algebra -----------------------------------------------------------------------
 @register("matmul")
 def _matmul(b: Builder, node: Any, args: list, shapes: list) -> str:
