@@ -98,34 +98,17 @@ def export(
     axes = _dynamic_axes(dynamic_axes, in_names + out_names)
 
     b = Builder(opset_version, dynamic=bool(axes))
-    b.used.update(in_names)
+    b.used.update(in_names + out_names)
     for name, t in zip(in_names, leaves, strict=True):
         b.dtypes[name] = t.dtype
     values = _Values(b, model, leaves, in_names)
     order = _order([o._node for o in outputs if o._node is not None])
     for node in order:
         values.emit(node)
-    # a second trace, values shuffled and dynamic axes longer: no constant may change
-    grow = [
-        sorted(a % t.ndim for a in axes.get(n, {})) for n, t in zip(in_names, leaves, strict=True)
-    ]
-    second = shuffled(leaves, grow)
-    try:
-        outputs2 = _trace(model, second)
-    except Exception as e:
-        shapes = [t.shape for t in second]
-        raise ValueError(
-            "ONNX export: the check run (the example input with its values shuffled and its "
-            f"dynamic axes one longer, shapes {shapes}) failed, so the model does not accept "
-            f"those inputs: {type(e).__name__}: {e}"
-        ) from e
-    order2 = _order([o._node for o in outputs2 if o._node is not None])
-    inputs = {id(t.data) for t in leaves}
-    check_constants(order, order2, inputs, {id(n) for n in order if _region(n) is not None})
+    _check_second_trace(model, leaves, [axes.get(n, {}) for n in in_names], order)
 
     graph_outputs = []
     for t, name in zip(outputs, out_names, strict=True):
-        b.used.add(name)
         b.nodes.append(helper.make_node("Identity", [values.resolve_tensor(t)], [name]))
         graph_outputs.append(_value_info(helper, name, t, axes.get(name, {})))
     graph_inputs = [
@@ -199,6 +182,25 @@ def _flatten(out: Any) -> list:
     if isinstance(out, (tuple, list)):
         return [t for o in out for t in _flatten(o)]
     return [out]
+
+
+def _check_second_trace(model: Any, leaves: list[Tensor], axes: list[dict], order: list) -> None:
+    """Trace again with the input's values shuffled and its dynamic axes one longer; the
+    ops and constants must be those of the first trace (see `check.py`)."""
+    grow = [sorted(a % t.ndim for a in ax) for t, ax in zip(leaves, axes, strict=True)]
+    second = shuffled(leaves, grow)
+    try:
+        outputs = _trace(model, second)
+    except Exception as e:
+        shapes = [t.shape for t in second]
+        raise ValueError(
+            "ONNX export: the check run (the example input with its values shuffled and its "
+            f"dynamic axes one longer, shapes {shapes}) failed, so the model does not accept "
+            f"those inputs: {type(e).__name__}: {e}"
+        ) from e
+    order2 = _order([o._node for o in outputs if o._node is not None])
+    inputs = {id(t.data) for t in leaves}
+    check_constants(order, order2, inputs, {id(n) for n in order if _region(n) is not None})
 
 
 def _dynamic_axes(spec: dict | None, names: list[str]) -> dict[str, dict[int, str]]:
