@@ -267,6 +267,8 @@ def test_remaining_primitives_dynamic_batch(tmp_path):
 
 def test_package_gpt(tmp_path):
     """The GPT of `mg.models.gpt` (weight tying, causal attention, tanh-GELU)."""
+    if "models" not in mg.__all__:
+        pytest.skip("this version of the package has no mg.models")
     gpt = pytest.importorskip("microgradnp.models.gpt")
     mg.manual_seed(0)
     config = gpt.GPTConfig(vocab_size=30, block_size=16, n_layer=2, n_head=2, n_embd=16)
