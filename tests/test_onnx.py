@@ -265,6 +265,20 @@ def test_remaining_primitives_dynamic_batch(tmp_path):
     assert np.abs(sess.run(None, {"input": x})[0] - want).max() / scale < 1e-6
 
 
+@pytest.mark.parametrize(
+    "kw",
+    [{"stride": 1}, {"stride": 2, "padding": 1, "output_padding": 1, "groups": 2, "dilation": 2}],
+)
+def test_conv_transpose2d_dynamic_batch(tmp_path, kw):
+    mg.manual_seed(0)
+    model = nn.ConvTranspose2d(4, 6, 3, **kw)
+    axes = {"input": [0], "output": [0]}
+    diff, sess = _roundtrip(model, _rand(2, 4, 5, 5), tmp_path, dynamic_axes=axes)
+    assert diff < 1e-5
+    x = _rand(3, 4, 5, 5, seed=1)
+    assert np.abs(sess.run(None, {"input": x})[0] - _expected(model, x)).max() < 1e-5
+
+
 def test_package_gpt(tmp_path):
     """The GPT of `mg.models.gpt` (weight tying, causal attention, tanh-GELU)."""
     if "models" not in mg.__all__:

@@ -69,11 +69,11 @@ def export(
     Supported primitives: add, sub, mul, div, neg, abs, exp, expm1, log, log1p, sqrt,
     pow_scalar, pow_tensor, maximum, minimum, clip, sin, cos, tanh, sigmoid, relu, erf,
     clone, astype, softmax, log_softmax, sum, mean, amax, amin, logsumexp, std,
-    layer_normalize, matmul, linear, einsum, conv2d, reshape, permute, broadcast_to, sum_to,
-    cat, pad, tril, triu, cumsum, where, masked_fill, getitem (basic indexing, and
-    integer-array rows); and, as whole layers, MaxPool1d/2d, AvgPool1d/2d,
-    AdaptiveAvgPool2d, LeakyReLU, ELU and Softplus. Any other op raises
-    `NotImplementedError` naming it.
+    layer_normalize, matmul, linear, einsum, conv2d, conv2d_input (ConvTranspose2d),
+    reshape, permute, broadcast_to, sum_to, cat, pad, tril, triu, cumsum, where,
+    masked_fill, getitem (basic indexing, and integer-array rows); and, as whole layers,
+    MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool2d, LeakyReLU, ELU and Softplus. Any other
+    op raises `NotImplementedError` naming it.
 
     Example:
         >>> import microgradnp as mg

@@ -163,6 +163,31 @@ def _conv2d(b: Builder, node: Any, args: list, shapes: list) -> str:
     )
 
 
+@register("conv2d_input")
+def _conv_transpose2d(b: Builder, node: Any, args: list, shapes: list) -> str:
+    # the gradient of conv2d with respect to its input: a transposed convolution
+    p = node.params
+    t, bottom, left, right = p["padding"]
+    k, size = shapes[1][2:], shapes[0][2:]
+    stride, dilation = list(p["stride"]), list(p["dilation"])
+    base = [
+        s * (n - 1) + (kk - 1) * d + 1 - lo - hi
+        for s, n, kk, d, lo, hi in zip(
+            stride, size, k, dilation, (t, left), (bottom, right), strict=True
+        )
+    ]
+    return b.op(
+        "ConvTranspose",
+        [b.value(args[0], node.dtype), b.value(args[1], node.dtype)],
+        kernel_shape=list(k),
+        strides=stride,
+        pads=[t, left, bottom, right],
+        dilations=dilation,
+        group=int(p["groups"]),
+        output_padding=[int(o) - bb for o, bb in zip(p["x_shape"][2:], base, strict=True)],
+    )
+
+
 # ---- shapes -------------------------------------------------------------------------------
 @register("reshape")
 def _reshape(b: Builder, node: Any, args: list, shapes: list) -> str:
