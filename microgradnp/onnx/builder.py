@@ -55,7 +55,7 @@ class Builder:
     def const(self, value: Any, dtype: Any = None) -> str:
         """A constant as an initializer (identical small constants are shared)."""
         arr = np.asarray(value, dtype=dtype)
-        if arr.dtype == np.float16 or arr.dtype.kind not in "fiub":
+        if arr.dtype.kind not in "fiub":
             raise TypeError(f"ONNX export: constants of dtype {arr.dtype} are not supported")
         key = None
         if arr.size <= 64:
