@@ -10,8 +10,20 @@ Example:
     [2.0, 4.0, 6.0]
 """
 
-from . import autograd, data, datasets, distributed, metrics, nn, ops, optim, plots, train, viz
-from . import onnx
+from . import (
+    autograd,
+    data,
+    datasets,
+    distributed,
+    metrics,
+    nn,
+    onnx,
+    ops,
+    optim,
+    plots,
+    train,
+    viz,
+)
 from .autograd import (
     detect_anomaly,
     enable_grad,
