@@ -380,6 +380,10 @@ class Tensor:
         """A copy in `other`'s dtype."""
         return _ops.astype(self, other.dtype)
 
+    def contiguous(self) -> Tensor:
+        """A tensor with its elements in row-major order (self when they already are)."""
+        return self if self.data.flags.c_contiguous else _ops.clone(self)
+
     def clone(self) -> Tensor:
         """A copy that stays in the graph (gradient passes through)."""
         return _ops.clone(self)

@@ -32,6 +32,7 @@ PUBLIC_MODULES = [
     "microgradnp.metrics",
     "microgradnp.train",
     "microgradnp.viz",
+    "microgradnp.onnx",
     "microgradnp.plots",
 ]
 # Modules whose docstrings are kept elsewhere (the engine); their names are still documented.
