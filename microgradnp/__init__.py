@@ -10,7 +10,7 @@ Example:
     [2.0, 4.0, 6.0]
 """
 
-from . import autograd, data, datasets, metrics, nn, optim, plots, train, viz
+from . import adversarial, autograd, data, datasets, explain, metrics, nn, optim, plots, train, viz
 from .autograd import (
     detect_anomaly,
     enable_grad,
