@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .explain import _upsample
 from .plots import _as_images, _figure, _rc, _save
 
 __all__ = [
@@ -38,30 +39,23 @@ def _images(images: Any, image_shape: tuple[int, int] | None = None) -> np.ndarr
     return _as_images(a, image_shape)
 
 
-def _overlay(ax: Any, image: np.ndarray, attribution: np.ndarray, alpha: float = 0.65) -> Any:
-    """The image in grey with the attribution on top: diverging colours when it has both
-    signs, a heat scale when it is non-negative; scaled to its own 99th percentile."""
-    ax.imshow(image, cmap="gray_r", interpolation="nearest")
-    signed = attribution.min() < 0
-    limit = np.percentile(np.abs(attribution), 99) or np.abs(attribution).max() or 1.0
-    if signed:
-        shown = ax.imshow(
-            attribution,
-            cmap="RdBu_r",
-            vmin=-limit,
-            vmax=limit,
-            alpha=alpha,
-            interpolation="nearest",
-        )
+def _overlay(ax: Any, image: np.ndarray, attribution: np.ndarray) -> Any:
+    """The attribution as a heatmap with the input's outline drawn over it: blue-white-red
+    centred at 0 when it has both signs, white-red when it is non-negative; the colour scale
+    ends at the map's 99th percentile of |value| so one pixel does not wash out the rest."""
+    limit = float(np.percentile(np.abs(attribution), 99)) or float(np.abs(attribution).max())
+    limit = limit or 1.0
+    if attribution.min() < 0:
+        shown = ax.imshow(attribution, cmap="RdBu_r", vmin=-limit, vmax=limit)
     else:
-        shown = ax.imshow(
-            np.ma.masked_less_equal(attribution, 0.02 * limit),
-            cmap="inferno",
-            vmin=0,
-            vmax=limit,
-            alpha=alpha,
-            interpolation="nearest",
-        )
+        shown = ax.imshow(attribution, cmap="Reds", vmin=0, vmax=limit)
+    span = image.max() - image.min()
+    if span > 0:
+        # contour a 4x bilinear upsampling so that small images get a smooth outline
+        fine = _upsample(image[None], (4 * image.shape[0], 4 * image.shape[1]))[0]
+        rows, cols = ((np.arange(4 * n) + 0.5) / 4 - 0.5 for n in image.shape)
+        level = image.min() + 0.45 * span
+        ax.contour(cols, rows, fine, levels=[level], colors="#212529", linewidths=1.3, alpha=0.8)
     ax.set_xticks([])
     ax.set_yticks([])
     return shown
@@ -95,13 +89,19 @@ def plot_attribution(
         axes = fig.subplots(1, 3)
         axes[0].imshow(img, cmap="gray_r", interpolation="nearest")
         axes[0].set_title("input")
+        limit = np.abs(attr).max() or 1.0
+        signed = attr.min() < 0
         shown = axes[1].imshow(
-            attr, cmap="RdBu_r" if attr.min() < 0 else "inferno", interpolation="nearest"
+            attr,
+            cmap="RdBu_r" if signed else "Reds",
+            vmin=-limit if signed else 0,
+            vmax=limit,
+            interpolation="nearest",
         )
         axes[1].set_title("attribution")
         fig.colorbar(shown, ax=axes[1], shrink=0.8)
         _overlay(axes[2], img, attr)
-        axes[2].set_title("overlay")
+        axes[2].set_title("attribution + input outline")
         for ax in axes[:2]:
             ax.set_xticks([])
             ax.set_yticks([])
@@ -115,7 +115,8 @@ def plot_attribution_grid(
     attributions: Mapping[str, Any],
     path: str | os.PathLike,
     labels: Sequence[Any] | None = None,
-    title: str | None = "Which pixels made the model pick its class",
+    title: str | None = "Which pixels made the model pick its class\n"
+    "red: for the class, blue: against (saliency, SmoothGrad: |gradient|); outline: the input",
     dpi: int = 120,
 ) -> Path:
     """One row per image: the input, then each method's map over it (one column per method).
