@@ -180,7 +180,9 @@ def main() -> None:
         title=f"Accuracy under attack ({len(X_test)} test digits)",
     )
     model = models["standard"]
-    picks = np.array([np.flatnonzero(y_test == c)[0] for c in range(0, 10, 1)])
+    with mg.no_grad():
+        right = model(mg.tensor(X_test)).numpy().argmax(1) == y_test
+    picks = np.array([np.flatnonzero((y_test == c) & right)[0] for c in range(10)])
     clean = X_test[picks]
     adv = adversarial.pgd(
         model, nn.CrossEntropyLoss(), clean, y_test[picks], 0.1, alpha=0.005, steps=50, seed=0

@@ -225,3 +225,20 @@ def test_bad_arguments_are_named() -> None:
         explain.occlusion(_mlp(), x, y, window=65)
     with pytest.raises(ValueError, match="signed must be"):
         explain.saliency(_mlp(), x, y, signed="abs")
+
+
+def test_pca_embedding_matches_scikit_learn(rng) -> None:
+    decomposition = pytest.importorskip("sklearn.decomposition")
+    features = rng.standard_normal((40, 6)) * np.arange(1, 7)
+    ours, used = mg.plots.embed_2d(features, method="pca")
+    theirs = decomposition.PCA(2).fit_transform(features)
+    assert used == "pca"
+    np.testing.assert_allclose(np.abs(ours), np.abs(theirs), atol=1e-10)
+
+
+def test_tsne_falls_back_to_pca_without_scikit_learn(rng, monkeypatch) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "sklearn.manifold", None)
+    features = rng.standard_normal((20, 4))
+    with pytest.warns(UserWarning, match="falling back to PCA"):
+        xy, used = mg.plots.embed_2d(features, method="tsne")
+    assert used == "pca" and xy.shape == (20, 2)
