@@ -5,6 +5,8 @@ Python floats and lists become the default dtype; NumPy arrays keep theirs.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 float16 = half = np.dtype(np.float16)
@@ -20,7 +22,7 @@ bool_ = np.dtype(np.bool_)
 _default = [float32]
 
 
-def set_default_dtype(dtype: object) -> None:
+def set_default_dtype(dtype: Any) -> None:
     """Set the dtype given to Python floats and float factories (float32 or float64)."""
     dt = np.dtype(dtype)
     if dt.kind != "f":

@@ -73,10 +73,11 @@ class _FunctionPrim:
     (create_graph), `fast` on arrays."""
 
     __slots__ = ("name", "cls", "shapes")
+    cls: Any
     uses_inputs = True  # ctx.save_for_backward decides what backward sees
     uses_out = False
 
-    def __init__(self, cls: type, shapes: tuple | None) -> None:
+    def __init__(self, cls: Any, shapes: tuple | None) -> None:
         self.cls = cls
         self.name = cls.__name__
         self.shapes = shapes  # the outputs' shapes when there are several, else None

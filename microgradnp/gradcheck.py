@@ -83,7 +83,7 @@ def gradcheck(
     )
     for i, a in zip(diff, analytic, strict=True):
         x = inputs[i]
-        a = np.zeros(x.shape) if a is None else a.data
+        a_arr = np.zeros(x.shape) if a is None else a.data
         flat = x.data.reshape(-1)  # a view: perturb in place, restore after
         for k in range(flat.size):
             orig = flat[k]
@@ -93,7 +93,7 @@ def gradcheck(
             minus = _value(fn, inputs, us)
             flat[k] = orig
             numeric = (plus - minus) / (2 * eps)
-            analytic_k = a.reshape(-1)[k]
+            analytic_k = a_arr.reshape(-1)[k]
             if not np.isclose(analytic_k, numeric, atol=atol, rtol=rtol):
                 if not raise_exception:
                     return False

@@ -73,11 +73,11 @@ def op_error(name: str, e: Exception, args: tuple, params: dict | None = None) -
     """A clear error for an op that failed in NumPy: the op, the arguments' shapes and dtypes,
     and NumPy's reason. The class is the builtin one (NumPy's ufunc error classes cannot be
     built from a message)."""
-    for kind in (IndexError, ValueError, TypeError):
-        if isinstance(e, kind):
+    kind: type[Exception] = RuntimeError
+    for k in (IndexError, ValueError, TypeError):
+        if isinstance(e, k):
+            kind = k
             break
-    else:
-        kind = RuntimeError
     return kind(f"{name}: {e} (arguments: {describe(args, params)})")
 
 

@@ -591,6 +591,24 @@ class Tensor:
     def neg(self) -> Tensor:
         return _ops.neg(self)
 
+    def add(self, other: Any, alpha: Any = 1.0) -> Tensor:
+        return _ops.add(self, other if alpha == 1.0 else _ops.mul(other, alpha))
+
+    def sub(self, other: Any, alpha: Any = 1.0) -> Tensor:
+        return _ops.sub(self, other if alpha == 1.0 else _ops.mul(other, alpha))
+
+    def mul(self, other: Any) -> Tensor:
+        return _ops.mul(self, other)
+
+    def div(self, other: Any) -> Tensor:
+        return _ops.div(self, other)
+
+    def amax(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+        return _ops.amax(self, axis=dim, keepdims=keepdim)
+
+    def amin(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+        return _ops.amin(self, axis=dim, keepdims=keepdim)
+
     def square(self) -> Tensor:
         return _ops.square(self)
 

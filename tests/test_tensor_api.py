@@ -179,3 +179,24 @@ def test_gradcheck_reports_input_element_and_values():
     assert mg.gradcheck(Wrong.apply, (x,), raise_exception=False) is False
     with pytest.raises(TypeError, match="float64"):
         mg.gradcheck(lambda t: t * 2, (mg.tensor([1.0], requires_grad=True),))
+
+
+def test_every_public_op_is_exported_and_returns_a_tensor_for_arrays():
+    a = np.array([[0.5, 1.5], [2.0, 0.25]])
+    unary = {"abs", "cos", "exp", "expm1", "log", "log1p", "neg", "relu", "sigmoid", "sign",
+             "sin", "sqrt", "square", "tanh", "sum", "mean", "std", "var", "logsumexp",
+             "amax", "amin", "argmax", "argmin", "flatten", "softmax", "log_softmax", "clone"}  # fmt: skip
+    for name in mg.ops.__all__:
+        assert getattr(mg, name) is getattr(mg.ops, name), name
+    for name in sorted(unary):
+        out = getattr(mg, name)(a)
+        assert isinstance(out, mg.Tensor), name
+    for name in ("add", "sub", "mul", "div", "maximum", "minimum", "matmul", "pow"):
+        assert isinstance(getattr(mg, name)(a, a), mg.Tensor), name
+
+
+def test_tensor_methods_cover_the_ops_torch_has_as_methods(torch):
+    missing = [
+        n for n in mg.ops.__all__ if hasattr(torch.Tensor, n) and not hasattr(mg.Tensor, n)
+    ]
+    assert missing == [], missing

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-import microgradnp as mg
-
+from ..creation import from_numpy
 from ..dtypes import get_default_dtype
+from ..ops import stack
+from ..tensor import Tensor
 
 __all__ = ["default_collate", "default_convert"]
 
@@ -27,16 +28,16 @@ def default_collate(batch: list[Any]) -> Any:
         ((2, 2), [1, 0])
     """
     elem = batch[0]
-    if isinstance(elem, mg.Tensor):
-        return mg.stack(batch)
+    if isinstance(elem, Tensor):
+        return stack(batch)
     if isinstance(elem, (np.ndarray, np.generic)):
-        return mg.from_numpy(np.stack([np.asarray(b) for b in batch]))
+        return from_numpy(np.stack([np.asarray(b) for b in batch]))
     if isinstance(elem, bool):
-        return mg.from_numpy(np.array(batch, dtype=np.bool_))
+        return from_numpy(np.array(batch, dtype=np.bool_))
     if isinstance(elem, int):
-        return mg.from_numpy(np.array(batch, dtype=np.int64))
+        return from_numpy(np.array(batch, dtype=np.int64))
     if isinstance(elem, float):
-        return mg.from_numpy(np.array(batch, dtype=get_default_dtype()))
+        return from_numpy(np.array(batch, dtype=get_default_dtype()))
     if isinstance(elem, (str, bytes)):
         return list(batch)
     if isinstance(elem, Mapping):
@@ -63,7 +64,7 @@ def default_convert(data: Any) -> Any:
         ('Tensor', (2,), 3)
     """
     if isinstance(data, np.ndarray) and data.dtype.kind in "biuf":
-        return mg.from_numpy(data)
+        return from_numpy(data)
     if isinstance(data, Mapping):
         return {key: default_convert(value) for key, value in data.items()}
     if isinstance(data, tuple) and hasattr(data, "_fields"):

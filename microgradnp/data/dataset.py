@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-import microgradnp as mg
-
+from ..creation import from_numpy
 from ..random import default_generator
+from ..tensor import Tensor
 
 __all__ = ["Dataset", "Subset", "TensorDataset", "random_split"]
 
@@ -71,7 +71,7 @@ class TensorDataset(Dataset):
         if not tensors:
             raise ValueError("TensorDataset needs at least one tensor")
         tensors = tuple(
-            t if isinstance(t, (mg.Tensor, np.ndarray)) else np.asarray(t) for t in tensors
+            t if isinstance(t, (Tensor, np.ndarray)) else np.asarray(t) for t in tensors
         )
         sizes = [_first_dim(t) for t in tensors]
         if len(set(sizes)) != 1:
@@ -92,10 +92,10 @@ class TensorDataset(Dataset):
         # NOTE: fancy indexing copies, so sharing the result with from_numpy is safe.
         batch = []
         for t in self.tensors:
-            if isinstance(t, mg.Tensor) and t.requires_grad:
+            if isinstance(t, Tensor) and t.requires_grad:
                 batch.append(t[indices])  # keep the graph, as torch.stack would
             else:
-                batch.append(mg.from_numpy(np.asarray(t)[indices]))
+                batch.append(from_numpy(np.asarray(t)[indices]))
         return batch
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-import microgradnp as mg
-
+from ..creation import from_numpy
 from ..dtypes import get_default_dtype
+from ..tensor import Tensor
 
 __all__ = ["StandardScaler", "one_hot"]
 
@@ -107,7 +107,7 @@ class StandardScaler:
     def _wrap(out: np.ndarray, X: Any, data: np.ndarray) -> Any:
         dtype = data.dtype if data.dtype.kind == "f" else np.dtype(np.float64)
         out = out.astype(dtype, copy=False)
-        return mg.from_numpy(out) if isinstance(X, mg.Tensor) else out
+        return from_numpy(out) if isinstance(X, Tensor) else out
 
 
 def one_hot(labels: Any, num_classes: int | None = None, dtype: Any = None) -> Any:
@@ -115,7 +115,7 @@ def one_hot(labels: Any, num_classes: int | None = None, dtype: Any = None) -> A
 
     This is the data-preparation helper (targets for `MSELoss`/`BCELoss`, plots); it returns
     the default float dtype unless `dtype` is given, and an mg tensor only when given one.
-    `mg.one_hot` is the differentiable-graph op on tensors, which returns int64 like PyTorch.
+    `one_hot` is the differentiable-graph op on tensors, which returns int64 like PyTorch.
 
     Args:
         labels: integer labels in `[0, num_classes)` (array, list or tensor).
@@ -146,4 +146,4 @@ def one_hot(labels: Any, num_classes: int | None = None, dtype: Any = None) -> A
     dtype = get_default_dtype() if dtype is None else dtype
     out = np.zeros(values.shape + (num_classes,), dtype=dtype)
     np.put_along_axis(out, values[..., None], 1, axis=-1)
-    return mg.from_numpy(out) if isinstance(labels, mg.Tensor) else out
+    return from_numpy(out) if isinstance(labels, Tensor) else out

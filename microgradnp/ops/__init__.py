@@ -1,144 +1,33 @@
-"""Every differentiable op, as functions on tensors (or plain ndarrays)."""
+"""Every differentiable op, as functions on tensors.
+
+Each file lists its public ops in `__all__`; this package re-exports them, and `mg.*`
+re-exports this package's `__all__`: one list, in the file where the op is defined. The
+names imported explicitly below are internal helpers (in-place machinery, broadcasting,
+the fused cross-entropy) that the rest of the package uses.
+"""
 
 import sys
 
 from .. import tensor as _tensor
-from .elementwise import (
-    abs,
-    add,
-    astype,
-    clamp,
-    clip,
-    clone,
-    cos,
-    div,
-    exp,
-    expm1,
-    log,
-    log1p,
-    maximum,
-    minimum,
-    mul,
-    neg,
-    pow,
-    pow_scalar,
-    pow_tensor,
-    relu,
-    sigmoid,
-    sign,
-    sin,
-    sqrt,
-    square,
-    sub,
-    tanh,
-    where,
-)
+from . import elementwise as _elementwise
+from . import linalg as _linalg
+from . import reduce as _reduce
+from . import shape as _shape
+from . import softmax as _softmax
+from .elementwise import *  # noqa: F403
+from .elementwise import astype, pow_scalar, pow_tensor
 from .inplace import inplace, setitem_
-from .linalg import linear, matmul
-from .reduce import (
-    argmax,
-    argmin,
-    dim_args,
-    logsumexp,
-    max,
-    mean,
-    min,
-    std,
-    sum,
-    var,
-)
-from .shape import (
-    broadcast_to,
-    cat,
-    concatenate,
-    expand,
-    expand_as,
-    flatten,
-    gather,
-    getitem,
-    index_add,
-    index_put,
-    pad,
-    permute,
-    reshape,
-    split,
-    squeeze,
-    stack,
-    sum_to,
-    transpose,
-    unsqueeze,
-    view,
-)
-from .softmax import log_softmax, one_hot, softmax, softmax_cross_entropy
+from .linalg import *  # noqa: F403
+from .reduce import *  # noqa: F403
+from .reduce import dim_args
+from .shape import *  # noqa: F403
+from .shape import expand_as, getitem, index_add, index_put, normalize_index, sum_to, view
+from .softmax import *  # noqa: F403
+from .softmax import softmax_cross_entropy
 
-__all__ = [
-    "abs",
-    "add",
-    "argmax",
-    "argmin",
-    "astype",
-    "broadcast_to",
-    "cat",
-    "clamp",
-    "clip",
-    "clone",
-    "concatenate",
-    "cos",
-    "dim_args",
-    "div",
-    "exp",
-    "expand",
-    "expand_as",
-    "expm1",
-    "flatten",
-    "gather",
-    "getitem",
-    "index_add",
-    "index_put",
-    "inplace",
-    "linear",
-    "log",
-    "log1p",
-    "log_softmax",
-    "logsumexp",
-    "matmul",
-    "max",
-    "maximum",
-    "mean",
-    "min",
-    "minimum",
-    "mul",
-    "neg",
-    "one_hot",
-    "pad",
-    "permute",
-    "pow",
-    "pow_scalar",
-    "pow_tensor",
-    "relu",
-    "reshape",
-    "setitem_",
-    "sigmoid",
-    "sign",
-    "sin",
-    "softmax",
-    "softmax_cross_entropy",
-    "split",
-    "sqrt",
-    "square",
-    "squeeze",
-    "stack",
-    "std",
-    "sub",
-    "sum",
-    "sum_to",
-    "tanh",
-    "transpose",
-    "unsqueeze",
-    "var",
-    "view",
-    "where",
-]
+__all__ = (
+    _elementwise.__all__ + _linalg.__all__ + _reduce.__all__ + _shape.__all__ + _softmax.__all__
+)
 
 # The one edge from Tensor back to its ops (see tensor.py): its methods call these.
 _tensor._ops = sys.modules[__name__]

@@ -14,6 +14,35 @@ import numpy as np
 from ..primitive import primitive, raw
 from ..tensor import Tensor
 
+# The public ops of this file: `mg.*` and `microgradnp.ops` export exactly these.
+__all__ = [
+    "abs",
+    "add",
+    "clamp",
+    "clip",
+    "clone",
+    "cos",
+    "div",
+    "exp",
+    "expm1",
+    "log",
+    "log1p",
+    "maximum",
+    "minimum",
+    "mul",
+    "neg",
+    "pow",
+    "relu",
+    "sigmoid",
+    "sign",
+    "sin",
+    "sqrt",
+    "square",
+    "sub",
+    "tanh",
+    "where",
+]
+
 
 def _mask(cond: np.ndarray, like: Any) -> np.ndarray:
     """A 0/1 mask in the gradient's dtype (so float32 stays float32)."""

@@ -12,6 +12,9 @@ import numpy as np
 from ..primitive import primitive, raw
 from .shape import _permute, _reshape, sum_to
 
+# The public ops of this file: `mg.*` and `microgradnp.ops` export exactly these.
+__all__ = ["linear", "matmul"]
+
 
 def _swap_last(a: Any) -> Any:
     nd = raw(a).ndim

@@ -16,6 +16,22 @@ from ..tensor import Tensor
 from .elementwise import exp, maximum, minimum, sqrt
 from .shape import _broadcast_to, _reshape
 
+# The public ops of this file: `mg.*` and `microgradnp.ops` export exactly these.
+__all__ = [
+    "amax",
+    "amin",
+    "argmax",
+    "argmin",
+    "logsumexp",
+    "max",
+    "mean",
+    "min",
+    "std",
+    "sum",
+    "var",
+]
+
+
 _MinMax = namedtuple("_MinMax", ["values", "indices"])
 
 

@@ -14,6 +14,24 @@ import numpy as np
 from ..primitive import primitive, raw
 from ..tensor import Tensor
 
+# The public ops of this file: `mg.*` and `microgradnp.ops` export exactly these.
+__all__ = [
+    "broadcast_to",
+    "cat",
+    "concatenate",
+    "expand",
+    "flatten",
+    "gather",
+    "pad",
+    "permute",
+    "reshape",
+    "split",
+    "squeeze",
+    "stack",
+    "transpose",
+    "unsqueeze",
+]
+
 
 def _shape_arg(shape: tuple) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):

@@ -15,6 +15,9 @@ from ..tensor import Tensor
 from .reduce import _sum
 from .shape import _reshape
 
+# The public ops of this file: `mg.*` and `microgradnp.ops` export exactly these.
+__all__ = ["log_softmax", "one_hot", "softmax"]
+
 
 @primitive
 def _softmax(x, axis=-1):

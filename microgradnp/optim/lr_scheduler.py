@@ -389,7 +389,9 @@ class OneCycleLR(LRScheduler):
         self.anneal_strategy = anneal_strategy
         up = float(pct_start * self.total_steps) - 1
         # Each phase: (last step, start lr key, end lr key, start momentum, end momentum).
-        self.phases = [[up, "initial_lr", "max_lr", "max_momentum", "base_momentum"]]
+        self.phases: list[list[Any]] = [
+            [up, "initial_lr", "max_lr", "max_momentum", "base_momentum"]
+        ]
         if three_phase:
             self.phases += [
                 [

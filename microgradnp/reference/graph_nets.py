@@ -14,8 +14,11 @@ from typing import Any
 
 import numpy as np
 
-import microgradnp as mg
-from microgradnp.reference.sigmoid_net import PARAM_NAMES, LossKind, Reduction, check_inputs
+from .. import nn
+from ..creation import tensor
+from ..dtypes import get_default_dtype, set_default_dtype
+from ..ops import log, log_softmax, sigmoid
+from .sigmoid_net import PARAM_NAMES, LossKind, Reduction, check_inputs
 
 # Where each parameter sits in nn.Sequential(Linear(I, H), Sigmoid(), Linear(H, O), ...).
 SEQUENTIAL_NAMES = {"W1": "0.weight", "b1": "0.bias", "W2": "2.weight", "b2": "2.bias"}
@@ -23,7 +26,7 @@ SEQUENTIAL_NAMES = {"W1": "0.weight", "b1": "0.bias", "W2": "2.weight", "b2": "2
 
 def to_tensors(params: Mapping[str, np.ndarray], requires_grad: bool = True) -> dict[str, Any]:
     """Copy a NumPy parameter dict into leaf Tensors (dtype kept), ready for ``backward()``."""
-    return {k: mg.tensor(np.asarray(params[k]), requires_grad=requires_grad) for k in PARAM_NAMES}
+    return {k: tensor(np.asarray(params[k]), requires_grad=requires_grad) for k in PARAM_NAMES}
 
 
 def _scale(reduction: str, n: int) -> float:
@@ -34,8 +37,8 @@ def _scale(reduction: str, n: int) -> float:
 
 def sigmoid_net_forward(params: Mapping[str, Any], X: Any) -> Any:
     """Network 1 from raw ops: ``sigmoid(sigmoid(X @ W1.T + b1) @ W2.T + b2)``, shape (N, O)."""
-    A1 = mg.sigmoid(X @ params["W1"].T + params["b1"])
-    return mg.sigmoid(A1 @ params["W2"].T + params["b2"])
+    A1 = sigmoid(X @ params["W1"].T + params["b1"])
+    return sigmoid(A1 @ params["W2"].T + params["b2"])
 
 
 def sigmoid_net_loss(
@@ -49,14 +52,14 @@ def sigmoid_net_loss(
     Example:
         >>> p = to_tensors({"W1": np.zeros((1, 1)), "b1": np.zeros(1),
         ...                 "W2": np.zeros((1, 1)), "b2": np.zeros(1)})
-        >>> X, Y = mg.tensor(np.ones((1, 1))), mg.tensor(np.ones((1, 1)))
+        >>> X, Y = tensor(np.ones((1, 1))), tensor(np.ones((1, 1)))
         >>> round(sigmoid_net_loss(p, X, Y).item(), 6)
         0.693147
     """
     A2 = sigmoid_net_forward(params, X)
     s = _scale(reduction, A2.numel())
     if kind == "bce":
-        return -(Y * mg.log(A2) + (1.0 - Y) * mg.log(1.0 - A2)).sum() * s
+        return -(Y * log(A2) + (1.0 - Y) * log(1.0 - A2)).sum() * s
     if kind == "mse":
         return ((A2 - Y) ** 2).sum() * s
     raise ValueError(f"kind must be 'bce' or 'mse', got {kind!r}")
@@ -64,7 +67,7 @@ def sigmoid_net_loss(
 
 def softmax_net_logits(params: Mapping[str, Any], X: Any) -> Any:
     """Network 2 from raw ops, up to the logits ``Z2`` (N, O)."""
-    A1 = mg.sigmoid(X @ params["W1"].T + params["b1"])
+    A1 = sigmoid(X @ params["W1"].T + params["b1"])
     return A1 @ params["W2"].T + params["b2"]
 
 
@@ -76,22 +79,21 @@ def softmax_net_loss(
     ``T`` holds class probabilities (one-hot rows for class indices), shape (N, O).
     """
     Z2 = softmax_net_logits(params, X)
-    return -(T * mg.log_softmax(Z2, dim=1)).sum() * _scale(reduction, Z2.shape[0])
+    return -(T * log_softmax(Z2, dim=1)).sum() * _scale(reduction, Z2.shape[0])
 
 
 def _sequential(params: Mapping[str, np.ndarray], output_sigmoid: bool) -> Any:
-    import microgradnp.nn as nn  # the layers; imported here so the raw-op builds do not need it
 
     check_inputs(params, np.zeros((1, np.shape(params["W1"])[1])))
     (n_hidden, n_in), n_out = np.shape(params["W1"]), np.shape(params["W2"])[0]
     dtype = np.asarray(params["W1"]).dtype
-    previous = mg.get_default_dtype()
-    mg.set_default_dtype(dtype)  # so the layers are created in the parameters' dtype
+    previous = get_default_dtype()
+    set_default_dtype(dtype)  # so the layers are created in the parameters' dtype
     try:
         layers = [nn.Linear(n_in, n_hidden), nn.Sigmoid(), nn.Linear(n_hidden, n_out)]
         model = nn.Sequential(*layers, nn.Sigmoid()) if output_sigmoid else nn.Sequential(*layers)
     finally:
-        mg.set_default_dtype(previous)
+        set_default_dtype(previous)
     model.load_state_dict({SEQUENTIAL_NAMES[k]: np.array(params[k]) for k in PARAM_NAMES})
     got = {name: p.dtype for name, p in model.named_parameters()}
     if any(np.dtype(d) != dtype for d in got.values()):
@@ -107,5 +109,5 @@ def sigmoid_net_sequential(params: Mapping[str, np.ndarray]) -> Any:
 
 def softmax_net_sequential(params: Mapping[str, np.ndarray]) -> Any:
     """Network 2 up to its logits, ``Sequential(Linear(I, H), Sigmoid(), Linear(H, O))``;
-    pair it with ``mg.nn.CrossEntropyLoss``, which applies the (log-)softmax itself."""
+    pair it with ``nn.CrossEntropyLoss``, which applies the (log-)softmax itself."""
     return _sequential(params, output_sigmoid=False)

@@ -43,7 +43,7 @@ from typing import Literal
 
 import numpy as np
 
-from microgradnp.reference.sigmoid_net import (
+from .sigmoid_net import (
     PARAM_NAMES,
     Cache,
     Params,

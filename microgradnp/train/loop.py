@@ -4,7 +4,7 @@ validation in `eval()` mode under `mg.no_grad()`, schedulers and callbacks."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Sized
 from typing import Any, TextIO
 
 import numpy as np
@@ -171,7 +171,8 @@ def fit(
         lr = float(optimizer.param_groups[0]["lr"])
         model.train()
         running = _EpochLog(metric_fns)
-        bar.start(epoch, len(train_loader) if hasattr(train_loader, "__len__") else None)
+        n_batches = len(train_loader) if isinstance(train_loader, Sized) else None
+        bar.start(epoch, n_batches)
         for batch in train_loader:
             inputs, targets = _split_batch(batch)
             outputs = model(inputs)
