@@ -238,13 +238,16 @@ def occlusion(
         ),
         -1,
     ).reshape(-1, len(win))
-    total = np.zeros(xs.shape, np.float64)
-    count = np.zeros(space, np.float64)
+    total: np.ndarray = np.zeros(xs.shape, np.float64)
+    count: np.ndarray = np.zeros(space, np.float64)
     with frozen_eval(model), no_grad():
         score = target_score(model, as_targets(target, len(xs)))
         clean = score(Tensor(xs)).data
         for start in starts:
-            where = (Ellipsis, *(slice(a, a + w) for a, w in zip(start, win, strict=True)))
+            where: tuple[Any, ...] = (
+                Ellipsis,
+                *(slice(a, a + w) for a, w in zip(start, win, strict=True)),
+            )
             occluded = xs.copy()
             occluded[where] = baseline
             drop = clean - score(Tensor(occluded)).data
@@ -308,6 +311,7 @@ def grad_cam(model: Module, layer: Module, x: Any, target: Any) -> np.ndarray:
             (g,) = grad(score.sum(), [captured[0]])
     finally:
         handle.remove()
+    assert g is not None
     acts, grads = captured[0].data, g.data
     if acts.ndim < 3:
         raise ValueError(
