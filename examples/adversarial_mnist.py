@@ -51,14 +51,14 @@ def load(kind: str, n_test: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
 def build(kind: str) -> nn.Module:
     if kind == "cnn":
         return nn.Sequential(
-            nn.Conv2d(1, 8, 5, padding=2),
+            nn.Conv2d(1, 8, 3, padding=1),
             nn.ReLU(),
             nn.MaxPool2d(2),
-            nn.Conv2d(8, 16, 5),
+            nn.Conv2d(8, 16, 3, padding=1),
             nn.ReLU(),
             nn.MaxPool2d(2),
             nn.Flatten(),
-            nn.Linear(16 * 5 * 5, 64),
+            nn.Linear(16 * 7 * 7, 64),
             nn.ReLU(),
             nn.Linear(64, 10),
         )
@@ -148,7 +148,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("adversarial_output"))
     parser.add_argument("--model", choices=["auto", "cnn", "mlp"], default="auto")
     parser.add_argument("--epochs", type=int, default=None, help="default: 3 (cnn), 30 (mlp)")
-    parser.add_argument("--n-test", type=int, default=500)
+    parser.add_argument("--n-test", type=int, default=300)
+    parser.add_argument("--n-train", type=int, default=3000)
     args = parser.parse_args()
     started = time.perf_counter()
     kind = args.model
@@ -156,6 +157,7 @@ def main() -> None:
         kind = "cnn" if hasattr(nn, "Conv2d") and hasattr(mg.datasets, "load_mnist_5k") else "mlp"
     epochs = args.epochs or (3 if kind == "cnn" else 30)
     X, y, X_test, y_test = load(kind, args.n_test)
+    X, y = X[: args.n_train], y[: args.n_train]
     print(f"{kind} on {len(X)} training and {len(X_test)} test images, {epochs} epochs each")
 
     models = {}

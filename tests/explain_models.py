@@ -30,9 +30,11 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
     return (X / 16).astype(np.float32), y
 
 
-def _train(model: nn.Module, steps: int = 40) -> nn.Module:
+def _train(model: nn.Module, steps: int = 40, images: bool = False) -> nn.Module:
     X, y = digits()
     X, y = X[:600], y[:600]
+    if images:
+        X = X.reshape(-1, 1, 8, 8)
     opt = mg.optim.Adam(model.parameters(), lr=0.01)
     loss_fn = nn.CrossEntropyLoss()
     with mg.enable_grad():
@@ -61,6 +63,23 @@ def mlp_with_maps() -> nn.Module:
     return _train(model)
 
 
+@functools.cache
+def cnn() -> nn.Module:
+    """A small CNN on the digits as (N, 1, 8, 8): two 3x3 convolutions, 2x2 max pooling
+    (index 4, 4x4 maps) and a linear layer, trained briefly."""
+    mg.manual_seed(2)
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(6, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(8 * 4 * 4, 10),
+    )
+    return _train(model, steps=30, images=True)
+
+
 def torch_twin(model: nn.Module, torch: Any) -> Any:
     """The same Sequential in PyTorch, weights loaded by state_dict key."""
     tnn = torch.nn
@@ -74,6 +93,12 @@ def torch_twin(model: nn.Module, torch: Any) -> Any:
             layers.append(tnn.Flatten())
         elif isinstance(m, Unflatten):
             layers.append(tnn.Unflatten(1, (m.channels, -1)))
+        elif type(m).__name__ == "Conv2d":
+            layers.append(
+                tnn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding)
+            )
+        elif type(m).__name__ == "MaxPool2d":
+            layers.append(tnn.MaxPool2d(m.kernel_size, m.stride))
         else:
             raise TypeError(f"no twin for {type(m).__name__}")
     twin = tnn.Sequential(*layers)

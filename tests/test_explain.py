@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from explain_models import Unflatten, digits, mlp, mlp_with_maps, torch_twin
+from explain_models import Unflatten, cnn, digits, mlp, mlp_with_maps, torch_twin
 
 import microgradnp as mg
 from microgradnp import explain, nn
@@ -242,3 +242,44 @@ def test_tsne_falls_back_to_pca_without_scikit_learn(rng, monkeypatch) -> None:
     with pytest.warns(UserWarning, match="falling back to PCA"):
         xy, used = mg.plots.embed_2d(features, method="tsne")
     assert used == "pca" and xy.shape == (20, 2)
+
+
+def _needs_conv() -> None:
+    if not hasattr(nn, "Conv2d"):
+        pytest.skip("needs nn.Conv2d")
+
+
+def _torch_grad_cam_2d(model, layer_index, images, y, torch):
+    twin = torch_twin(model, torch)
+    acts = []
+    handle = twin[layer_index].register_forward_hook(lambda m, i, o: acts.append(o))
+    logits = twin(torch.tensor(images))
+    handle.remove()
+    (g,) = torch.autograd.grad(logits[torch.arange(len(y)), torch.tensor(y)].sum(), acts[0])
+    cam = torch.relu((g.mean(dim=(2, 3), keepdim=True) * acts[0]).sum(dim=1, keepdim=True))
+    size = images.shape[2:]
+    up = torch.nn.functional.interpolate(cam, size=size, mode="bilinear", align_corners=False)
+    return up[:, 0].detach().numpy()
+
+
+@pytest.mark.parametrize("layer_index", [3, 4])
+def test_cnn_grad_cam_and_saliency_match_torch(torch, layer_index) -> None:
+    _needs_conv()
+    x, y = _batch()
+    images = x.reshape(-1, 1, 8, 8)
+    model = cnn()
+    ours = explain.grad_cam(model, model[layer_index], images, y)
+    expected = _torch_grad_cam_2d(model, layer_index, images, y, torch)
+    assert ours.shape == (12, 8, 8) and expected.max() > 0.1
+    np.testing.assert_allclose(ours, expected, atol=1e-5)
+    xt = torch.tensor(images, requires_grad=True)
+    logits = torch_twin(model, torch)(xt)
+    (g,) = torch.autograd.grad(logits[torch.arange(12), torch.tensor(y)].sum(), xt)
+    np.testing.assert_allclose(explain.saliency(model, images, y, True), g.numpy(), atol=1e-6)
+
+
+def test_cnn_integrated_gradients_completeness() -> None:
+    _needs_conv()
+    x, y = _batch()
+    _, error = explain.integrated_gradients(cnn(), x.reshape(-1, 1, 8, 8), y, steps=50)
+    assert error.max() < 0.01, error.max()
