@@ -1,7 +1,7 @@
 """Adversarial training: a standard and a PGD-trained network under FGSM and PGD attacks.
 
-Trains two copies of the same network, one on clean images and one on PGD adversarial
-examples (Madry et al., 2018: eps 0.1 in L-infinity, 5 steps), then measures the accuracy of
+Trains a network on clean images, then a copy of it further on PGD adversarial examples only
+(Madry et al., 2018: eps 0.1 in L-infinity, 3 steps of 2.5 eps / 3), then measures the accuracy of
 each on a held-out set: clean, and under FGSM, PGD-10 and PGD-50 (`microgradnp.adversarial`,
 step 2.5 eps / steps, random start) at eps in {0.05, 0.1, 0.2} on pixels in [0, 1]. As a
 sanity check of the attacks, the script asserts that accuracy falls monotonically with eps and
@@ -30,7 +30,7 @@ import microgradnp as mg
 from microgradnp import adversarial, nn, plots
 
 EPS = (0.05, 0.1, 0.2)
-TRAIN_EPS, TRAIN_STEPS = 0.1, 5
+TRAIN_EPS, TRAIN_STEPS = 0.1, 3
 
 
 def load(kind: str, n_test: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -148,7 +148,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("adversarial_output"))
     parser.add_argument("--model", choices=["auto", "cnn", "mlp"], default="auto")
     parser.add_argument("--epochs", type=int, default=None, help="default: 3 (cnn), 30 (mlp)")
-    parser.add_argument("--n-test", type=int, default=300)
+    parser.add_argument("--robust-epochs", type=int, default=None, help="default: 2 / 20")
+    parser.add_argument("--n-test", type=int, default=200)
     parser.add_argument("--n-train", type=int, default=3000)
     args = parser.parse_args()
     started = time.perf_counter()
@@ -156,16 +157,24 @@ def main() -> None:
     if kind == "auto":
         kind = "cnn" if hasattr(nn, "Conv2d") and hasattr(mg.datasets, "load_mnist_5k") else "mlp"
     epochs = args.epochs or (3 if kind == "cnn" else 30)
+    args.robust_epochs = args.robust_epochs or (2 if kind == "cnn" else 20)
     X, y, X_test, y_test = load(kind, args.n_test)
     X, y = X[: args.n_train], y[: args.n_train]
     print(f"{kind} on {len(X)} training and {len(X_test)} test images, {epochs} epochs each")
 
-    models = {}
-    for name, robust in (("standard", False), ("PGD-trained", True)):
-        mg.manual_seed(0)
-        tick = time.perf_counter()
-        models[name] = train(build(kind), X, y, epochs, robust)
-        print(f"trained {name} in {time.perf_counter() - tick:.0f} s")
+    tick = time.perf_counter()
+    mg.manual_seed(0)
+    standard = train(build(kind), X, y, epochs, robust=False)
+    print(f"trained the standard model in {time.perf_counter() - tick:.0f} s")
+    tick = time.perf_counter()
+    robust = build(kind)
+    robust.load_state_dict(standard.state_dict())
+    robust = train(robust.train(), X, y, args.robust_epochs, robust=True, seed=1)
+    print(
+        f"trained the PGD model {args.robust_epochs} more epochs "
+        f"in {time.perf_counter() - tick:.0f} s"
+    )
+    models = {"standard": standard, "PGD-trained": robust}
 
     tick = time.perf_counter()
     results = evaluate(models, X_test, y_test)
