@@ -290,10 +290,16 @@ def save(res: dict, out: Path = RESULTS_DIR, *, with_plot: bool = True) -> list[
 GAPS_MD = HERE / "GAPS.md"  # hand-written: why each missed target is missed (profiles)
 
 
+CONV_SECTION = "## Convolution (Conv2d forward + backward)"  # written by benchmarks/conv.py
+
+
 def write_results_md(res: dict, path: Path = RESULTS_MD) -> Path:
     text = results_md(res)
     if GAPS_MD.exists():
         text = text.rstrip("\n") + "\n\n" + GAPS_MD.read_text()
+    old = path.read_text() if path.exists() else ""
+    if CONV_SECTION in old:  # the convolution section is measured separately: keep it
+        text = text.rstrip("\n") + "\n\n" + old[old.index(CONV_SECTION) :]
     path.write_text(text)
     return path
 

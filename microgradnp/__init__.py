@@ -10,7 +10,21 @@ Example:
     [2.0, 4.0, 6.0]
 """
 
-from . import adversarial, autograd, data, datasets, explain, metrics, nn, optim, plots, train, viz
+from . import (
+    adversarial,
+    autograd,
+    data,
+    datasets,
+    distributed,
+    explain,
+    metrics,
+    nn,
+    ops,
+    optim,
+    plots,
+    train,
+    viz,
+)
 from .autograd import (
     detect_anomaly,
     enable_grad,
@@ -60,4 +74,66 @@ from .random import manual_seed
 from .serialization import load, save
 from .tensor import Tensor
 
-__version__ = "0.1.0"
+__all__ = [
+    # submodules
+    "autograd",
+    "data",
+    "datasets",
+    "distributed",
+    "metrics",
+    "nn",
+    "optim",
+    "plots",
+    "train",
+    "viz",
+    # tensor
+    "Tensor",
+    "device",
+    "tensor",
+    "from_numpy",
+    "arange",
+    "empty",
+    "eye",
+    "full",
+    "full_like",
+    "linspace",
+    "ones",
+    "ones_like",
+    "rand",
+    "randint",
+    "randn",
+    "zeros",
+    "zeros_like",
+    "manual_seed",
+    # dtypes
+    "bool_",
+    "double",
+    "float16",
+    "float32",
+    "float64",
+    "half",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "long",
+    "uint8",
+    "get_default_dtype",
+    "set_default_dtype",
+    # autograd
+    "grad",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "set_grad_enabled",
+    "detect_anomaly",
+    "set_detect_anomaly",
+    "gradcheck",
+    "gradgradcheck",
+    "GradcheckError",
+    # io
+    "save",
+    "load",
+] + ops.__all__  # every public op: one list, kept in the ops files
+
+__version__ = "0.2.0"

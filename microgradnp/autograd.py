@@ -26,6 +26,7 @@ import numpy as np
 from . import graph
 from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import (
+    context,
     detect_anomaly,
     enable_grad,
     inference_mode,
@@ -34,7 +35,6 @@ from .grad_mode import (
     no_grad,
     set_detect_anomaly,
     set_grad_enabled,
-    state,
 )
 from .graph import FREED, OUTPUT_CHANGED, Node
 from .primitive import TRACES
@@ -68,8 +68,9 @@ def _run_backward(
         _add(grads, heap, leaves, r._node or r, g)
     found: dict = {}
     handed: set = set()  # arrays already given to some .grad (see `_accumulate`)
-    prev_mode = state.in_backward
-    state.in_backward = not create_graph
+    ctx = context()
+    prev_mode = ctx.in_backward
+    ctx.in_backward = not create_graph
     try:
         while heap:
             node = heappop(heap)[1]
@@ -83,15 +84,29 @@ def _run_backward(
             needs = node.needs
             if reach is not None:
                 needs = tuple([n and p in reach for p, n in zip(node.parents, needs, strict=False)])
-            in_grads = _vjp(node, g, needs, create_graph)
-            if state.anomaly:
+            prim = node.prim
+            if create_graph:
+                in_grads = _graph_vjp(node, g, needs)
+            elif prim.fast is not None:
+                in_grads = prim.fast(g, node.out, needs, *(node.data or node.parents),
+                                     res=node.res, **node.params)  # fmt: skip
+            else:
+                in_grads = prim.vjp(g, node.out, needs, *(node.data or node.parents), **node.params)
+            if ctx.anomaly:
                 _check_finite(node, in_grads)
             for parent, need, ga in zip(node.parents, needs, in_grads, strict=False):
                 if need and ga is not None:
-                    shape = parent.shape
-                    if ga.shape != shape:
-                        ga = _sum_to(ga, shape, node, create_graph)
-                    _add(grads, heap, leaves, parent, ga)
+                    if ga.shape != parent.shape:
+                        ga = _sum_to(ga, parent.shape, node, create_graph)
+                    prev = grads.get(parent)
+                    if prev is not None:  # a new array: `ga` may be shared (add's VJP)
+                        grads[parent] = prev + ga
+                    else:  # first reached: schedule it
+                        grads[parent] = ga
+                        if type(parent) is Node:
+                            heappush(heap, (-parent.seq, parent))
+                        else:
+                            leaves.append(parent)
             if not retain_graph:
                 node.release()
         for leaf in leaves:
@@ -107,7 +122,7 @@ def _run_backward(
                 for hook in list(leaf._post_hooks):
                     hook(leaf)
     finally:
-        state.in_backward = prev_mode
+        ctx.in_backward = prev_mode
     return found
 
 
@@ -124,27 +139,15 @@ def _add(grads: dict, heap: list, leaves: list, key: Any, g: Any) -> None:
         leaves.append(key)
 
 
-def _vjp(node: Node, g: Any, needs: tuple, create_graph: bool) -> Any:
-    """The gradients of `node`'s inputs: the fast NumPy rule if it has one, the plain rule on
-    arrays, or (create_graph) the plain rule on Tensors, recorded."""
-    prim = node.prim
-    if create_graph:
-        gt = Tensor._wrap(g) if isinstance(g, np.ndarray) else g  # Tensor (or TupleGrad)
-        out = None if node.out is None else Tensor._from_op(node.out, node)
-        args = node.inputs or _unread(node)
-        with enable_grad():
-            return prim.vjp(gt, out, needs, *args, **node.params)
-    args = node.data or _unread(node)
-    if prim.fast is not None:
-        return prim.fast(g, node.out, needs, *args, res=node.res, **node.params)
-    return prim.vjp(g, node.out, needs, *args, **node.params)
-
-
-def _unread(node: Node) -> tuple:
-    """Arguments for a VJP that declared it reads none of their values
-    (`uses_inputs=False`): the parents, whose `shape`, `ndim`, `dtype` and `size` it may
-    still read (a node knows its output's)."""
-    return node.parents
+def _graph_vjp(node: Node, g: Any, needs: tuple) -> Any:
+    """The gradients of `node`'s inputs for `create_graph=True`: the plain VJP on Tensors,
+    recorded, so that the backward pass can itself be differentiated. (The fast path, in
+    the loop above, calls the NumPy-only rule when the op has one, else the plain rule on
+    arrays; a VJP that reads no inputs gets the parents, whose shapes it may read.)"""
+    gt = Tensor._wrap(g) if isinstance(g, np.ndarray) else g  # Tensor (or TupleGrad)
+    out = None if node.out is None else Tensor._from_op(node.out, node)
+    with enable_grad():
+        return node.prim.vjp(gt, out, needs, *(node.inputs or node.parents), **node.params)
 
 
 def _reaching(roots: Sequence[Tensor], wanted: set) -> set:
@@ -255,7 +258,7 @@ def _check_saved(node: Node) -> None:
             "(e.g. clone() first)"
         )
     for a in node.inputs or ():
-        if isinstance(a, Tensor) and a._vc is not None and a._vc[0] > node.stamp:
+        if isinstance(a, Tensor) and a._version > node.stamp:
             raise RuntimeError(
                 f"one of the variables needed for gradient computation has been modified by "
                 f"an inplace operation: an input of {node.name()} of shape {a.shape} was "

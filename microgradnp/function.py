@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .grad_mode import no_grad, state
+from .grad_mode import context, no_grad
 from .graph import Node
 from .tensor import Tensor
 
@@ -162,13 +162,15 @@ class Function:
         several = isinstance(result, tuple)
         outs = [r if isinstance(r, Tensor) else Tensor._wrap(np.asarray(r)) for r in
                 (result if several else (result,))]  # fmt: skip
-        if not (state.enabled and any(needs)):
+        if not (context().enabled and any(needs)):
             return tuple(outs) if several else outs[0]
         shapes = tuple(o.shape for o in outs)
         parents = tuple(a._node or a if n else a for a, n in zip(args, needs, strict=False))
         data = tuple(a.data if isinstance(a, Tensor) else a for a in args)
         prim = _FunctionPrim(cls, shapes if several else None)
-        node = Node(prim, parents, needs, args, data, {"ctx": ctx}, outs[0].data, None)
+        node = Node(
+            prim, parents, needs, args, data, {"ctx": ctx}, outs[0].data, None, context().modules
+        )
         if not several:
             return Tensor._from_op(outs[0].data, node)
         node.shape = shapes

@@ -13,21 +13,52 @@ from collections.abc import Callable
 from typing import Any
 
 
-class _ThreadState(threading.local):
-    # Class attributes are each new thread's starting values.
-    enabled = True  # ops on tensors that require grad are recorded
-    anomaly = False  # record creation traces, check every backward output for NaN/inf
-    in_backward = False  # a fast (ndarray) backward pass is running: primitives of plain
-    # arrays give plain arrays there (the VJPs are written once for arrays and Tensors);
-    # everywhere else a public op always returns a Tensor
+class ThreadContext:
+    """This thread's switches, as every op reads them: one thread-local lookup per op
+    (`context()`), then plain attributes."""
+
+    __slots__ = ("enabled", "anomaly", "record", "in_backward", "modules")
+
+    def __init__(self) -> None:
+        self.enabled = True  # ops on tensors that require grad are recorded
+        self.anomaly = False  # record creation traces, check backward outputs for NaN/inf
+        # 0 = not recording, 1 = recording, 2 = recording with creation traces (`_set`)
+        self.record = 1
+        # A fast (ndarray) backward pass is running: primitives of plain arrays give plain
+        # arrays there (the VJPs are written once for arrays and Tensors); everywhere else a
+        # public op always returns a Tensor.
+        self.in_backward = False
+        # The modules whose forward is running, outermost first (set by `nn.Module`); each
+        # recorded node keeps it, so that drawings can group ops by module.
+        self.modules: tuple = ()
 
 
-state = _ThreadState()
+class _Local(threading.local):
+    def __init__(self) -> None:  # runs once in each thread that uses it
+        self.ctx = ThreadContext()
+
+
+_local = _Local()
+
+
+def context() -> ThreadContext:
+    """The calling thread's `ThreadContext` (a new thread starts with the defaults)."""
+    return _local.ctx
+
+
+def _set(enabled: bool | None = None, anomaly: bool | None = None) -> None:
+    """Change this thread's switches (and `record`, which ops read)."""
+    ctx = _local.ctx
+    if enabled is not None:
+        ctx.enabled = enabled
+    if anomaly is not None:
+        ctx.anomaly = anomaly
+    ctx.record = (2 if ctx.anomaly else 1) if ctx.enabled else 0
 
 
 def is_grad_enabled() -> bool:
     """True when ops on tensors that require grad are being recorded (in this thread)."""
-    return state.enabled
+    return _local.ctx.enabled
 
 
 def _wrap_generator(make_mode: Callable[[], Any], gen: Any) -> Any:
@@ -85,17 +116,17 @@ class set_grad_enabled:
 
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)
-        self.prev = state.enabled
-        state.enabled = self.mode
+        self.prev = _local.ctx.enabled
+        _set(enabled=self.mode)
 
     def __enter__(self) -> None:
         pass
 
     def __exit__(self, *exc: object) -> None:
-        state.enabled = self.prev
+        _set(enabled=self.prev)
 
     def __call__(self, fn: Callable) -> Callable:
-        state.enabled = self.prev  # used as a decorator: the call above must not stick
+        _set(enabled=self.prev)  # used as a decorator: the call above must not stick
         mode = self.mode
         return _decorate(lambda: set_grad_enabled(mode), fn)
 
@@ -118,11 +149,11 @@ class _Mode:
         self.prev: list[bool] = []
 
     def __enter__(self) -> None:
-        self.prev.append(state.enabled)
-        state.enabled = self.mode
+        self.prev.append(_local.ctx.enabled)
+        _set(enabled=self.mode)
 
     def __exit__(self, *exc: object) -> None:
-        state.enabled = self.prev.pop()
+        _set(enabled=self.prev.pop())
 
     def __call__(self, fn: Callable) -> Callable:
         return _decorate(type(self), fn)
@@ -162,12 +193,12 @@ class detect_anomaly:
         self.prev: list[bool] = []
 
     def __enter__(self) -> detect_anomaly:
-        self.prev.append(state.anomaly)
-        state.anomaly = self.mode
+        self.prev.append(_local.ctx.anomaly)
+        _set(anomaly=self.mode)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        state.anomaly = self.prev.pop()
+        _set(anomaly=self.prev.pop())
 
     def __call__(self, fn: Callable) -> Callable:
         mode = self.mode
@@ -176,8 +207,8 @@ class detect_anomaly:
 
 def set_detect_anomaly(mode: bool) -> None:
     """Turn anomaly detection on or off for this thread."""
-    state.anomaly = bool(mode)
+    _set(anomaly=bool(mode))
 
 
 def is_anomaly_enabled() -> bool:
-    return state.anomaly
+    return _local.ctx.anomaly

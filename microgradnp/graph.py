@@ -5,8 +5,8 @@ counting as soon as nobody holds its root. Gradients flowing backward are keyed 
 (and by the leaf tensor for leaves), as in HIPS autograd and JAX: an intermediate tensor can
 be freed right after the forward, and nothing needs it again.
 
-Also here, because recording reads them: the in-place clock that version counters are
-stamped with, and the module scope that drawings group ops by.
+Also here, because recording reads it: the in-place clock that version counters are
+stamped with.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 # ---- versions --------------------------------------------------------------------------
-# Every in-place change ticks one process-wide clock; a tensor's version counter (a
-# one-element list shared by all tensors that share its memory: views, `detach()`,
-# `state_dict()` entries) holds the clock value of its last change. A node records the clock
+# Every in-place change ticks one process-wide clock; a tensor's version (kept by the base
+# of all tensors that share its memory: views, `detach()`, `state_dict()` entries) is the
+# clock value of its memory's last change. A node records the clock
 # when it is made (`Node.stamp`), so a saved tensor changed later has `version > stamp`, and
 # while the clock has not moved since recording no check is needed at all.
 _clock_lock = threading.Lock()
@@ -43,13 +43,6 @@ OUTPUT_CHANGED = -1
 FREED = -2
 
 
-# ---- module scope ------------------------------------------------------------------------
-class _Scope(threading.local):
-    modules: tuple = ()  # the modules whose forward runs in this thread, outermost first
-
-
-scope = _Scope()  # set by `nn.Module.__call__`; every node records it, for drawings
-
 _sequence = count()
 
 
@@ -64,7 +57,7 @@ class Node:
       array, only when it reads that (`prim.uses_out`); `res`, residuals the forward handed
       over (`prim.residuals`).
     - `shape`, `dtype`: the output's (gradients reaching this node are summed back to that
-      shape; drawings show both);
+      shape; a VJP that reads no input values may read its inputs' shapes and dtypes);
       `seq`: creation order (a consumer always has a larger one); `stamp`: the in-place clock
       at recording, or `OUTPUT_CHANGED` / `FREED`; `scope`: the modules it ran in;
       `hooks`: functions of the gradient run when it reaches this node (tensor hooks,
@@ -84,6 +77,7 @@ class Node:
         params: dict,
         out: Any,
         res: Any,
+        scope: tuple = (),
     ) -> None:
         self.prim = prim
         self.parents = parents
@@ -100,7 +94,7 @@ class Node:
         self.dtype = out.dtype
         self.seq = next(_sequence)
         self.stamp = clock
-        self.scope = scope.modules
+        self.scope = scope
         self.hooks: list | None = None
 
     def name(self) -> str:

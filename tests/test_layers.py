@@ -91,7 +91,7 @@ def test_linear_records_the_fused_op_inside_its_scope():
     out = net(mg.ones(1, 3))
     assert out.grad_fn.scope == (net, net[1])
     assert out.grad_fn.parents[0].scope == (net, layer)
-    assert mg.graph.scope.modules == ()
+    assert mg.grad_mode.context().modules == ()
 
 
 # ---- activations, Identity, Flatten -----------------------------------------------------------

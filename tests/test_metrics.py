@@ -376,7 +376,8 @@ def test_char_accuracy():
     # different lengths: only shared positions can match, the longer length counts
     assert metrics.char_accuracy("abc", "ab") == pytest.approx(2 / 3)
     assert metrics.char_accuracy("ab", "abcd") == pytest.approx(0.5)
-    assert metrics.char_accuracy("", "") == 1.0
+    with pytest.raises(ValueError, match="no characters"):
+        metrics.char_accuracy("", "")  # nothing to score: undefined, not 1.0
     assert metrics.char_accuracy("abc", "") == 0.0
     # a batch is scored over all its characters together
     assert metrics.char_accuracy(["abc", "de"], ["abd", "def"]) == pytest.approx(4 / 6)

@@ -7,7 +7,7 @@ import pytest
 from opinfo import OP_DB, OpInfo, Sample
 
 import microgradnp as mg
-from microgradnp.grad_mode import state
+from microgradnp.grad_mode import context
 from microgradnp.graph import Node
 from microgradnp.primitive import Primitive
 
@@ -157,7 +157,7 @@ def test_fast_vjp_equals_plain_vjp(info: OpInfo, sample: Sample):
     out = info.op(*args, **sample.kwargs)
     rng = np.random.default_rng(1)
     checked = 0
-    state.in_backward = True  # as in a fast backward pass: primitives of arrays give arrays
+    context().in_backward = True  # as in a fast backward pass: primitives of arrays give arrays
     try:
         for node in _nodes(out._node):
             prim = node.prim
@@ -173,7 +173,7 @@ def test_fast_vjp_equals_plain_vjp(info: OpInfo, sample: Sample):
                     np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
             checked += 1
     finally:
-        state.in_backward = False
+        context().in_backward = False
     assert checked
 
 

@@ -183,12 +183,11 @@ def test_gradcheck_reports_input_element_and_values():
 
 def test_every_public_op_is_exported_and_returns_a_tensor_for_arrays():
     a = np.array([[0.5, 1.5], [2.0, 0.25]])
-    unary = {"abs", "cos", "exp", "expm1", "log", "log1p", "neg", "relu", "sigmoid", "sign",
-             "sin", "sqrt", "square", "tanh", "sum", "mean", "std", "var", "logsumexp",
-             "amax", "amin", "argmax", "argmin", "flatten", "softmax", "log_softmax", "clone"}  # fmt: skip
+    unary = "abs cos exp expm1 log log1p neg relu sigmoid sign sin sqrt square tanh sum mean"
+    unary += " std var logsumexp amax amin argmax argmin flatten softmax log_softmax clone"
     for name in mg.ops.__all__:
         assert getattr(mg, name) is getattr(mg.ops, name), name
-    for name in sorted(unary):
+    for name in unary.split():
         out = getattr(mg, name)(a)
         assert isinstance(out, mg.Tensor), name
     for name in ("add", "sub", "mul", "div", "maximum", "minimum", "matmul", "pow"):
@@ -196,7 +195,5 @@ def test_every_public_op_is_exported_and_returns_a_tensor_for_arrays():
 
 
 def test_tensor_methods_cover_the_ops_torch_has_as_methods(torch):
-    missing = [
-        n for n in mg.ops.__all__ if hasattr(torch.Tensor, n) and not hasattr(mg.Tensor, n)
-    ]
+    missing = [n for n in mg.ops.__all__ if hasattr(torch.Tensor, n) and not hasattr(mg.Tensor, n)]
     assert missing == [], missing

@@ -14,7 +14,7 @@ import pytest
 
 import microgradnp as mg
 from microgradnp import viz
-from microgradnp.graph import scope
+from microgradnp.grad_mode import context
 from microgradnp.viz import style
 
 NODE_RE = re.compile(r"^\s*(n\d+|m\d+|legend) \[", re.M)
@@ -43,12 +43,13 @@ class FakeModule:
         self.children = children
 
     def __call__(self, *args):
-        previous = scope.modules
-        scope.modules = previous + (self,)
+        ctx = context()
+        previous = ctx.modules
+        ctx.modules = previous + (self,)
         try:
             return self.forward(*args)
         finally:
-            scope.modules = previous
+            ctx.modules = previous
 
     def named_modules(self, prefix=""):
         yield prefix, self

@@ -11,6 +11,7 @@ the generator that `mg.manual_seed` seeds, unless given one.
 
 from .collate import default_collate, default_convert
 from .dataset import Dataset, Subset, TensorDataset, random_split
+from .distributed_sampler import DistributedSampler
 from .loader import DataLoader
 from .preprocessing import StandardScaler, one_hot
 from .sampler import (
@@ -27,6 +28,7 @@ __all__ = [
     "BatchSampler",
     "DataLoader",
     "Dataset",
+    "DistributedSampler",
     "RandomSampler",
     "Sampler",
     "SequentialSampler",

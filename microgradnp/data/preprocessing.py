@@ -6,6 +6,7 @@ any graph).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,8 @@ class StandardScaler:
 
     `fit` learns per-column `mean_`, `var_` (population variance, ddof=0) and `scale_`
     (`sqrt(var_)`, with 1.0 for constant columns so they are centred but not divided).
+    NaN marks a missing value, as in scikit-learn: `fit` leaves it out of its column's
+    statistics (`n_samples_seen_` then counts per column) and `transform` keeps it NaN.
     Statistics are computed in float64; `transform` returns the input's float dtype
     (float64 for integer input), as an mg tensor when given one (a new tensor, outside any
     graph: scaling is preprocessing, not a differentiable op).
@@ -42,15 +45,21 @@ class StandardScaler:
     def fit(self, X: Any) -> StandardScaler:
         """Learn the mean and scale of each column of the 2-D `X` (n_samples, n_features)."""
         data = self._check(X, "fit")
-        n = data.shape[0]
-        if n == 0:
+        if data.shape[0] == 0:
             raise ValueError("StandardScaler.fit: X has 0 samples")
-        mean = data.mean(axis=0, dtype=np.float64)
-        var = data.var(axis=0, dtype=np.float64)
+        wide = data.astype(np.float64)
+        # NaN marks a missing value: it is left out of each column's statistics (as in
+        # scikit-learn); a column with no values at all gets mean, var and scale NaN
+        seen = np.count_nonzero(~np.isnan(wide), axis=0)
+        n: Any = seen if (seen != data.shape[0]).any() else data.shape[0]
+        with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+            mean = np.nanmean(wide, axis=0)
+            var = np.nanvar(wide, axis=0)
         # A column is constant when its variance is within rounding error of 0 (sklearn's
         # test: var <= n*eps*var + (n*mean*eps)^2); such columns keep scale 1.
         eps = np.finfo(np.float64).eps
-        constant = var <= n * eps * var + (n * mean * eps) ** 2
+        constant = var <= seen * eps * var + (seen * mean * eps) ** 2
         self.n_features_in_ = data.shape[1]
         self.n_samples_seen_ = n
         self.mean_ = mean if self.with_mean else None
@@ -91,6 +100,11 @@ class StandardScaler:
             )
         if data.dtype.kind not in "biuf":
             raise TypeError(f"StandardScaler.{method}: expected numbers, got dtype {data.dtype}")
+        if data.dtype.kind == "f" and np.isinf(data).any():
+            raise ValueError(
+                f"StandardScaler.{method}: X contains infinity (NaN marks a missing value; "
+                f"infinity has no mean or scale)"
+            )
         if fitted:
             if not hasattr(self, "n_features_in_"):
                 raise RuntimeError(

@@ -24,8 +24,15 @@ def _whole_floats_to_int(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _no_nan(a: np.ndarray, name: str) -> None:
+    """scikit-learn's check: NaN is neither a label nor a score (argmax would pick it)."""
+    if a.dtype.kind in "fc" and np.isnan(a).any():
+        raise ValueError(f"Input {name} contains NaN.")
+
+
 def _true_labels(y_true: Any) -> np.ndarray:
     a = np.asarray(y_true)
+    _no_nan(a, "y_true")
     if a.ndim == 2 and a.shape[1] == 1:
         a = a[:, 0]
     if a.ndim != 1:
@@ -41,6 +48,7 @@ def _true_labels(y_true: Any) -> np.ndarray:
 
 def _pred_labels(y_pred: Any) -> np.ndarray:
     a = np.asarray(y_pred)
+    _no_nan(a, "y_pred")
     if a.ndim == 2 and a.shape[1] == 1:
         a = a[:, 0]
     elif a.ndim == 2:

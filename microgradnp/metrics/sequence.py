@@ -40,12 +40,16 @@ def perplexity(
         losses = np.asarray(loss_or_targets, dtype=np.float64)
         if losses.size == 0:
             raise ValueError("perplexity: no loss values given")
+        if np.isnan(losses).any():
+            raise ValueError("perplexity: the loss values contain NaN")
         mean = float(losses.mean())
         if mean < 0:
             raise ValueError(f"perplexity: a cross-entropy cannot be negative, got {mean}")
         return float(np.exp(mean))
     targets = np.asarray(loss_or_targets)
     logits = np.asarray(y_pred, dtype=np.float64)
+    if np.isnan(logits).any():
+        raise ValueError("perplexity: the logits contain NaN")
     if logits.shape[:-1] != targets.shape:
         raise ValueError(
             f"perplexity: logits must have shape targets.shape + (n_classes,), got targets "
@@ -104,8 +108,9 @@ def char_accuracy(y_true: Any, y_pred: Any) -> float:
     scores of shape `y_true.shape + (vocab_size,)`, whose argmax is taken. When two sequences
     differ in length, position `i` counts as correct only if both have it and it matches, and
     the pair contributes `max(len(true), len(pred))` positions: missing or extra characters
-    are errors. The result is the total number of matches over the total number of positions
-    (1.0 when every sequence is empty).
+    are errors. The result is the total number of matches over the total number of positions;
+    with no positions at all (nothing or only empty sequences) it is undefined and raises
+    `ValueError`.
 
     Args:
         y_true: a string or token sequence, a list of them, or an array (n_sequences, length).
@@ -127,4 +132,8 @@ def char_accuracy(y_true: Any, y_pred: Any) -> float:
                 np.count_nonzero(np.asarray(true)[:n_common] == np.asarray(pred)[:n_common])
             )
         positions += max(len(true), len(pred))
-    return 1.0 if positions == 0 else matches / positions
+    if positions == 0:
+        raise ValueError(
+            "char_accuracy: there are no characters to score (every sequence is empty)"
+        )
+    return matches / positions

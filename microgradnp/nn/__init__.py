@@ -10,8 +10,11 @@ Example:
     [(8, 4), (8,), (3, 8), (3,)]
 """
 
-from . import functional, init, utils
+from . import functional, init, parallel, utils
+from .activation import ELU, GELU, LeakyReLU, SiLU, Softplus
+from .attention import MultiheadAttention
 from .containers import ModuleDict, ModuleList, Sequential
+from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .layers import (
     Dropout,
     Embedding,
@@ -24,22 +27,66 @@ from .layers import (
     Sigmoid,
     Softmax,
     Tanh,
+    Unflatten,
 )
-from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    KLDivLoss,
+    MSELoss,
+    NLLLoss,
+)
 from .module import Module, Parameter, RemovableHandle
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm
+from .pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from .rnn import GRU, LSTM, RNN
+from .rnn_cells import GRUCell, LSTMCell, RNNCell
+from .transformer import (
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "KLDivLoss",
+    "TransformerEncoderLayer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "RNNCell",
+    "RNN",
+    "MultiheadAttention",
+    "LSTMCell",
+    "LSTM",
+    "GRUCell",
+    "GRU",
     "BCELoss",
     "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose2d",
     "CrossEntropyLoss",
     "Dropout",
+    "ELU",
+    "GELU",
+    "GroupNorm",
     "Embedding",
     "Flatten",
     "Identity",
     "LayerNorm",
+    "LeakyReLU",
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool1d",
+    "MaxPool2d",
     "Module",
     "ModuleDict",
     "ModuleList",
@@ -48,10 +95,14 @@ __all__ = [
     "ReLU",
     "RemovableHandle",
     "Sequential",
+    "SiLU",
     "Sigmoid",
     "Softmax",
+    "Softplus",
     "Tanh",
+    "Unflatten",
     "functional",
     "init",
+    "parallel",
     "utils",
 ]

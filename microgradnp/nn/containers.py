@@ -60,6 +60,7 @@ class Sequential(_NumberedModules):
                 self.add_module(str(i), module)
 
     def forward(self, x: Any) -> Any:
+        """Feed `x` through each module in order and return the last output."""
         for module in self._modules.values():
             x = module(x)
         return x
@@ -74,15 +75,18 @@ class Sequential(_NumberedModules):
         setattr(self, key, module)
 
     def append(self, module: Module) -> Sequential:
+        """Add `module` at the end; returns `self`."""
         self.add_module(str(len(self)), module)
         return self
 
     def extend(self, modules: Iterable[Module]) -> Sequential:
+        """Append each of `modules`; returns `self`."""
         for module in modules:
             self.append(module)
         return self
 
     def insert(self, index: int, module: Module) -> Sequential:
+        """Put `module` at position `index`, renumbering those after it; returns `self`."""
         _insert(self, index, module)
         return self
 
@@ -139,10 +143,12 @@ class ModuleList(_NumberedModules):
         return type(self)(list(self) + list(other))
 
     def append(self, module: Module) -> ModuleList:
+        """Add `module` at the end; returns `self`."""
         self.add_module(str(len(self)), module)
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Append each of `modules`; returns `self`."""
         if isinstance(modules, (Module, str)) and not isinstance(modules, ModuleList):
             raise TypeError(
                 f"ModuleList.extend should be called with an iterable of "
@@ -153,6 +159,7 @@ class ModuleList(_NumberedModules):
         return self
 
     def insert(self, index: int, module: Module) -> None:
+        """Put `module` at position `index`, renumbering those after it."""
         _insert(self, index, module)
 
 
@@ -194,24 +201,30 @@ class ModuleDict(Module):
         return key in self._modules
 
     def keys(self) -> Iterable[str]:
+        """The names, in insertion order."""
         return self._modules.keys()
 
     def items(self) -> Iterable[tuple[str, Module]]:
+        """`(name, module)` pairs, in insertion order."""
         return self._modules.items()
 
     def values(self) -> Iterable[Module]:
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def pop(self, key: str) -> Module:
+        """Remove the module called `key` and return it."""
         module = self[key]
         del self[key]
         return module
 
     def clear(self) -> None:
+        """Remove every module."""
         for key in list(self._modules):
             delattr(self, key)
 
     def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add or replace modules from a mapping or from `(name, module)` pairs."""
         items = modules.items() if isinstance(modules, Mapping) else modules
         for pair in items:
             key, module = pair

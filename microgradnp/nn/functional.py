@@ -19,34 +19,66 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..ops import linear, one_hot, relu, sigmoid, tanh
+from ..ops import linear, one_hot, pad, relu, sigmoid, tanh
+from ..ops.conv import conv1d, conv2d, conv_transpose2d
+from ..ops.im2col import fold, unfold
 from ..primitive import raw
 from ..random import default_generator
 from ..tensor import Tensor
+from .activation_functions import elu, gelu, leaky_relu, silu, softplus
 from .loss_functions import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    kl_div,
     mse_loss,
     nll_loss,
 )
+from .normalization_functions import batch_norm, group_norm
+from .pooling_functions import (
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 
 __all__ = [
+    "adaptive_avg_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "conv1d",
+    "conv2d",
+    "conv_transpose2d",
     "cross_entropy",
     "dropout",
+    "elu",
     "embedding",
+    "fold",
+    "gelu",
+    "group_norm",
+    "kl_div",
     "layer_norm",
+    "leaky_relu",
     "linear",
     "log_softmax",
+    "max_pool1d",
+    "max_pool2d",
     "mse_loss",
     "nll_loss",
     "one_hot",
+    "pad",
     "relu",
+    "scaled_dot_product_attention",
     "sigmoid",
+    "silu",
     "softmax",
+    "softplus",
     "tanh",
+    "unfold",
 ]
 
 
@@ -105,10 +137,21 @@ def dropout(
     return input * mask
 
 
-def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:  # noqa: A002
+def embedding(
+    input: Any,  # noqa: A002
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
     """Rows of `weight` (num_embeddings, dim) picked by the integer tensor `input`.
 
-    Gradients of repeated indices add up; the row `padding_idx` receives no gradient.
+    Gradients of repeated indices add up; the row `padding_idx` receives no gradient. With
+    `max_norm`, the looked-up rows whose `norm_type`-norm exceeds it are rescaled to it in
+    place first (as PyTorch, outside the graph); with `scale_grad_by_freq`, each row's
+    gradient is divided by how often it occurs in `input`. Sparse gradients do not exist.
 
     Example:
         >>> import microgradnp as mg
@@ -116,6 +159,8 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Ten
         >>> mg.nn.functional.embedding(mg.tensor([[2, 1]]), w).tolist()
         [[[3.0, 4.0], [1.0, 2.0]]]
     """
+    if sparse:
+        raise NotImplementedError("embedding: sparse gradients are not supported (sparse=False)")
     idx = np.asarray(raw(input))
     num = raw(weight).shape[0]
     if idx.dtype.kind not in "iu":
@@ -124,7 +169,21 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Ten
         raise IndexError(
             f"embedding: indices must lie in [0, {num}), got values in [{idx.min()}, {idx.max()}]"
         )
-    out = weight[idx]
+    if max_norm is not None:
+        rows = np.unique(idx)
+        w = raw(weight)
+        norms = np.linalg.norm(w[rows], ord=norm_type, axis=1)
+        big = norms > max_norm
+        w[rows[big]] *= (max_norm / (norms[big] + 1e-7))[:, None].astype(w.dtype)
+    if scale_grad_by_freq:
+        # each row's gradient divided by its count in input; (a - a) is exactly 0, so the
+        # values are exactly the rows of weight
+        count = np.bincount(idx.ravel(), minlength=num)
+        scale = (1.0 / np.maximum(count, 1)).astype(raw(weight).dtype)[:, None]
+        picked = (weight * scale)[idx]
+        out = (picked - raw(picked)) + raw(weight)[idx]
+    else:
+        out = weight[idx]
     if padding_idx is None:
         return out
     if padding_idx < 0:
@@ -166,3 +225,7 @@ def layer_norm(
     if bias is not None:
         out = out + bias
     return out
+
+
+# Imported last: attention.py uses this module's `dropout`.
+from .attention import scaled_dot_product_attention  # noqa: E402

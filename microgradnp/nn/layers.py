@@ -1,5 +1,5 @@
 """Layers: `Linear`, activations (`Sigmoid`, `ReLU`, `Tanh`, `Softmax`, `LogSoftmax`),
-`Dropout`, `Identity`, `Flatten`, `Embedding` and `LayerNorm`.
+`Dropout`, `Identity`, `Flatten`, `Unflatten`, `Embedding` and `LayerNorm`.
 
 Each is a thin `Module` over `functional`; parameters are created with PyTorch's shapes and
 default initialisation, from the generator seeded by `mg.manual_seed`.
@@ -52,6 +52,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-draw weight and bias with PyTorch's default initialisation (see the class)."""
         # kaiming_uniform_(a=sqrt(5)) gives bound = gain * sqrt(3 / fan_in) with
         # gain = sqrt(2 / (1 + 5)), i.e. 1 / sqrt(fan_in) -- PyTorch's default
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -60,9 +61,11 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
+        """`x @ weight.T + bias` for `x` of shape (*, in_features)."""
         return ops.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
+        """The constructor arguments as shown inside `repr(module)`."""
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"
@@ -76,6 +79,7 @@ class Identity(Module):
         super().__init__()
 
     def forward(self, x: Any) -> Any:
+        """Return `x` unchanged."""
         return x
 
 
@@ -83,6 +87,7 @@ class Sigmoid(Module):
     """1 / (1 + exp(-x)), elementwise (stable for any input)."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """`1 / (1 + exp(-x))`, elementwise, stable for any input."""
         return ops.sigmoid(x)
 
 
@@ -94,9 +99,11 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
+        """`max(x, 0)`, elementwise."""
         return ops.relu(x)
 
     def extra_repr(self) -> str:
+        """The constructor arguments as shown inside `repr(module)`."""
         return "inplace=True" if self.inplace else ""
 
 
@@ -104,6 +111,7 @@ class Tanh(Module):
     """tanh(x), elementwise."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """`tanh(x)`, elementwise."""
         return ops.tanh(x)
 
 
@@ -115,9 +123,11 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
+        """Softmax of `x` along `self.dim` (max-shifted, so it never overflows)."""
         return F.softmax(x, self.dim)
 
     def extra_repr(self) -> str:
+        """The constructor arguments as shown inside `repr(module)`."""
         return f"dim={self.dim}"
 
 
@@ -129,9 +139,11 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
+        """`x - logsumexp(x)` along `self.dim`."""
         return F.log_softmax(x, self.dim)
 
     def extra_repr(self) -> str:
+        """The constructor arguments as shown inside `repr(module)`."""
         return f"dim={self.dim}"
 
 
@@ -155,9 +167,13 @@ class Dropout(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
+        """In training mode zero each element with probability `p` and scale the rest by
+        `1 / (1 - p)`; in eval mode return `x`.
+        """
         return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
+        """The constructor arguments as shown inside `repr(module)`."""
         return f"p={self.p}, inplace={self.inplace}"
 
 
@@ -170,10 +186,47 @@ class Flatten(Module):
         self.end_dim = end_dim
 
     def forward(self, x: Tensor) -> Tensor:
+        """`x` with dims `start_dim` through `end_dim` merged into one."""
         return ops.flatten(x, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
+        """The constructor arguments as shown inside `repr(module)`."""
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Expand dimension `dim` into `unflattened_size` (the inverse of `Flatten`).
+
+    Example:
+        >>> import microgradnp as mg
+        >>> layer = mg.nn.Unflatten(1, (2, 5))
+        >>> layer, layer(mg.zeros(3, 10)).shape
+        (Unflatten(dim=1, unflattened_size=(2, 5)), (3, 2, 5))
+    """
+
+    def __init__(self, dim: int, unflattened_size: Any) -> None:
+        super().__init__()
+        self.dim = dim
+        self.unflattened_size = tuple(unflattened_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Apply the layer (see the class docstring for the computation)."""
+        shape = x.shape
+        dim = self.dim % len(shape)
+        sizes = list(self.unflattened_size)
+        known = int(np.prod([s for s in sizes if s != -1]))
+        if -1 in sizes:
+            sizes[sizes.index(-1)] = shape[dim] // known if known else 0
+        if int(np.prod(sizes)) != shape[dim]:
+            raise ValueError(
+                f"unflattened_size {self.unflattened_size} does not multiply to the size "
+                f"{shape[dim]} of dim {self.dim} of an input of shape {shape}"
+            )
+        return ops.reshape(x, shape[:dim] + tuple(sizes) + shape[dim + 1 :])
+
+    def extra_repr(self) -> str:
+        """The constructor arguments shown in the module's `repr`."""
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Embedding(Module):
@@ -194,13 +247,22 @@ class Embedding(Module):
         num_embeddings: int,
         embedding_dim: int,
         padding_idx: int | None = None,
-        *,
-        dtype: Any = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
         _weight: Any = None,
+        _freeze: bool = False,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
+        if sparse:
+            raise NotImplementedError("Embedding: sparse gradients are not supported")
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(
@@ -221,8 +283,11 @@ class Embedding(Module):
                     f"Embedding: _weight must have shape ({num_embeddings}, {embedding_dim})"
                 )
             self.weight = Parameter(_weight)
+        if _freeze:
+            self.weight.requires_grad = False
 
     def reset_parameters(self) -> None:
+        """Re-draw the weight from N(0, 1), then zero the `padding_idx` row if there is one."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
             with no_grad():
@@ -230,7 +295,14 @@ class Embedding(Module):
 
     @classmethod
     def from_pretrained(
-        cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None
+        cls,
+        embeddings: Any,
+        freeze: bool = True,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
     ) -> Embedding:
         """An Embedding holding (a copy of) the 2-D `embeddings`; frozen by default."""
         arr = np.array(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
@@ -238,16 +310,28 @@ class Embedding(Module):
             raise ValueError(
                 f"Embeddings parameter is expected to be 2-dimensional, got shape {arr.shape}"
             )
-        emb = cls(arr.shape[0], arr.shape[1], padding_idx=padding_idx, _weight=arr)
+        emb = cls(arr.shape[0], arr.shape[1], padding_idx, max_norm, norm_type,
+                  scale_grad_by_freq, sparse, _weight=arr)  # fmt: skip
         emb.weight.requires_grad = not freeze
         return emb
 
     def forward(self, x: Any) -> Tensor:
-        return F.embedding(x, self.weight, self.padding_idx)
+        """The rows of `weight` picked by the integer indices `x`: `(*x.shape, embedding_dim)`."""
+        return F.embedding(x, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq)  # fmt: skip
 
     def extra_repr(self) -> str:
+        """The constructor arguments as shown inside `repr(module)`."""
         s = f"{self.num_embeddings}, {self.embedding_dim}"
-        return s if self.padding_idx is None else s + f", padding_idx={self.padding_idx}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += ", scale_grad_by_freq=True"
+        return s
 
 
 class LayerNorm(Module):
@@ -287,15 +371,18 @@ class LayerNorm(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Set the weight to ones and the bias to zeros."""
         if self.weight is not None:
             init.ones_(self.weight)
         if self.bias is not None:
             init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Normalise `x` over its last `len(normalized_shape)` dims, then scale and shift."""
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
+        """The constructor arguments as shown inside `repr(module)`."""
         return (
             f"{self.normalized_shape}, eps={self.eps}, "
             f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"

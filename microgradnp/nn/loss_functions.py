@@ -1,5 +1,5 @@
 """Loss functions, re-exported by `mg.nn.functional`: `mse_loss`, `binary_cross_entropy`,
-`binary_cross_entropy_with_logits`, `nll_loss` and `cross_entropy`.
+`binary_cross_entropy_with_logits`, `nll_loss`, `cross_entropy` and `kl_div`.
 
 `reduction='mean'|'sum'|'none'` has PyTorch's meaning everywhere. The two binary
 cross-entropies are primitives (value and gradient side by side, finite for any input);
@@ -9,6 +9,7 @@ cross-entropies are primitives (value and gradient side by side, finite for any 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from ..ops import (
     sigmoid,
     softmax_cross_entropy,
     sum,
+    where,
 )
 from ..primitive import primitive, raw
 from ..tensor import Tensor
@@ -73,15 +75,25 @@ def _float_target(target: Any, like: Any, who: str) -> Any:
     return tgt
 
 
-def _weight_array(weight: Any, shape: tuple, dtype: np.dtype, who: str) -> np.ndarray:
+def _weight_array(weight: Any, shape: tuple, dtype: np.dtype, who: str, name: str) -> np.ndarray:
+    """`weight` as an array that broadcasts to `shape` without changing it (as PyTorch)."""
     w = np.asarray(raw(weight), dtype=dtype)
-    try:
-        np.broadcast_shapes(w.shape, shape)
-    except ValueError:
-        raise ValueError(
-            f"{who}: weight of shape {w.shape} does not broadcast to the loss's shape {shape}"
-        ) from None
+    _check_broadcasts_into(w.shape, shape, who, name)
     return w
+
+
+def _check_broadcasts_into(wshape: tuple, shape: tuple, who: str, name: str) -> None:
+    try:
+        full = np.broadcast_shapes(wshape, shape)
+    except ValueError:
+        full = None
+    if full != shape:
+        result = "" if full is None else f" (the loss would become {full})"
+        raise ValueError(
+            f"{who}: {name} of shape {wshape} does not broadcast to the input's shape "
+            f"{shape}{result}; give it a shape that broadcasts to {shape}, e.g. "
+            f"{shape[-1:] or ()} or {shape}"
+        )
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
@@ -147,7 +159,7 @@ def binary_cross_entropy(
         )
     loss = _binary_cross_entropy(input, y)
     if weight is not None:
-        loss = loss * _weight_array(weight, xr.shape, xr.dtype, "binary_cross_entropy")
+        loss = loss * _weight_array(weight, xr.shape, xr.dtype, "binary_cross_entropy", "weight")
     return _reduce(loss, reduction)
 
 
@@ -211,11 +223,13 @@ def binary_cross_entropy_with_logits(
     if pos_weight is None:
         loss = _binary_cross_entropy_with_logits(input, y)
     else:
-        if not (isinstance(pos_weight, Tensor) and pos_weight.requires_grad):
-            pos_weight = _weight_array(pos_weight, xr.shape, xr.dtype, who)
+        if isinstance(pos_weight, Tensor) and pos_weight.requires_grad:
+            _check_broadcasts_into(pos_weight.shape, xr.shape, who, "pos_weight")
+        else:
+            pos_weight = _weight_array(pos_weight, xr.shape, xr.dtype, who, "pos_weight")
         loss = _binary_cross_entropy_with_logits(input, y, pos_weight)
     if weight is not None:
-        loss = loss * _weight_array(weight, xr.shape, xr.dtype, who)
+        loss = loss * _weight_array(weight, xr.shape, xr.dtype, who, "weight")
     return _reduce(loss, reduction)
 
 
@@ -288,7 +302,9 @@ def _reduce_by(loss: Any, reduction: str, denom: Any) -> Any:
     total = sum(loss)
     if reduction == "sum":
         return total
-    return total * np.nan if denom == 0 else total / denom  # all ignored: nan, as PyTorch
+    if denom == 0:  # all ignored: the loss is nan but its gradient is 0, as in PyTorch
+        return total * 0.0 + np.nan
+    return total / denom
 
 
 def nll_loss(
@@ -403,3 +419,56 @@ def _cross_entropy(
     if keep is not None:
         smooth = smooth * keep.astype(xr.dtype)
     return nll * (1.0 - eps) + _reduce_by(smooth, reduction, denom) * (eps / n_classes)
+
+
+def _xlogx(t: Any) -> Any:
+    """t * log(t), with 0 where t == 0 (PyTorch's xlogy(t, t))."""
+    pos = raw(t) > 0
+    if not isinstance(t, Tensor) or not t.requires_grad:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(pos, raw(t) * np.log(np.where(pos, raw(t), 1.0)), 0.0)
+    safe = where(pos, t, np.ones_like(raw(t)))
+    return where(pos, t * log(safe), np.zeros_like(raw(t)))
+
+
+def kl_div(
+    input: Any,  # noqa: A002
+    target: Any,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> Tensor:
+    """Kullback-Leibler divergence with `input` as log-probabilities, as PyTorch:
+    pointwise target * (log(target) - input) (0 where target == 0), or with
+    `log_target=True` exp(target) * (target - input).
+
+    `reduction='batchmean'` (sum / batch size) is the mathematical KL divergence; 'mean'
+    averages over all elements and warns, as PyTorch does; 'sum' and 'none' as elsewhere.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> logq = mg.log(mg.tensor([[0.5, 0.5]]))
+        >>> p = mg.tensor([[0.9, 0.1]])
+        >>> round(mg.nn.functional.kl_div(logq, p, reduction="batchmean").item(), 4)
+        0.3681
+    """
+    if reduction not in ("mean", "batchmean", "sum", "none"):
+        raise ValueError(
+            f"kl_div: reduction must be 'mean', 'batchmean', 'sum' or 'none', got {reduction!r}"
+        )
+    if reduction == "mean":
+        warnings.warn(
+            "reduction: 'mean' divides the total loss by both the batch size and the support "
+            "size.'batchmean' divides only by the batch size, and aligns with the KL div math "
+            "definition.'mean' will be changed to behave the same as 'batchmean' in the next "
+            "major release.",
+            stacklevel=2,
+        )
+    t = _float_target(target, input, "kl_div")
+    if log_target:
+        loss = exp(t) * (t - input)
+    else:
+        loss = _xlogx(t) - t * input
+    if reduction == "batchmean":
+        n = raw(input).shape[0] if raw(input).ndim else 1
+        return sum(loss) / n
+    return _reduce(loss, reduction)

@@ -45,6 +45,7 @@ class MSELoss(_Loss):
     """Mean squared error: `F.mse_loss`."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """The loss of `input` against `target` (see the class), reduced by `self.reduction`."""
         return L.mse_loss(input, target, self.reduction)
 
 
@@ -52,6 +53,7 @@ class BCELoss(_WeightedLoss):
     """Binary cross-entropy of probabilities: `F.binary_cross_entropy`."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """The loss of `input` against `target` (see the class), reduced by `self.reduction`."""
         return L.binary_cross_entropy(input, target, self.weight, self.reduction)
 
 
@@ -64,6 +66,7 @@ class BCEWithLogitsLoss(_Loss):
         self.register_buffer("pos_weight", _as_buffer(pos_weight))
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """The loss of `input` against `target` (see the class), reduced by `self.reduction`."""
         return L.binary_cross_entropy_with_logits(
             input, target, self.weight, self.reduction, self.pos_weight
         )
@@ -79,6 +82,7 @@ class NLLLoss(_WeightedLoss):
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """The loss of `input` against `target` (see the class), reduced by `self.reduction`."""
         return L.nll_loss(
             input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction
         )
@@ -102,6 +106,7 @@ class CrossEntropyLoss(_WeightedLoss):
         self.label_smoothing = label_smoothing
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """The loss of `input` against `target` (see the class), reduced by `self.reduction`."""
         return L.cross_entropy(
             input,
             target,
@@ -110,3 +115,31 @@ class CrossEntropyLoss(_WeightedLoss):
             reduction=self.reduction,
             label_smoothing=self.label_smoothing,
         )
+
+
+class KLDivLoss(Module):
+    """Kullback-Leibler divergence of log-probabilities `input` from `target`: `F.kl_div`.
+
+    `reduction` is 'mean' (default, warns as PyTorch), 'batchmean', 'sum' or 'none'.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> loss_fn = mg.nn.KLDivLoss(reduction="batchmean", log_target=True)
+        >>> logp = mg.log(mg.tensor([[0.25, 0.75]]))
+        >>> loss_fn(logp, logp).item()
+        0.0
+    """
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
+        super().__init__()
+        if reduction not in ("mean", "batchmean", "sum", "none"):
+            raise ValueError(
+                f"KLDivLoss: reduction must be 'mean', 'batchmean', 'sum' or 'none', "
+                f"got {reduction!r}"
+            )
+        self.reduction = reduction
+        self.log_target = log_target
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """Apply the layer (see the class docstring for the computation)."""
+        return L.kl_div(input, target, self.reduction, self.log_target)

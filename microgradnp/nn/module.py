@@ -17,7 +17,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..device import parse_to_args
-from ..graph import scope
+from ..grad_mode import context
 from ..tensor import Tensor
 
 
@@ -61,6 +61,7 @@ class RemovableHandle:
         self.id = next(RemovableHandle._ids)
 
     def remove(self) -> None:
+        """Unregister the hook; removing twice does nothing."""
         self._hooks.pop(self.id, None)
 
     def __enter__(self) -> RemovableHandle:
@@ -68,6 +69,23 @@ class RemovableHandle:
 
     def __exit__(self, *exc: object) -> None:
         self.remove()
+
+
+def _copy_all_or_nothing(targets: Mapping[str, Any], values: Mapping[str, np.ndarray]) -> None:
+    """Copy each value into its target tensor; if one copy fails, put back the ones already
+    made and re-raise, so that a failed load changes nothing."""
+    done: list[tuple[Any, np.ndarray]] = []
+    try:
+        with no_grad():
+            for key, arr in values.items():
+                target = targets[key]
+                old = target.data.copy()
+                target.copy_(arr)
+                done.append((target, old))
+    except Exception:
+        for target, old in reversed(done):
+            np.copyto(target.data, old)
+        raise
 
 
 def _addindent(text: str, spaces: int) -> str:
@@ -117,6 +135,10 @@ class Module:
         d["_forward_hooks"] = {}
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation of the module; subclasses must override it.
+
+        Call the module (`module(x)`), not `forward`, so that hooks run.
+        """
         raise NotImplementedError(
             f'Module [{type(self).__name__}] is missing the required "forward" function'
         )
@@ -124,16 +146,18 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._forward_pre_hooks or self._forward_hooks:
             return self._call_with_hooks(args, kwargs)
-        prev = scope.modules
-        scope.modules = prev + (self,)  # ops recorded inside are grouped under this module
+        ctx = context()
+        prev = ctx.modules
+        ctx.modules = prev + (self,)  # ops recorded inside are grouped under this module
         try:
             return self.forward(*args, **kwargs)
         finally:
-            scope.modules = prev
+            ctx.modules = prev
 
     def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
-        prev = scope.modules
-        scope.modules = prev + (self,)
+        ctx = context()
+        prev = ctx.modules
+        ctx.modules = prev + (self,)
         try:
             for hook in tuple(self._forward_pre_hooks.values()):
                 result = hook(self, args)
@@ -146,7 +170,7 @@ class Module:
                     out = result
             return out
         finally:
-            scope.modules = prev
+            ctx.modules = prev
 
     # ---- registration ---------------------------------------------------------------------
     def _check_name(self, name: Any, kind: str, store: dict) -> None:
@@ -267,10 +291,24 @@ class Module:
                 yield from module.named_modules(memo, sub, remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
+        """This module and every sub-module, depth first, each once.
+
+        Example:
+            >>> from microgradnp import nn
+            >>> [type(m).__name__ for m in nn.Sequential(nn.Linear(2, 2), nn.ReLU()).modules()]
+            ['Sequential', 'Linear', 'ReLU']
+        """
         for _, module in self.named_modules():
             yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """`(name, module)` for each direct sub-module, each once.
+
+        Example:
+            >>> from microgradnp import nn
+            >>> [name for name, _ in nn.Sequential(nn.Linear(2, 2), nn.ReLU()).named_children()]
+            ['0', '1']
+        """
         seen: set[int] = set()
         for name, module in self._modules.items():
             if module is not None and id(module) not in seen:
@@ -278,6 +316,7 @@ class Module:
                 yield name, module
 
     def children(self) -> Iterator[Module]:
+        """Each direct sub-module, each once (see `named_children`)."""
         for _, module in self.named_children():
             yield module
 
@@ -331,9 +370,13 @@ class Module:
     def named_buffers(
         self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Tensor]]:
+        """`(dotted name, tensor)` for each buffer (state that is not a parameter, such as
+        running statistics), in this module and, with `recurse`, its sub-modules.
+        """
         return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Each buffer (see `named_buffers`)."""
         for _, buf in self.named_buffers(recurse=recurse):
             yield buf
 
@@ -404,9 +447,17 @@ class Module:
         return self
 
     def double(self) -> Module:
+        """Cast every floating parameter and buffer to float64, in place; returns `self`.
+
+        Example:
+            >>> from microgradnp import nn
+            >>> nn.Linear(2, 2).double().weight.dtype
+            dtype('float64')
+        """
         return self.to(np.float64)
 
     def float(self) -> Module:
+        """Cast every floating parameter and buffer to float32, in place; returns `self`."""
         return self.to(np.float32)
 
     # ---- state -------------------------------------------------------------------------------
@@ -472,6 +523,8 @@ class Module:
                     f"dtype mismatch for {key}: cannot copy {arr.dtype} from "
                     f"checkpoint into {target.dtype}."
                 )
+            elif not target.data.flags.writeable:
+                errors.append(f"{key} is read-only in the current model: cannot copy into it.")
             values[key] = arr
         if strict and unexpected:
             errors.insert(
@@ -487,9 +540,7 @@ class Module:
                 f"Error(s) in loading state_dict for {type(self).__name__}:"
                 "\n\t" + "\n\t".join(errors)
             )
-        with no_grad():
-            for key, arr in values.items():
-                own[key].copy_(arr)
+        _copy_all_or_nothing(own, values)
         return _IncompatibleKeys(missing, unexpected)
 
     # ---- hooks -------------------------------------------------------------------------------

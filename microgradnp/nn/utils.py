@@ -43,7 +43,9 @@ def clip_grad_norm_(
     """Scale the gradients in place so that their joint `norm_type`-norm (taken over all of
     them, as if concatenated) is at most `max_norm`. Returns the norm before clipping.
 
-    As in PyTorch, the scale is max_norm / (norm + 1e-6), applied only when below 1.
+    As in PyTorch, the scale is max_norm / (norm + 1e-6), applied only when below 1. A
+    NaN or inf gradient makes the norm NaN or inf and every gradient NaN or 0 (PyTorch's
+    numbers); `error_if_nonfinite=True` raises instead, leaving the gradients untouched.
     """
     grads = [p.grad.data for p in _as_list(parameters) if p.grad is not None]
     if not grads:
@@ -62,9 +64,10 @@ def clip_grad_norm_(
             "set `error_if_nonfinite=False`"
         )
     coef = float(max_norm) / (total + 1e-6)
-    if coef < 1.0:
-        for g in grads:
-            g *= np.asarray(coef, dtype=g.dtype)  # .grad arrays are owned by their tensor
+    if not coef >= 1.0:  # NaN too: a NaN norm makes every gradient NaN, as in PyTorch
+        with np.errstate(invalid="ignore"):  # inf * 0 is NaN, as PyTorch gives
+            for g in grads:
+                g *= np.asarray(coef, dtype=g.dtype)  # .grad arrays are owned by their tensor
     return Tensor._wrap(np.asarray(total, dtype=grads[0].dtype))
 
 

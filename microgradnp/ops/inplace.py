@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import graph
-from ..grad_mode import state
+from ..grad_mode import context
 from ..primitive import op_error, raw
 from ..tensor import Tensor
 from . import elementwise as E
@@ -56,7 +56,7 @@ def _write(op: str, a: np.ndarray, other: Any, **kw: Any) -> None:
 def inplace(t: Tensor, op: str, other: Any, **kw: Any) -> Tensor:
     """Apply in-place op `op` (with `other`) to `t`; see the module docstring."""
     other_rg = isinstance(other, Tensor) and other._requires_grad
-    if state.enabled and (t._requires_grad or other_rg):
+    if context().enabled and (t._requires_grad or other_rg):
         _record(t, op, other, **kw)
     else:
         if not t.data.flags.writeable:

@@ -13,7 +13,7 @@ import numpy as np
 from ..primitive import primitive, raw
 from ..tensor import Tensor
 from .reduce import _sum
-from .shape import _reshape
+from .shape import _reshape, canonical_dim
 
 # The public ops of this file: `mg.*` and `microgradnp.ops` export exactly these.
 __all__ = ["log_softmax", "one_hot", "softmax"]
@@ -41,7 +41,7 @@ def softmax(x: Any, dim: int = -1, *, axis: Any = None) -> Any:
         >>> mg.softmax(mg.tensor([1e4, 0.0]), dim=0).tolist()
         [1.0, 0.0]
     """
-    return _softmax(x, axis=dim if axis is None else axis)
+    return _along(_softmax, x, dim if axis is None else axis, "softmax")
 
 
 @primitive
@@ -61,7 +61,18 @@ def _log_softmax_vjp(g, out, needs, x, axis=-1):
 
 def log_softmax(x: Any, dim: int = -1, *, axis: Any = None) -> Any:
     """x - logsumexp(x) along `dim`, computed stably."""
-    return _log_softmax(x, axis=dim if axis is None else axis)
+    return _along(_log_softmax, x, dim if axis is None else axis, "log_softmax")
+
+
+def _along(op: Any, x: Any, dim: Any, name: str) -> Any:
+    """Apply `op` along `dim` after checking it; a 0-d tensor is one class (PyTorch)."""
+    shape = raw(x).shape
+    if raw(x).dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating tensor, got dtype {raw(x).dtype}")
+    axis = canonical_dim(dim, len(shape), name, shape)
+    if not shape:
+        return _reshape(op(_reshape(x, shape=(1,)), axis=0), shape=())
+    return op(x, axis=axis)
 
 
 def one_hot(labels: Any, num_classes: int = -1) -> Any:

@@ -55,9 +55,12 @@ class Adagrad(Optimizer):
 
     Args:
         params: parameters or parameter groups (see `Optimizer`).
-        lr: learning rate. lr_decay: the step size is lr / (1 + (t - 1) lr_decay).
-        weight_decay: L2 penalty. initial_accumulator_value: starting value of the sum of
-        squares. eps: added to the denominator. maximize: ascend instead.
+        lr: learning rate.
+        lr_decay: the step size is lr / (1 + (t - 1) lr_decay).
+        weight_decay: L2 penalty.
+        initial_accumulator_value: starting value of the sum of squares.
+        eps: added to the denominator.
+        maximize: ascend instead.
 
     Example:
         >>> import microgradnp as mg

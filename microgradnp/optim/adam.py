@@ -70,10 +70,13 @@ class Adam(Optimizer):
 
     Args:
         params: parameters or parameter groups (see `Optimizer`).
-        lr: learning rate. betas: (β1, β2) decay rates of the moment estimates.
-        eps: added to the denominator. weight_decay: L2 penalty added to the gradient
-        (decoupled from it, as in AdamW, when `decoupled_weight_decay=True`).
-        amsgrad: use the running maximum of v. maximize: ascend instead.
+        lr: learning rate.
+        betas: (β1, β2) decay rates of the moment estimates.
+        eps: added to the denominator.
+        weight_decay: L2 penalty added to the gradient (decoupled from it, as in AdamW,
+            when `decoupled_weight_decay=True`).
+        amsgrad: use the running maximum of v.
+        maximize: ascend instead.
 
     Example:
         >>> import microgradnp as mg

@@ -16,6 +16,17 @@ from typing import Any
 
 from .optimizer import Optimizer
 
+__all__ = [
+    "LRScheduler",
+    "LambdaLR",
+    "StepLR",
+    "MultiStepLR",
+    "ExponentialLR",
+    "CosineAnnealingLR",
+    "ReduceLROnPlateau",
+    "OneCycleLR",
+]
+
 
 def _check_optimizer(optimizer: Any) -> None:
     if not isinstance(optimizer, Optimizer):
@@ -135,12 +146,16 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The lrs for the current `last_epoch`, one per param group (called by `step()`)."""
         return [
             base * fn(self.last_epoch)
             for fn, base in zip(self.lr_lambdas, self.base_lrs, strict=True)
         ]
 
     def state_dict(self) -> dict[str, Any]:
+        """The scheduler's attributes; for each lr_lambda, the attributes of a callable object
+        or None for a plain function or lambda (which cannot be saved).
+        """
         state = {
             k: copy.deepcopy(v)
             for k, v in self.__dict__.items()
@@ -153,6 +168,7 @@ class LambdaLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore attributes saved by `state_dict()`, including those of callable lr_lambdas."""
         state = copy.deepcopy(state_dict)
         saved = state.pop("lr_lambdas")
         self.__dict__.update(state)
@@ -171,6 +187,7 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The lrs for the current `last_epoch`, one per param group (called by `step()`)."""
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
@@ -190,6 +207,7 @@ class MultiStepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The lrs for the current `last_epoch`, one per param group (called by `step()`)."""
         hits = self.milestones.count(self.last_epoch)
         if hits == 0:
             return self._current_lrs()
@@ -204,6 +222,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The lrs for the current `last_epoch`, one per param group (called by `step()`)."""
         if self._is_initial:
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
@@ -230,6 +249,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The lrs for the current `last_epoch`, one per param group (called by `step()`)."""
         t, period, eta_min = self.last_epoch, self.T_max, self.eta_min
         if self._is_initial:
             return self._current_lrs()
@@ -246,10 +266,15 @@ class ReduceLROnPlateau(LRScheduler):
     """Multiply the lr by `factor` when a metric has stopped improving for `patience` epochs.
 
     Args:
-        mode: "min" (lower is better) or "max". factor: multiplier (< 1).
-        patience: bad epochs tolerated before reducing. threshold, threshold_mode: an
-        improvement must beat best·(1 ∓ threshold) ("rel") or best ∓ threshold ("abs").
-        cooldown: epochs to wait after a reduction. min_lr: floor (scalar or per group).
+        optimizer: the optimizer whose lrs are reduced.
+        mode: "min" (lower is better) or "max".
+        factor: multiplier (< 1).
+        patience: bad epochs tolerated before reducing.
+        threshold: an improvement must beat best·(1 ∓ threshold) ("rel") or best ∓ threshold
+            ("abs").
+        threshold_mode: "rel" or "abs", as above.
+        cooldown: epochs to wait after a reduction.
+        min_lr: floor (scalar or per group).
         eps: reductions smaller than this are skipped.
 
     Example:
@@ -439,6 +464,7 @@ class OneCycleLR(LRScheduler):
         return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
 
     def get_lr(self) -> list[float]:
+        """The lrs for the current `last_epoch`, one per param group (called by `step()`)."""
         step = self.last_epoch
         if step > self.total_steps:
             raise ValueError(

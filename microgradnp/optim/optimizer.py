@@ -58,10 +58,10 @@ def lerp_(start: np.ndarray, end: np.ndarray, weight: float, scratch: np.ndarray
 def stamp(p: Tensor, clock: int) -> None:
     """Record an in-place update of parameter `p` at `clock` on its version counter (a
     parameter is a leaf: no node's saved output can have changed)."""
-    if p._vc is None:
-        p._vc = [clock]
-    else:
-        p._vc[0] = clock
+    if p._base is None:
+        p._vc = clock
+    else:  # a parameter that views another tensor's memory: its base keeps the count
+        p._base._vc = clock
 
 
 class Optimizer:
@@ -187,8 +187,32 @@ class Optimizer:
         state = self.state
         for p in group["params"]:
             if p.grad is not None:
-                self._update(p, p.grad.data, state[p], group)
+                if p.data.dtype.itemsize < 4:
+                    self._update_widened(p, p.grad.data, state[p], group)
+                else:
+                    self._update(p, p.grad.data, state[p], group)
                 stamp(p, clock)
+
+    def _update_widened(
+        self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
+        """Update a float16 parameter with float32 arithmetic and float32 state.
+
+        NOTE: in float16 `grad * grad` overflows from |grad| >= 256, and eps = 1e-8 and small
+        second moments round to 0. PyTorch keeps the state in float16, so there Adam's
+        moments become inf (the parameter stops moving) or 0 (it steps to -inf), and
+        Adagrad's sum overflows at the first gradient of 256. Here the state is float32 (as
+        in mixed-precision training's master copies) and the parameter is rounded to float16
+        once per step, so parameters move and stay finite; where PyTorch's float16 state
+        stays in range, the results agree to float16 rounding.
+        """
+        wide = Tensor._wrap(param.data.astype(np.float32))
+        for key, value in state.items():  # e.g. float16 state loaded from a checkpoint
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.itemsize < 4:
+                state[key] = value.astype(np.float32)
+        self._update(wide, grad.astype(np.float32), state, group)
+        with np.errstate(over="ignore"):  # a value beyond float16's range becomes inf
+            param.data[...] = wide.data
 
     def state_dict(self) -> dict[str, Any]:
         """Copy of the state, parameters referred to by index (PyTorch's layout).
@@ -210,10 +234,29 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load a `state_dict()` (copies it; arrays cast to each parameter's dtype)."""
+        """Load a `state_dict()` (copies it; arrays cast to each parameter's dtype).
+
+        Everything is checked before anything changes: the groups must match this
+        optimizer's, every state entry must name an existing parameter index, and every
+        array in it must have that parameter's shape. Otherwise `ValueError`, and the
+        optimizer is left as it was.
+        """
+        if not (
+            isinstance(state_dict, dict)
+            and isinstance(state_dict.get("state"), dict)
+            and isinstance(state_dict.get("param_groups"), list)
+        ):
+            raise ValueError(
+                "optimizer load_state_dict: expected a dict with a 'state' dict and a "
+                f"'param_groups' list (as state_dict() returns), got {_summary(state_dict)}"
+            )
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(
+            not isinstance(s, dict) or not isinstance(s.get("params"), list) for s in saved_groups
+        ):
+            raise ValueError("loaded state dict has a parameter group without a 'params' list")
         if any(
             len(g["params"]) != len(s["params"])
             for g, s in zip(self.param_groups, saved_groups, strict=True)
@@ -223,20 +266,31 @@ class Optimizer:
                 "the size of optimizer's group"
             )
         by_index = {
-            int(i): p
+            _index(i): p
             for g, s in zip(self.param_groups, saved_groups, strict=True)
             for i, p in zip(s["params"], g["params"], strict=True)
         }
         state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         for key, values in state_dict["state"].items():
-            param = by_index[int(key)]
-            state[param] = {k: _load_value(k, v, param) for k, v in values.items()}
+            index = _index(key)
+            if index not in by_index:
+                raise ValueError(
+                    f"loaded state dict has state for parameter index {key!r}, but the "
+                    f"parameter groups hold the indices {sorted(by_index)}"
+                )
+            if not isinstance(values, dict):
+                raise ValueError(
+                    f"loaded state for parameter {index} must be a dict, got {_summary(values)}"
+                )
+            param = by_index[index]
+            state[param] = {k: _load_value(k, v, param, index) for k, v in values.items()}
         groups = []
         for group, saved in zip(self.param_groups, saved_groups, strict=True):
             new = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
             new["params"] = group["params"]
             if "param_names" in group and "param_names" not in new:
                 new["param_names"] = group["param_names"]
+            self._validate({**self.defaults, **new})
             groups.append(new)
         self.state, self.param_groups = state, groups
 
@@ -260,13 +314,41 @@ def _copy_value(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def _load_value(key: str, value: Any, param: Tensor) -> Any:
+def _summary(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"a dict with keys {sorted(map(str, value))[:6]}"
+    return f"a {type(value).__name__}"
+
+
+def _index(key: Any) -> int:
+    """A parameter index from a state dict (an int, or an int-valued string after a JSON
+    round trip)."""
+    try:
+        if isinstance(key, bool) or isinstance(key, float):
+            raise ValueError
+        return int(key)
+    except (TypeError, ValueError):
+        raise ValueError(f"loaded state dict has an invalid parameter index {key!r}") from None
+
+
+def _load_value(key: str, value: Any, param: Tensor, index: int) -> Any:
     if isinstance(value, Tensor):
         value = value.data
+    where = f"loaded optimizer state {key!r} of parameter {index}"
     if key == "step":  # the step count is a Python int, however it was stored
-        return int(value)
+        step = np.asarray(value)
+        if step.shape != () or step.dtype.kind not in "iuf" or not np.isfinite(step):
+            raise ValueError(f"{where} must be a number, got {value!r}")
+        return int(step)
     if isinstance(value, np.ndarray):
-        if value.dtype.kind == "f":
-            return value.astype(param.dtype, copy=True)
+        if value.dtype.kind not in "biuf":
+            raise ValueError(f"{where} has dtype {value.dtype}; expected a numeric array")
+        if value.shape != param.shape:
+            raise ValueError(
+                f"{where} has shape {value.shape}, but the parameter has shape {param.shape}"
+            )
+        if value.dtype.kind == "f":  # float16 parameters keep float32 state (see above)
+            dtype = param.dtype if param.dtype.itemsize >= 4 else np.dtype(np.float32)
+            return value.astype(dtype, copy=True)
         return value.copy()
     return copy.deepcopy(value)

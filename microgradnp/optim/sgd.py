@@ -122,7 +122,11 @@ class SGD(Optimizer):
         lr, state = group["lr"], self.state
         for p in group["params"]:
             g = p.grad
-            if g is not None:
+            if g is None:
+                continue
+            if p.data.dtype.itemsize < 4:  # float16: computed in float32 (see Optimizer)
+                self._update_widened(p, g.data, state[p], group)
+            else:
                 state[p]  # noqa: B018 - an (empty) state entry per parameter, as torch.optim
                 p.data -= np.multiply(g.data, lr)
                 stamp(p, clock)

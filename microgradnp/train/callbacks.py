@@ -24,7 +24,8 @@ class Callback(Protocol):
     - `on_train_end(model)` after the last epoch.
     """
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> bool | None: ...
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> bool | None:
+        """Called by `fit` after each epoch with its logs; True stops training."""
 
 
 class EarlyStopping:
@@ -79,6 +80,7 @@ class EarlyStopping:
         self.wait = 0
 
     def on_train_begin(self, model: Any) -> None:
+        """Called by `fit` before the first epoch."""
         self.model = model
         self._reset()
 
@@ -88,6 +90,7 @@ class EarlyStopping:
         return value > self.best + self.min_delta
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> bool:
+        """Called by `fit` after each epoch with its logs; True stops training."""
         if self.monitor not in logs:
             raise KeyError(
                 f"EarlyStopping monitors {self.monitor!r}, which is not among the "
@@ -111,5 +114,6 @@ class EarlyStopping:
         return False
 
     def on_train_end(self, model: Any) -> None:
+        """Called by `fit` after the last epoch."""
         if self.restore_best_weights and self.best_state is not None:
             model.load_state_dict(self.best_state)

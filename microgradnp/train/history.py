@@ -76,6 +76,7 @@ class History(dict):
 
     @property
     def epochs(self) -> int:
+        """`epochs`: see the class docstring."""
         return len(next(iter(self.values()), []))
 
     def append(self, logs: dict[str, float]) -> None:

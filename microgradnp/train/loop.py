@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from .. import distributed as _dist
 from ..autograd import no_grad
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..tensor import Tensor
@@ -50,12 +51,19 @@ class _EpochLog:
             self.targets.append(targets)
             self.outputs.append(_as_array(outputs))
 
-    def logs(self) -> dict[str, float]:
-        if self.count == 0:
+    def logs(self, across_ranks: bool = False) -> dict[str, float]:
+        loss_sum, count, targets, outputs = self.loss_sum, self.count, self.targets, self.outputs
+        if across_ranks and _dist.is_initialized():
+            # Data-parallel training: every rank logs the numbers of the whole epoch.
+            parts: list[Any] = [None] * _dist.get_world_size()
+            _dist.all_gather_object(parts, (loss_sum, count, targets, outputs))
+            loss_sum, count = sum(p[0] for p in parts), sum(p[1] for p in parts)
+            targets, outputs = [a for p in parts for a in p[2]], [a for p in parts for a in p[3]]
+        if count == 0:
             raise ValueError("the data loader yielded no batches")
-        logs = {self.prefix + "loss": self.loss_sum / self.count}
+        logs = {self.prefix + "loss": loss_sum / count}
         if self.metric_fns:
-            y_true, y_pred = np.concatenate(self.targets), np.concatenate(self.outputs)
+            y_true, y_pred = np.concatenate(targets), np.concatenate(outputs)
             for name, fn in self.metric_fns:
                 logs[self.prefix + name] = float(fn(y_true, y_pred))
         return logs
@@ -77,7 +85,7 @@ def _evaluate(
                 log.add(loss_fn(outputs, targets), outputs, targets)
     finally:
         model.train()
-    return log.logs()
+    return log.logs(across_ranks=True)
 
 
 def _call(callbacks: Sequence[Any], method: str, *args: Any) -> list[Any]:
@@ -109,6 +117,12 @@ def fit(
     `scheduler_interval="batch"` the scheduler steps after every `optimizer.step()` instead
     (what `OneCycleLR` and warm-up schedules expect). Training metrics are computed on the
     epoch's running predictions.
+
+    In a data-parallel job (`mg.distributed` initialised, the model wrapped in
+    `DistributedDataParallel`, each rank's loader on its shard) the logged loss and metrics
+    cover the samples of all ranks, so every rank sees the same `History` and callbacks
+    decide alike; only rank 0 shows progress; a loader with a `sampler` that has
+    `set_epoch` (a `DistributedSampler`) gets `set_epoch(epoch)` before each epoch.
 
     Args:
         model: an `nn.Module` (anything callable with `train()`/`eval()`).
@@ -163,6 +177,8 @@ def fit(
     per_batch = scheduler is not None and scheduler_interval == "batch"
     callbacks = list(callbacks)
     stream = sys.stdout if stream is None else stream
+    if _dist.is_initialized() and _dist.get_rank() != 0:
+        progress = False  # one progress bar per job, on rank 0
     bar = _Progress(progress, epochs, stream)
     history = History()
     _call(callbacks, "on_train_begin", model)
@@ -170,6 +186,9 @@ def fit(
     for epoch in range(epochs):
         lr = float(optimizer.param_groups[0]["lr"])
         model.train()
+        sampler: Any = getattr(train_loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):  # a DistributedSampler reshuffles per epoch
+            sampler.set_epoch(epoch)
         running = _EpochLog(metric_fns)
         n_batches = len(train_loader) if isinstance(train_loader, Sized) else None
         bar.start(epoch, n_batches)
@@ -186,7 +205,7 @@ def fit(
             _call(callbacks, "on_train_batch_end", step, batch, outputs, loss)
             step += 1
             bar.update(running.logs() if bar.due() else None)
-        logs = running.logs()
+        logs = running.logs(across_ranks=True)
         if val_loader is not None:
             logs.update(_evaluate(model, val_loader, loss_fn, metric_fns))
         logs["lr"] = lr

@@ -175,11 +175,13 @@ class TensorBoard:
         self._graph_written = False
 
     def on_train_begin(self, model: Any) -> None:
+        """Called by `fit` before the first epoch."""
         self.model = model
         self.writer = self._tbx.SummaryWriter(logdir=str(self.log_dir))
         self._graph_written = False
 
     def on_train_batch_end(self, step: int, batch: Any, outputs: Any, loss: Any) -> None:
+        """Called by `fit` after each optimizer step."""
         if self.write_graph and not self._graph_written:
             from tensorboardX.proto import event_pb2  # type: ignore[import-untyped]
 
@@ -193,6 +195,7 @@ class TensorBoard:
             self.writer.add_scalar("batch/loss", float(loss.item()), step)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        """Called by `fit` after each epoch with its logs; True stops training."""
         for key, value in logs.items():
             if key == "lr":
                 tag = "lr"
@@ -209,6 +212,7 @@ class TensorBoard:
         self.writer.flush()
 
     def on_train_end(self, model: Any) -> None:
+        """Called by `fit` after the last epoch."""
         if self.writer is not None:
             self.writer.close()
             self.writer = None

@@ -1,10 +1,11 @@
 """Computation-graph drawing with Graphviz: shapes, dtypes, values, gradients and modules.
 
-`to_dot` gives the DOT text (pure, deterministic, iterative); `draw_graph` wraps it in a
-`graphviz.Digraph` (Jupyter, SVG/PNG/PDF); `save_graph` writes a file, the format taken
+`to_dot` gives the DOT text (pure, deterministic, iterative); `show_graph` wraps it in a
+`Graph` that Jupyter shows inline as SVG (it needs only the `dot` program); `draw_graph` in
+a `graphviz.Digraph` (Jupyter, SVG/PNG/PDF); `save_graph` writes a file, the format taken
 from its extension. `retain_grads` keeps the intermediates' gradients for `show_grad`.
 Modules: `walk` (graph traversal), `style` (labels, colours, legend), `dot` (emission),
-`render` (files and Digraphs).
+`render` (files and Digraphs), `display` (inline pictures).
 
 Example:
     >>> import microgradnp as mg
@@ -18,8 +19,17 @@ Example:
     True
 """
 
+from .display import Graph, show_graph
 from .dot import to_dot
 from .render import GraphvizNotFoundError, draw_graph, save_graph
 from .walk import retain_grads
 
-__all__ = ["GraphvizNotFoundError", "draw_graph", "retain_grads", "save_graph", "to_dot"]
+__all__ = [
+    "Graph",
+    "GraphvizNotFoundError",
+    "draw_graph",
+    "retain_grads",
+    "save_graph",
+    "show_graph",
+    "to_dot",
+]

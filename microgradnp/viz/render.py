@@ -78,13 +78,18 @@ def save_graph(
     Returns:
         The path written.
     """
+    return write_dot(to_dot(root, params, **options), path, dpi)
+
+
+def write_dot(source: str, path: str | os.PathLike, dpi: int | None = None) -> Path:
+    """Write DOT `source` into `path`, rendered by Graphviz in the format of its extension
+    (`.dot` / `.gv`: the text itself); what `save_graph` does after `to_dot`."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(
             f"cannot tell the output format from {str(path)!r}: use one of {sorted(FORMATS)}"
         )
-    source = to_dot(root, params, **options)
     if dpi is not None:
         if not isinstance(dpi, int) or isinstance(dpi, bool) or dpi <= 0:
             raise ValueError(f"dpi must be a positive int, got {dpi!r}")
@@ -93,21 +98,33 @@ def save_graph(
     if fmt is None:
         path.write_text(source, encoding="utf-8")
         return path
-    dot = shutil.which("dot")
-    if dot is None:
+    if shutil.which("dot") is None:
         dot_path = path.with_suffix(".dot")
         dot_path.write_text(source, encoding="utf-8")
         raise GraphvizNotFoundError(
             f"cannot render {str(path)!r}: the Graphviz `dot` program was not found on PATH. "
             f"The DOT source was written to {str(dot_path)!r}. {INSTALL_HINT}"
         )
+    path.write_bytes(pipe(source, fmt, what=repr(str(path))))
+    return path
+
+
+def pipe(source: str, fmt: str, what: str = "the graph") -> bytes:
+    """Run Graphviz's `dot -T<fmt>` on `source` (no shell, no files) and return its output.
+
+    Raises `GraphvizNotFoundError` when `dot` is not installed, and `RuntimeError` with
+    Graphviz's message when it fails.
+    """
+    dot = shutil.which("dot")
+    if dot is None:
+        raise GraphvizNotFoundError(
+            f"cannot render {what}: the Graphviz `dot` program was not found on PATH. "
+            f"{INSTALL_HINT}"
+        )
     result = subprocess.run(
-        [dot, f"-T{fmt}", "-o", str(path)],
-        input=source.encode("utf-8"),
-        capture_output=True,
-        check=False,
+        [dot, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, check=False
     )
     if result.returncode != 0:
         message = result.stderr.decode("utf-8", errors="replace").strip()
-        raise RuntimeError(f"Graphviz `dot -T{fmt}` failed for {str(path)!r}: {message}")
-    return path
+        raise RuntimeError(f"Graphviz `dot -T{fmt}` failed for {what}: {message}")
+    return result.stdout

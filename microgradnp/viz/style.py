@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -71,8 +72,24 @@ def shape_text(shape: tuple) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+# Characters Graphviz rejects or cannot encode: C0/C1 controls (but newline) and lone
+# surrogates. Names may hold them (a module named "a\x00b"); they are drawn as \xNN.
+_UNPRINTABLE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """`text` with each control character written as `\\xNN` (newlines kept)."""
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def escape(text: str) -> str:
+    """Text for an HTML-like label: printable, with &, <, > and quotes escaped."""
+    return html.escape(printable(text))
+
+
 def quote(text: str) -> str:
     """A DOT double-quoted string (newlines become centred line breaks)."""
+    text = printable(text)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
@@ -164,7 +181,7 @@ def data_lines(tensor: Any) -> list[str]:
 
 
 def _row(text: str, fill: str | None = None, font: str | None = None, bold: bool = False) -> str:
-    body = html.escape(text)
+    body = escape(text)
     if bold:
         body = f"<B>{body}</B>"
     if font:
@@ -210,7 +227,7 @@ def op_attrs(lines: list[str]) -> str:
     """DOT attributes of an op node: its name, and details in smaller grey type."""
     rows = [_row(lines[0])]
     rows += [
-        f'<TR><TD><FONT POINT-SIZE="9" COLOR="#495057">{html.escape(line)}</FONT></TD></TR>'
+        f'<TR><TD><FONT POINT-SIZE="9" COLOR="#495057">{escape(line)}</FONT></TD></TR>'
         for line in lines[1:]
     ]
     return f'shape=ellipse style=filled fillcolor="{OP_FILL}" margin=0 label={_table(rows)}'
@@ -234,7 +251,7 @@ def cluster_attrs(label: str, depth: int) -> list[str]:
     # name's width, so the edge entering its centre never crosses the left-aligned name.
     pad = 7 * len(label)
     table = (
-        f'<<TABLE BORDER="0" CELLPADDING="0" CELLSPACING="0"><TR><TD>{html.escape(label)}'
+        f'<<TABLE BORDER="0" CELLPADDING="0" CELLSPACING="0"><TR><TD>{escape(label)}'
         f'</TD><TD WIDTH="{pad}"> </TD></TR></TABLE>>'
     )
     return [
@@ -270,8 +287,7 @@ def legend_attrs(show_grad: bool, modules: bool = False) -> str:
             cells.append('<TR><TD COLSPAN="2"><B>gradient max |g|</B></TD></TR>')
             continue
         cells.append(
-            f'<TR><TD BGCOLOR="{fill}" BORDER="1">  </TD>'
-            f'<TD ALIGN="LEFT">{html.escape(text)}</TD></TR>'
+            f'<TR><TD BGCOLOR="{fill}" BORDER="1">  </TD><TD ALIGN="LEFT">{escape(text)}</TD></TR>'
         )
     return (
         'shape=plaintext label=<<TABLE BORDER="0" CELLSPACING="2" CELLPADDING="3">'

@@ -1,0 +1,1 @@
+"""Adversarial tests: edge cases and malformed input, compared with PyTorch."""
