@@ -76,10 +76,12 @@ from .tensor import Tensor
 
 __all__ = [
     # submodules
+    "adversarial",
     "autograd",
     "data",
     "datasets",
     "distributed",
+    "explain",
     "metrics",
     "nn",
     "optim",

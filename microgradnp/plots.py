@@ -328,8 +328,8 @@ def _rc() -> Any:
     return matplotlib.rc_context(_STYLE)
 
 
-# NOTE: explain_plots uses the helpers above, so its pictures are re-exported at the end.
-from .explain_plots import (  # noqa: E402
+# NOTE: _explain_plots uses the helpers above, so its pictures are re-exported at the end.
+from ._explain_plots import (  # noqa: E402
     embed_2d,
     plot_adversarial_examples,
     plot_attribution,

@@ -33,6 +33,8 @@ PUBLIC_MODULES = [
     "microgradnp.train",
     "microgradnp.viz",
     "microgradnp.plots",
+    "microgradnp.explain",
+    "microgradnp.adversarial",
 ]
 # Modules whose docstrings are kept elsewhere (the engine); their names are still documented.
 ENGINE = {
