@@ -34,8 +34,8 @@ def build(kind: str) -> nn.Sequential:
             nn.Conv2d(1, 8, 3, padding=1),
             nn.ReLU(),
             nn.Conv2d(8, 16, 3, padding=1),
-            nn.ReLU(),  # index 3: Grad-CAM's layer, 16 maps of 8x8
-            nn.MaxPool2d(2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # index 4: Grad-CAM's layer, 16 maps of 4x4
             nn.Flatten(),
             nn.Linear(16 * 4 * 4, 64),
             nn.ReLU(),
@@ -111,7 +111,7 @@ def main() -> None:
         "occlusion 2x2": explain.occlusion(model, x, target, window=(2, 2), stride=(1, 1)),
     }
     if kind == "cnn":
-        maps["Grad-CAM"] = explain.grad_cam(model, model[3], x, target)[:, None]
+        maps["Grad-CAM"] = explain.grad_cam(model, model[4], x, target)[:, None]
     labels = [f"{t}  (p={probs[i, t]:.2f})" for i, t in enumerate(target)]
     out = args.out
     plots.plot_attribution_grid(x, maps, out / "attribution_grid.png", labels=labels)
@@ -130,7 +130,7 @@ def main() -> None:
         y[test],
         out / "embedding.png",
         method=args.embedding,
-        title=f"Penultimate-layer activations of {len(test)} test digits ({kind})",
+        title=f"Penultimate-layer activations of {len(test)} test digits ({kind.upper()})",
     )
     print(f"wrote {sorted(p.name for p in out.glob('*.png'))} to {out}")
     print(f"time {time.perf_counter() - started:.1f} s")

@@ -49,6 +49,8 @@ def _overlay(ax: Any, image: np.ndarray, attribution: np.ndarray) -> Any:
         shown = ax.imshow(attribution, cmap="RdBu_r", vmin=-limit, vmax=limit)
     else:
         shown = ax.imshow(attribution, cmap="Reds", vmin=0, vmax=limit)
+    if not attribution.any():  # e.g. Grad-CAM when every channel's weighted sum is negative
+        ax.text(0.5, 0.08, "all zero", transform=ax.transAxes, ha="center", fontsize=9)
     span = image.max() - image.min()
     if span > 0:
         # contour a 4x bilinear upsampling so that small images get a smooth outline
@@ -325,7 +327,8 @@ def plot_adversarial_examples(
             for ax in axes[:, i]:
                 ax.set_xticks([])
                 ax.set_yticks([])
-        for ax, name in zip(axes[:, 0], ["clean", "adversarial", "perturbation"], strict=True):
+        names = ["clean", "adversarial", f"perturbation\n(±{limit:.2g})"]
+        for ax, name in zip(axes[:, 0], names, strict=True):
             ax.set_ylabel(name, fontsize=11)
         if title:
             fig.suptitle(title, fontweight="bold")

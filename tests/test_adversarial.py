@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from explain_models import digits, mlp, torch_twin
+from explain_models import cnn, digits, mlp, torch_twin
 
 import microgradnp as mg
 from microgradnp import adversarial, nn
@@ -125,3 +125,19 @@ def test_bad_arguments_are_named() -> None:
         adversarial.fgsm(mlp(), nn.CrossEntropyLoss(reduction="none"), x, y, 0.1)
     with pytest.raises(ValueError, match="clamp"):
         adversarial.fgsm(mlp(), loss_fn, x, y, 0.1, clamp=(1, 0))
+
+
+def test_cnn_fgsm_matches_torch_where_the_gradient_has_a_sign(torch) -> None:
+    if not hasattr(nn, "Conv2d"):
+        pytest.skip("needs nn.Conv2d")
+    x, y = _batch()
+    images = x.reshape(-1, 1, 8, 8)
+    ours = adversarial.fgsm(cnn(), nn.CrossEntropyLoss(), images, y, 0.1)
+    xt = torch.tensor(images, requires_grad=True)
+    loss = torch.nn.functional.cross_entropy(torch_twin(cnn(), torch)(xt), torch.tensor(y))
+    (g,) = torch.autograd.grad(loss, xt)
+    expected = (xt + 0.1 * g.sign()).clamp(0, 1).detach().numpy()
+    # float32 rounding may flip the sign of a gradient of size ~1e-10; nowhere else
+    clear = np.abs(g.numpy()) > 1e-7
+    assert clear.mean() > 0.9
+    np.testing.assert_allclose(ours[clear], expected[clear], atol=1e-6)

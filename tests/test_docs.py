@@ -168,6 +168,7 @@ RUNNABLE_PAGES = [
     "concepts/training.md",
     "concepts/checkpoints.md",
     "concepts/graph-drawing.md",
+    "explain.md",
 ]
 
 
