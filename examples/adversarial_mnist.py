@@ -28,6 +28,7 @@ import numpy as np
 
 import microgradnp as mg
 from microgradnp import adversarial, nn, plots
+from microgradnp.nn import functional as F
 
 EPS = (0.05, 0.1, 0.2)
 TRAIN_EPS, TRAIN_STEPS = 0.1, 3
@@ -95,6 +96,13 @@ def train(
     return model.eval()
 
 
+def losses(model: nn.Module, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-sample cross-entropy."""
+    with mg.no_grad():
+        logits = model(mg.tensor(X))
+        return F.cross_entropy(logits, mg.tensor(y), reduction="none").numpy()
+
+
 def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
     with mg.no_grad():
         return float(np.mean(model(mg.tensor(X)).numpy().argmax(1) == y))
@@ -113,15 +121,24 @@ def attacks(loss_fn: nn.Module) -> dict[str, Callable[..., np.ndarray]]:
     }
 
 
-def evaluate(models: dict[str, nn.Module], X: np.ndarray, y: np.ndarray) -> dict:
-    """results[model][attack] = [accuracy at eps 0 (clean), then at each of EPS]."""
+def evaluate(models: dict[str, nn.Module], X: np.ndarray, y: np.ndarray) -> tuple[dict, dict]:
+    """results[model][attack] = [accuracy at eps 0 (clean), then at each of EPS], and
+    stronger[model] = [fraction of samples whose PGD-50 loss >= FGSM loss, at each of EPS]."""
     results: dict[str, dict[str, list[float]]] = {}
+    stronger: dict[str, list[float]] = {}
     for name, model in models.items():
         clean = accuracy(model, X, y)
         results[name] = {}
+        loss_at: dict[str, list[np.ndarray]] = {}
         for attack, run in attacks(nn.CrossEntropyLoss()).items():
-            results[name][attack] = [clean] + [accuracy(model, run(model, X, y, e), y) for e in EPS]
-    return results
+            adv = [run(model, X, y, e) for e in EPS]
+            results[name][attack] = [clean] + [accuracy(model, a, y) for a in adv]
+            loss_at[attack] = [losses(model, a, y) for a in adv]
+        stronger[name] = [
+            float(np.mean(p >= f - 1e-6))
+            for p, f in zip(loss_at["PGD-50"], loss_at["FGSM"], strict=True)
+        ]
+    return results, stronger
 
 
 def check(results: dict) -> None:
@@ -177,10 +194,13 @@ def main() -> None:
     models = {"standard": standard, "PGD-trained": robust}
 
     tick = time.perf_counter()
-    results = evaluate(models, X_test, y_test)
+    results, stronger = evaluate(models, X_test, y_test)
     print(f"attacks evaluated in {time.perf_counter() - tick:.0f} s\n")
     print(table(results))
     check(results)
+    for name, fractions in stronger.items():
+        cells = ", ".join(f"{f:.1%} at eps {e}" for f, e in zip(fractions, EPS, strict=True))
+        print(f"{name}: PGD-50 loss >= FGSM loss for {cells}")
 
     eps = [0.0, *EPS]
     curves = {f"{m}, {a}": acc for m in results for a, acc in results[m].items() if a != "PGD-10"}
