@@ -288,6 +288,7 @@ def save(res: dict, out: Path = RESULTS_DIR, *, with_plot: bool = True) -> list[
 
 
 GAPS_MD = HERE / "GAPS.md"  # hand-written: why each missed target is missed (profiles)
+GPT_MD = HERE / "GPT.md"  # the GPT training step, recorded by `python -m benchmarks.gpt`
 
 
 CONV_SECTION = "## Convolution (Conv2d forward + backward)"  # written by benchmarks/conv.py
@@ -295,8 +296,9 @@ CONV_SECTION = "## Convolution (Conv2d forward + backward)"  # written by benchm
 
 def write_results_md(res: dict, path: Path = RESULTS_MD) -> Path:
     text = results_md(res)
-    if GAPS_MD.exists():
-        text = text.rstrip("\n") + "\n\n" + GAPS_MD.read_text()
+    for extra in (GPT_MD, GAPS_MD):
+        if extra.exists():
+            text = text.rstrip("\n") + "\n\n" + extra.read_text()
     old = path.read_text() if path.exists() else ""
     if CONV_SECTION in old:  # the convolution section is measured separately: keep it
         text = text.rstrip("\n") + "\n\n" + old[old.index(CONV_SECTION) :]

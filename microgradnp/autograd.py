@@ -17,6 +17,7 @@ like `torch.autograd`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from heapq import heappop, heappush
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import graph
+from . import tensor as _tensor
 from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import (
     context,
@@ -328,6 +330,12 @@ def backward(
     create_graph: bool = False,
 ) -> None:
     """Accumulate d(tensors)/d(leaf) into every leaf's `.grad` (see `Tensor.backward`)."""
+    if grad_tensors is None and not create_graph and type(tensors) is Tensor:
+        node = tensors._node  # the common case, `loss.backward()`: no argument handling
+        if node is not None and tensors.data.size == 1:
+            one = np.ones(tensors.data.shape, tensors.data.dtype)
+            _run_backward((tensors,), (one,), bool(retain_graph), False)
+            return
     roots, gs = _roots(tensors, grad_tensors, create_graph, "backward")
     if retain_graph is None:
         retain_graph = create_graph
@@ -377,3 +385,7 @@ def grad(
             g = g.astype(t.dtype)
         result.append(g)
     return tuple(result)
+
+
+# The engine is what `Tensor.backward()` calls (see tensor.py).
+_tensor._autograd = sys.modules[__name__]

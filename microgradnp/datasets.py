@@ -1,28 +1,40 @@
-"""Data sets: the bundled UCI handwritten digits and MNIST subset, and seeded synthetic sets
-for teaching.
+"""Data sets: the bundled UCI handwritten digits, MNIST subset and an English text, and seeded
+synthetic sets for teaching.
 
 Every loader returns `(X, y)`: `X` a float array in the default dtype (`mg.get_default_dtype()`,
 float32 unless changed), `y` an int64 array of class labels `0 .. n_classes - 1`. Synthetic sets
 take `random_state` (an int seed, a `np.random.Generator`, or None for the global generator
-that `mg.manual_seed` seeds). Batching lives in `microgradnp.data`.
+that `mg.manual_seed` seeds). `load_text(name)` returns a bundled text as a string.
+Batching lives in `microgradnp.data`; tokenizing text in `microgradnp.text`.
 """
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import microgradnp as mg
-
+from .creation import from_numpy
 from .dtypes import get_default_dtype
 from .random import default_generator
 
-__all__ = ["load_digits", "load_mnist_5k", "make_blobs", "make_moons", "make_spiral", "make_xor"]
+__all__ = [
+    "load_digits",
+    "load_mnist_5k",
+    "load_text",
+    "make_blobs",
+    "make_moons",
+    "make_spiral",
+    "make_xor",
+]
 
-_DIGITS_PATH = Path(__file__).parent / "data_files" / "digits.npz"
-_MNIST_PATH = Path(__file__).parent / "data_files" / "mnist_5k.npz"
+_DATA_DIR = Path(__file__).parent / "data_files"
+_DIGITS_PATH = _DATA_DIR / "digits.npz"
+_MNIST_PATH = _DATA_DIR / "mnist_5k.npz"
+# name -> gzip-compressed UTF-8 file in data_files (source and licence beside it)
+_TEXTS = {"lady_susan": "lady_susan.txt.gz"}
 
 
 def _rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
@@ -82,7 +94,7 @@ def load_digits(*, return_tensors: bool = False, flatten: bool = True) -> tuple[
     X = images.reshape(len(images), -1) if flatten else images
     X, y = X.astype(get_default_dtype()), target.astype(np.int64)
     if return_tensors:
-        return mg.from_numpy(X), mg.from_numpy(y)
+        return from_numpy(X), from_numpy(y)
     return X, y
 
 
@@ -112,8 +124,35 @@ def load_mnist_5k(*, return_tensors: bool = False, flatten: bool = True) -> tupl
     X = images.reshape(len(images), -1) if flatten else images
     X, y = X.astype(get_default_dtype()), target.astype(np.int64)
     if return_tensors:
-        return mg.from_numpy(X), mg.from_numpy(y)
+        return from_numpy(X), from_numpy(y)
     return X, y
+
+
+def load_text(name: str) -> str:
+    """A bundled public-domain text, as one string.
+
+    Known names:
+
+    - `"lady_susan"`: Jane Austen's *Lady Susan*, 127,431 characters (67 distinct), the
+      Project Gutenberg etext as carried by the `music21` package; public domain (see
+      `data_files/LADY_SUSAN_LICENSE.md`).
+
+    Args:
+        name: the text's name.
+
+    Returns:
+        The text (newlines as `\\n`).
+
+    Example:
+        >>> text = load_text("lady_susan")
+        >>> len(text), text[49:60]
+        (127431, 'Jane Austen')
+    """
+    if name not in _TEXTS:
+        known = ", ".join(repr(k) for k in sorted(_TEXTS))
+        raise ValueError(f"load_text: unknown text {name!r}; known texts: {known}")
+    with gzip.open(_DATA_DIR / _TEXTS[name], "rt", encoding="utf-8", newline="") as f:
+        return f.read()
 
 
 def make_moons(

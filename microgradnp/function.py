@@ -29,6 +29,7 @@ class FunctionCtx:
         self.needs_input_grad: tuple[bool, ...] = ()
 
     def save_for_backward(self, *tensors: Tensor) -> None:
+        """Keep tensors for `backward` (read back as `ctx.saved_tensors`)."""
         self.saved_tensors = tensors
 
 
@@ -146,14 +147,17 @@ class Function:
 
     @staticmethod
     def forward(ctx: FunctionCtx, *args: Any) -> Any:
+        """The op's value from its inputs (Tensors, recording off); one Tensor or a tuple."""
         raise NotImplementedError
 
     @staticmethod
     def backward(ctx: FunctionCtx, *grads: Tensor) -> Any:
+        """One gradient (or None) per input of `forward`, from one gradient per output."""
         raise NotImplementedError
 
     @classmethod
     def apply(cls, *args: Any) -> Any:
+        """Run `forward` and record the op (when grad mode is on and an input needs grad)."""
         ctx = FunctionCtx()
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx.needs_input_grad = needs

@@ -160,8 +160,9 @@ class Freed:
 
 
 def _light(p: Any) -> Any:
-    if isinstance(p, np.ndarray):
+    if type(p) is np.ndarray:
         return Freed(p, was_tensor=False) if p.size > 3 else p  # small ones label ops
-    if type(p) is not Node and isinstance(getattr(p, "data", None), np.ndarray):
-        return Freed(p, was_tensor=True)  # a Tensor that needed no gradient
+    data = getattr(p, "data", None)
+    if type(data) is np.ndarray and type(p) is not Node:  # a Tensor that needed no gradient
+        return Freed(data, was_tensor=True)
     return p

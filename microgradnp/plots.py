@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 _TRAIN_COLOR, _VAL_COLOR, _WRONG_COLOR = "#1f77b4", "#ff7f0e", "#c92a2a"
-_STYLE = {
+_STYLE: Any = {  # (matplotlib types rc keys as literals)
     "font.size": 11,
     "axes.titlesize": 13,
     "axes.labelsize": 11,

@@ -3,7 +3,8 @@
 Operators and methods are one-line delegations to `microgradnp.ops`, where each op's forward
 sits beside its backward. The one edge from `Tensor` back to its ops: `ops` imports `Tensor`,
 so this module cannot import `ops` at load time; `microgradnp.ops` binds itself as `_ops`
-here once it has loaded (the last line of `ops/__init__.py`).
+here once it has loaded (the last line of `ops/__init__.py`), and the engine
+(`autograd.py`) binds itself as `_autograd` for `backward()`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from . import dtypes as _dtypes
 from . import random as _random
 from .graph import OUTPUT_CHANGED
 
-_ops: Any = None  # microgradnp.ops, bound by it when it loads (see the module docstring)
+# The modules that import this one and that Tensor's methods call: bound by each of them
+# when it loads (see the module docstring).
+_ops: Any = None  # microgradnp.ops
+_autograd: Any = None  # microgradnp.autograd, the engine
 
 
 def _to_array(data: Any, dtype: Any = None, copy: builtins.bool = True) -> np.ndarray:
@@ -116,6 +120,7 @@ class Tensor:
     # ---- attributes -------------------------------------------------------------------
     @property
     def requires_grad(self) -> builtins.bool:
+        """Whether gradients are computed for this tensor (only floating tensors can)."""
         return self._requires_grad
 
     @requires_grad.setter
@@ -134,42 +139,53 @@ class Tensor:
 
     @property
     def grad_fn(self) -> Any:
+        """The node of the op that produced this tensor (None for a leaf)."""
         return self._node
 
     @property
     def is_leaf(self) -> builtins.bool:
+        """True for a tensor no recorded op produced (parameters, inputs)."""
         return self._node is None
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The shape, a tuple of ints."""
         return self.data.shape
 
     @property
     def ndim(self) -> builtins.int:
+        """The number of dimensions."""
         return self.data.ndim
 
     @property
     def dtype(self) -> np.dtype:
+        """The NumPy dtype."""
         return self.data.dtype
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - PyTorch's name
+        """All dimensions reversed (a view)."""
         return _ops.permute(self, tuple(range(self.data.ndim - 1, -1, -1)))
 
     @property
     def mT(self) -> Tensor:  # noqa: N802
+        """The last two dimensions swapped (a view)."""
         return _ops.transpose(self, -2, -1)
 
     def size(self, dim: builtins.int | None = None) -> Any:
+        """The shape, or the size of dimension `dim`."""
         return self.data.shape if dim is None else self.data.shape[dim]
 
     def dim(self) -> builtins.int:
+        """The number of dimensions."""
         return self.data.ndim
 
     def numel(self) -> builtins.int:
+        """The number of elements."""
         return int(self.data.size)
 
     def item(self) -> Any:
+        """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(
                 f"item(): only one element tensors can be converted to Python scalars; "
@@ -186,6 +202,7 @@ class Tensor:
         return self.data
 
     def tolist(self) -> Any:
+        """The values as (nested) Python lists."""
         return self.data.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -255,6 +272,7 @@ class Tensor:
         return self
 
     def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
+        """Set `requires_grad` in place; returns self."""
         self.requires_grad = requires_grad
         return self
 
@@ -308,12 +326,11 @@ class Tensor:
         create_graph: builtins.bool = False,
     ) -> None:
         """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad."""
-        from .autograd import backward  # the engine imports Tensor: bound at call time
-
-        backward(self, gradient, retain_graph, create_graph)
+        _autograd.backward(self, gradient, retain_graph, create_graph)
 
     # ---- dtype and device ------------------------------------------------------------------
     def astype(self, dtype: Any) -> Tensor:
+        """A copy in another dtype (differentiable between floating dtypes)."""
         return _ops.astype(self, dtype)
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -322,38 +339,49 @@ class Tensor:
         return _device.tensor_to(self, *args, **kwargs)
 
     def cpu(self) -> Tensor:
+        """This tensor (everything is on the CPU)."""
         return self
 
     def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Raises: microgradnp has no GPU support."""
         _device.check_device("cuda")  # raises: there is no GPU
         return self
 
     @property
     def device(self) -> _device.device:
+        """The device: always `device('cpu')`."""
         return _device.device("cpu")
 
     def float(self) -> Tensor:
+        """A float32 copy."""
         return _ops.astype(self, np.float32)
 
     def double(self) -> Tensor:
+        """A float64 copy."""
         return _ops.astype(self, np.float64)
 
     def half(self) -> Tensor:
+        """A float16 copy."""
         return _ops.astype(self, np.float16)
 
     def long(self) -> Tensor:
+        """An int64 copy (no gradient)."""
         return _ops.astype(self, np.int64)
 
     def int(self) -> Tensor:
+        """An int32 copy (no gradient)."""
         return _ops.astype(self, np.int32)
 
     def bool(self) -> Tensor:
+        """A bool copy (no gradient)."""
         return _ops.astype(self, np.bool_)
 
     def type_as(self, other: Tensor) -> Tensor:
+        """A copy in `other`'s dtype."""
         return _ops.astype(self, other.dtype)
 
     def clone(self) -> Tensor:
+        """A copy that stays in the graph (gradient passes through)."""
         return _ops.clone(self)
 
     # ---- Python protocol ---------------------------------------------------------------
@@ -367,6 +395,17 @@ class Tensor:
         elif self._requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter's display: the values as text and, for a tensor an op produced, the graph
+        that produced it as SVG (with the values in the output node)."""
+        from .viz.display import tensor_svg  # drawing is optional: loaded when displayed
+
+        bundle = {"text/plain": repr(self)}
+        svg = tensor_svg(self, show_data=True)
+        if svg is not None:
+            bundle["image/svg+xml"] = svg
+        return bundle
 
     def __len__(self) -> builtins.int:
         if self.data.ndim == 0:
@@ -483,10 +522,12 @@ class Tensor:
         return Tensor._wrap(self.data ^ _raw(other))
 
     def all(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        """True where all elements (along `dim`) are nonzero."""
         axis, keepdim = _ops.dim_args(dim, keepdim, kw)
         return Tensor._wrap(np.all(self.data, axis=axis, keepdims=keepdim))
 
     def any(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        """True where any element (along `dim`) is nonzero."""
         axis, keepdim = _ops.dim_args(dim, keepdim, kw)
         return Tensor._wrap(np.any(self.data, axis=axis, keepdims=keepdim))
 
@@ -498,38 +539,49 @@ class Tensor:
     # Outside the graph they write into the array; on a tensor in the graph they are recorded
     # (see ops/inplace.py). Either way the version counter moves.
     def add_(self, other: Any, alpha: Any = 1.0) -> Tensor:
+        """In place: self += alpha * other."""
         return _ops.inplace(self, "add", other if alpha == 1.0 else _ops.mul(other, alpha))
 
     def sub_(self, other: Any, alpha: Any = 1.0) -> Tensor:
+        """In place: self -= alpha * other."""
         return _ops.inplace(self, "sub", other if alpha == 1.0 else _ops.mul(other, alpha))
 
     def mul_(self, other: Any) -> Tensor:
+        """In place: self *= other."""
         return _ops.inplace(self, "mul", other)
 
     def div_(self, other: Any) -> Tensor:
+        """In place: self /= other."""
         return _ops.inplace(self, "div", other)
 
     def pow_(self, exponent: Any) -> Tensor:
+        """In place: self **= exponent."""
         return _ops.inplace(self, "pow", exponent)
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        """In place: clip to [min, max]."""
         return _ops.inplace(self, "clip", None, min=min, max=max)
 
     clip_ = clamp_
 
     def zero_(self) -> Tensor:
+        """In place: fill with zeros."""
         return _ops.inplace(self, "fill", 0)
 
     def fill_(self, value: Any) -> Tensor:
+        """In place: fill with `value`."""
         return _ops.inplace(self, "fill", value)
 
     def copy_(self, src: Any) -> Tensor:
+        """In place: copy `src` (broadcast) into self."""
         return _ops.inplace(self, "copy", src)
 
     def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0) -> Tensor:
+        """In place: draw from U(a, b) with the seeded generator."""
         return _ops.inplace(self, "copy", _random.default_generator().uniform(a, b, self.shape))
 
     def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0) -> Tensor:
+        """In place: draw from N(mean, std^2) with the seeded generator."""
         values = _random.default_generator().normal(mean, std, self.shape)
         return _ops.inplace(self, "copy", values)
 
@@ -547,185 +599,245 @@ class Tensor:
 
     # ---- the ops as methods: t.f(*args) is mg.f(t, *args) -----------------------------------
     def exp(self) -> Tensor:
+        """`mg.exp(self, ...)`: see that function."""
         return _ops.exp(self)
 
     def log(self) -> Tensor:
+        """`mg.log(self, ...)`: see that function."""
         return _ops.log(self)
 
     def sqrt(self) -> Tensor:
+        """`mg.sqrt(self, ...)`: see that function."""
         return _ops.sqrt(self)
 
     def abs(self) -> Tensor:
+        """`mg.abs(self, ...)`: see that function."""
         return _ops.abs(self)
 
     def sin(self) -> Tensor:
+        """`mg.sin(self, ...)`: see that function."""
         return _ops.sin(self)
 
     def cos(self) -> Tensor:
+        """`mg.cos(self, ...)`: see that function."""
         return _ops.cos(self)
 
     def tanh(self) -> Tensor:
+        """`mg.tanh(self, ...)`: see that function."""
         return _ops.tanh(self)
 
     def sigmoid(self) -> Tensor:
+        """`mg.sigmoid(self, ...)`: see that function."""
         return _ops.sigmoid(self)
 
     def relu(self) -> Tensor:
+        """`mg.relu(self, ...)`: see that function."""
         return _ops.relu(self)
 
     def log1p(self) -> Tensor:
+        """`mg.log1p(self, ...)`: see that function."""
         return _ops.log1p(self)
 
     def expm1(self) -> Tensor:
+        """`mg.expm1(self, ...)`: see that function."""
         return _ops.expm1(self)
 
     def sign(self) -> Tensor:
+        """`mg.sign(self, ...)`: see that function."""
         return _ops.sign(self)
 
     def neg(self) -> Tensor:
+        """`mg.neg(self, ...)`: see that function."""
         return _ops.neg(self)
 
     def add(self, other: Any, alpha: Any = 1.0) -> Tensor:
+        """`mg.add(self, ...)`: see that function."""
         return _ops.add(self, other if alpha == 1.0 else _ops.mul(other, alpha))
 
     def sub(self, other: Any, alpha: Any = 1.0) -> Tensor:
+        """`mg.sub(self, ...)`: see that function."""
         return _ops.sub(self, other if alpha == 1.0 else _ops.mul(other, alpha))
 
     def mul(self, other: Any) -> Tensor:
+        """`mg.mul(self, ...)`: see that function."""
         return _ops.mul(self, other)
 
     def div(self, other: Any) -> Tensor:
+        """`mg.div(self, ...)`: see that function."""
         return _ops.div(self, other)
 
     def amax(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+        """`mg.amax(self, ...)`: see that function."""
         return _ops.amax(self, axis=dim, keepdims=keepdim)
 
     def amin(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+        """`mg.amin(self, ...)`: see that function."""
         return _ops.amin(self, axis=dim, keepdims=keepdim)
 
     def square(self) -> Tensor:
+        """`mg.square(self, ...)`: see that function."""
         return _ops.square(self)
 
     def pow(self, exponent: Any) -> Tensor:
+        """`mg.pow(self, ...)`: see that function."""
         return _ops.pow(self, exponent)
 
     def clip(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        """`mg.clip(self, ...)`: see that function."""
         return _ops.clip(self, min, max)
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        """`mg.clamp(self, ...)`: see that function."""
         return _ops.clamp(self, min, max)
 
     def maximum(self, other: Any) -> Tensor:
+        """`mg.maximum(self, ...)`: see that function."""
         return _ops.maximum(self, other)
 
     def minimum(self, other: Any) -> Tensor:
+        """`mg.minimum(self, ...)`: see that function."""
         return _ops.minimum(self, other)
 
     def sum(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        """`mg.sum(self, ...)`: see that function."""
         return _ops.sum(self, dim, keepdim, **kw)
 
     def mean(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        """`mg.mean(self, ...)`: see that function."""
         return _ops.mean(self, dim, keepdim, **kw)
 
     def var(self, dim: Any = None, **kw: Any) -> Tensor:
+        """`mg.var(self, ...)`: see that function."""
         return _ops.var(self, dim, **kw)
 
     def std(self, dim: Any = None, **kw: Any) -> Tensor:
+        """`mg.std(self, ...)`: see that function."""
         return _ops.std(self, dim, **kw)
 
     def max(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Any:
+        """`mg.max(self, ...)`: see that function."""
         return _ops.max(self, dim, keepdim, **kw)
 
     def min(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Any:
+        """`mg.min(self, ...)`: see that function."""
         return _ops.min(self, dim, keepdim, **kw)
 
     def argmax(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        """`mg.argmax(self, ...)`: see that function."""
         return _ops.argmax(self, dim, keepdim, **kw)
 
     def argmin(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        """`mg.argmin(self, ...)`: see that function."""
         return _ops.argmin(self, dim, keepdim, **kw)
 
     def logsumexp(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        """`mg.logsumexp(self, ...)`: see that function."""
         return _ops.logsumexp(self, dim, keepdim, **kw)
 
     def softmax(self, dim: builtins.int = -1, **kw: Any) -> Tensor:
+        """`mg.softmax(self, ...)`: see that function."""
         return _ops.softmax(self, dim, **kw)
 
     def log_softmax(self, dim: builtins.int = -1, **kw: Any) -> Tensor:
+        """`mg.log_softmax(self, ...)`: see that function."""
         return _ops.log_softmax(self, dim, **kw)
 
     def matmul(self, other: Any) -> Tensor:
+        """`mg.matmul(self, ...)`: see that function."""
         return _ops.matmul(self, other)
 
     def reshape(self, *shape: Any) -> Tensor:
+        """`mg.reshape(self, ...)`: see that function."""
         return _ops.reshape(self, *shape)
 
     def view(self, *shape: Any) -> Tensor:
+        """`mg.view(self, ...)`: see that function."""
         return _ops.view(self, *shape)
 
     def view_as(self, other: Tensor) -> Tensor:
+        """`mg.view_as(self, ...)`: see that function."""
         return _ops.view(self, other.shape)
 
     def transpose(self, dim0: Any = None, dim1: Any = None) -> Tensor:
+        """`mg.transpose(self, ...)`: see that function."""
         return _ops.transpose(self, dim0, dim1)
 
     def permute(self, *dims: Any) -> Tensor:
+        """`mg.permute(self, ...)`: see that function."""
         return _ops.permute(self, *dims)
 
     def squeeze(self, dim: Any = None) -> Tensor:
+        """`mg.squeeze(self, ...)`: see that function."""
         return _ops.squeeze(self, dim)
 
     def unsqueeze(self, dim: builtins.int) -> Tensor:
+        """`mg.unsqueeze(self, ...)`: see that function."""
         return _ops.unsqueeze(self, dim)
 
     def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
+        """`mg.flatten(self, ...)`: see that function."""
         return _ops.flatten(self, start_dim, end_dim)
 
     def expand(self, *sizes: Any) -> Tensor:
+        """`mg.expand(self, ...)`: see that function."""
         return _ops.expand(self, *sizes)
 
     def expand_as(self, other: Any) -> Tensor:
+        """`mg.expand_as(self, ...)`: see that function."""
         return _ops.expand_as(self, other)
 
     def broadcast_to(self, *shape: Any) -> Tensor:
+        """`mg.broadcast_to(self, ...)`: see that function."""
         return _ops.broadcast_to(self, *shape)
 
     def split(self, split_size_or_sections: Any, dim: builtins.int = 0) -> tuple:
+        """`mg.split(self, ...)`: see that function."""
         return _ops.split(self, split_size_or_sections, dim)
 
     def gather(self, dim: builtins.int, index: Any) -> Tensor:
+        """`mg.gather(self, ...)`: see that function."""
         return _ops.gather(self, dim, index)
 
     def pad(self, pad: Any, mode: str = "constant", value: builtins.float = 0.0) -> Tensor:
+        """`mg.pad(self, ...)`: see that function."""
         return _ops.pad(self, pad, mode, value)
 
     def erf(self) -> Tensor:
+        """`mg.erf(self, ...)`: see that function."""
         return _ops.erf(self)
 
     def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        """`mg.masked_fill(self, ...)`: see that function."""
         return _ops.masked_fill(self, mask, value)
 
     def tril(self, diagonal: builtins.int = 0) -> Tensor:
+        """`mg.tril(self, ...)`: see that function."""
         return _ops.tril(self, diagonal)
 
     def triu(self, diagonal: builtins.int = 0) -> Tensor:
+        """`mg.triu(self, ...)`: see that function."""
         return _ops.triu(self, diagonal)
 
     def bmm(self, other: Any) -> Tensor:
+        """`mg.bmm(self, ...)`: see that function."""
         return _ops.bmm(self, other)
 
     def cumsum(self, dim: builtins.int, *, dtype: Any = None) -> Tensor:
+        """`mg.cumsum(self, ...)`: see that function."""
         return _ops.cumsum(self, dim, dtype=dtype)
 
     def sort(self, dim: builtins.int = -1, descending: builtins.bool = False, **kw: Any) -> Any:
+        """`mg.sort(self, ...)`: see that function."""
         return _ops.sort(self, dim, descending, **kw)
 
     def topk(self, k: builtins.int, dim: builtins.int = -1, largest: builtins.bool = True,
              sorted: builtins.bool = True) -> Any:  # noqa: A002  # fmt: skip
+        """`mg.topk(self, ...)`: see that function."""
         return _ops.topk(self, k, dim, largest, sorted)
 
     def multinomial(self, num_samples: builtins.int, replacement: builtins.bool = False,
                     **kw: Any) -> Tensor:  # fmt: skip
+        """`mg.multinomial(self, ...)`: see that function."""
         return _ops.multinomial(self, num_samples, replacement, **kw)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 import microgradnp as mg
 from microgradnp import ops
+from microgradnp.ops.layer_norm import layer_normalize
 
 
 @dataclass
@@ -120,6 +121,22 @@ def _tf(name):
 def _softmax_samples(rng):
     for shape, dim in (((3,), 0), ((2, 4), 1), ((2, 4), 0), ((2, 3, 4), -1)):
         yield Sample((_r(rng, shape, -3, 3),), {"dim": dim})
+
+
+def _layer_normalize_samples(rng):
+    for shape, axes in (((3,), (-1,)), ((2, 4), (-1,)), ((2, 3, 4), (-1,)), ((2, 3, 4), (-2, -1))):
+        yield Sample((_r(rng, shape, -3, 3), axes))
+
+
+def _np_layer_normalize(x, axes):
+    centred = x - x.mean(axis=axes, keepdims=True)
+    return centred / np.sqrt((centred**2).mean(axis=axes, keepdims=True) + 1e-5)
+
+
+def _torch_layer_normalize(x, axes):
+    import torch
+
+    return torch.nn.functional.layer_norm(x, x.shape[len(x.shape) - len(axes) :])
 
 
 def _index_samples(rng):
@@ -494,6 +511,13 @@ OP_DB: list[OpInfo] = [
         lambda x, dim: np.log(_np_softmax(x, dim)),
         _softmax_samples,
         _tf("log_softmax"),
+    ),
+    OpInfo(
+        "layer_normalize",
+        lambda x, axes: layer_normalize(x, axes),
+        _np_layer_normalize,
+        _layer_normalize_samples,
+        _torch_layer_normalize,
     ),
     OpInfo(
         "softmax_cross_entropy",

@@ -104,3 +104,15 @@ def test_draw_graph_digraph_displays_as_svg_too():
 def test_graph_rejects_text_that_is_not_dot():
     with pytest.raises(TypeError, match="DOT text"):
         viz.Graph("not a graph")
+
+
+def test_tensor_displays_its_graph_as_svg_in_jupyter():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * 3).sum()
+    plain = mg.tensor([1.0, 2.0])._repr_mimebundle_()
+    assert plain == {"text/plain": repr(mg.tensor([1.0, 2.0]))}
+    bundle = y._repr_mimebundle_()
+    assert bundle["text/plain"] == repr(y)
+    if shutil.which("dot") is not None:
+        assert bundle["image/svg+xml"].lstrip().startswith("<")
+        assert "<svg" in bundle["image/svg+xml"] and "mul" in bundle["image/svg+xml"]

@@ -29,7 +29,8 @@ class DistributedSampler(Sampler):
 
     Args:
         dataset: anything with `len()`.
-        num_replicas, rank: by default the process group's world size and this rank.
+        num_replicas: by default the process group's world size.
+        rank: by default this process's rank.
         shuffle: permute the indices each epoch (the same permutation on every rank).
         seed: base seed of the shuffle; must be the same on every rank.
         drop_last: trim the order instead of padding it.

@@ -62,9 +62,9 @@ class StandardScaler:
         constant = var <= seen * eps * var + (seen * mean * eps) ** 2
         self.n_features_in_ = data.shape[1]
         self.n_samples_seen_ = n
-        self.mean_ = mean if self.with_mean else None
+        self.mean_: Any = mean if self.with_mean else None
         self.var_ = var if self.with_std else None
-        self.scale_ = np.where(constant, 1.0, np.sqrt(var)) if self.with_std else None
+        self.scale_: Any = np.where(constant, 1.0, np.sqrt(var)) if self.with_std else None
         return self
 
     def transform(self, X: Any) -> Any:

@@ -13,7 +13,8 @@ Classification metrics (`accuracy`, `precision`, `recall`, `f1_score`, `confusio
 Where a ratio is 0/0 (precision of a class never predicted, recall of a class never present),
 `zero_division` decides, as in scikit-learn: "warn" (the default) gives 0.0 and emits an
 `UndefinedMetricWarning`; 0, 1 or `np.nan` give that value silently. Sequence-model metrics:
-`perplexity` and `char_accuracy`. Data loading lives in `microgradnp.data`.
+`perplexity`, `bits_per_char`, `char_accuracy` and `top_k_accuracy`. Data loading lives in
+`microgradnp.data`.
 """
 
 from .classification import (
@@ -25,11 +26,13 @@ from .classification import (
     precision,
     recall,
 )
+from .language import bits_per_char, top_k_accuracy
 from .sequence import char_accuracy, perplexity
 
 __all__ = [
     "UndefinedMetricWarning",
     "accuracy",
+    "bits_per_char",
     "char_accuracy",
     "classification_report",
     "confusion_matrix",
@@ -37,4 +40,5 @@ __all__ = [
     "perplexity",
     "precision",
     "recall",
+    "top_k_accuracy",
 ]

@@ -369,7 +369,7 @@ def f1_score(
 
 
 for _score in (precision, recall, f1_score):
-    _score.__doc__ = _score.__doc__.replace("{args}", _SCORE_ARGS_DOC.strip("\n"))
+    _score.__doc__ = (_score.__doc__ or "").replace("{args}", _SCORE_ARGS_DOC.strip("\n"))
 
 
 def confusion_matrix(

@@ -22,6 +22,7 @@ from .. import ops
 from ..ops import linear, one_hot, pad, relu, sigmoid, tanh
 from ..ops.conv import conv1d, conv2d, conv_transpose2d
 from ..ops.im2col import fold, unfold
+from ..ops.layer_norm import layer_normalize
 from ..primitive import raw
 from ..random import default_generator
 from ..tensor import Tensor
@@ -216,10 +217,8 @@ def layer_norm(
         raise ValueError(
             f"layer_norm: input of shape {xs} does not end with normalized_shape {shape}"
         )
-    axes = tuple(range(-len(shape), 0))
-    centred = input - ops.mean(input, dim=axes, keepdim=True)
-    var = ops.mean(centred * centred, dim=axes, keepdim=True)  # biased, as PyTorch
-    out = centred / ops.sqrt(var + eps)
+    # one primitive (biased variance, as PyTorch); see ops/layer_norm.py
+    out = layer_normalize(input, tuple(range(-len(shape), 0)), eps)
     if weight is not None:
         out = out * weight
     if bias is not None:

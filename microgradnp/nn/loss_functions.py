@@ -36,7 +36,7 @@ from ..primitive import primitive, raw
 from ..tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
-_UNSIGNED = {
+_UNSIGNED: dict[int, Any] = {
     1: np.dtype(np.uint8),
     2: np.dtype(np.uint16),
     4: np.dtype(np.uint32),

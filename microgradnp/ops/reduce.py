@@ -54,8 +54,8 @@ def _kept_shape(shape: tuple, axis: Any) -> tuple:
     """The shape of a reduction over `axis` with keepdims=True."""
     if axis is None:
         return (1,) * len(shape)
-    axes = axis if isinstance(axis, tuple) else (axis,)
-    axes = {a % len(shape) for a in axes} if shape else set()
+    given = axis if isinstance(axis, tuple) else (axis,)
+    axes = {a % len(shape) for a in given} if shape else set()
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
 
 

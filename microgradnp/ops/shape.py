@@ -335,7 +335,7 @@ def _index_put_vjp(g, out, needs, x, value, index):
 
 
 def gather(x: Any, dim: int, index: Any) -> Any:
-    """out[i][j] = x[index[i][j]][j] for dim=0 (x[i][index[i][j]] for dim=1), as PyTorch.
+    """`out[i][j] = x[index[i][j]][j]` for dim=0 (`x[i][index[i][j]]` for dim=1), as PyTorch.
 
     Example:
         >>> import microgradnp as mg

@@ -102,7 +102,7 @@ class Optimizer:
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for group in groups:
-            self.add_param_group(group)
+            self.add_param_group(group)  # type: ignore[arg-type]  # (dicts, checked above)
 
     def _validate(self, options: dict[str, Any]) -> None:
         """Check hyper-parameters (of `defaults` and of each group); subclasses override."""

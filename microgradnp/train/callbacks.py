@@ -43,8 +43,9 @@ class EarlyStopping:
         restore_best_weights: load the best epoch's weights into the model at the end.
 
     Attributes:
-        best_epoch, best: the best epoch (0-based) and its value. stopped_epoch: the epoch
-        at which training stopped, or None.
+        best_epoch: the best epoch (0-based).
+        best: its value of `monitor`.
+        stopped_epoch: the epoch at which training stopped, or None.
 
     Example:
         >>> stopper = EarlyStopping(patience=2)

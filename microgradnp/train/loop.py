@@ -126,7 +126,8 @@ def fit(
 
     Args:
         model: an `nn.Module` (anything callable with `train()`/`eval()`).
-        train_loader, val_loader: iterables of `(inputs, targets)` batches, e.g. `DataLoader`s.
+        train_loader: an iterable of `(inputs, targets)` batches, e.g. a `DataLoader`.
+        val_loader: the same for validation (or None).
         loss_fn: `loss_fn(outputs, targets)` -> a scalar Tensor (mean over the batch).
         optimizer: an `mg.optim` optimizer over the model's parameters.
         epochs: the most epochs to run.

@@ -275,7 +275,9 @@ def legend_attrs(show_grad: bool, modules: bool = False) -> str:
     """DOT attributes of the legend node: node kinds (with collapsed modules when drawn),
     and the gradient scale when shown."""
     cells = ['<TR><TD COLSPAN="2"><B>legend</B></TD></TR>']
-    swatches = [(LEGEND_TEXT.get(kind, kind), fill) for kind, fill in KIND_FILL.items()]
+    swatches: list[tuple[str, str | None]] = [
+        (LEGEND_TEXT.get(kind, kind), fill) for kind, fill in KIND_FILL.items()
+    ]
     swatches.append(("op", OP_FILL))
     if modules:
         swatches.append(("module (collapsed)", MODULE_FILL))
