@@ -1,16 +1,15 @@
 """Explain a digit classifier: attribution maps, their completeness, and a t-SNE of features.
 
-Trains a small CNN on the bundled 8x8 digits (an MLP with --model mlp, or where convolutions
-are not available), then explains a few test digits with saliency, gradient x input,
-SmoothGrad, integrated gradients, occlusion and, for the CNN, Grad-CAM
-(`microgradnp.explain`), checks integrated gradients' completeness (attributions sum to
-f(x) - f(baseline)), and draws with `microgradnp.plots`:
+Trains a small CNN on the bundled 8x8 digits (an MLP with --model mlp), then explains a few
+test digits with saliency, gradient x input, SmoothGrad, integrated gradients, occlusion and,
+for the CNN, Grad-CAM (`microgradnp.explain`), checks integrated gradients' completeness
+(attributions sum to f(x) - f(baseline)), and draws with `microgradnp.plots`:
 
 - ``attribution_grid.png``: the methods side by side for a few digits;
 - ``attribution_overlay.png``: one digit, its integrated-gradients map and the overlay;
 - ``embedding.png``: t-SNE (scikit-learn, else PCA) of the penultimate activations by class.
 
-Run:
+Run (5 to 40 s on 2 shared cores):
     python examples/explain_digits.py [--out explain_output]
 """
 
@@ -74,13 +73,11 @@ def completeness(model: nn.Module, X: np.ndarray, target: np.ndarray) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("explain_output"))
-    parser.add_argument("--model", choices=["auto", "cnn", "mlp"], default="auto")
+    parser.add_argument("--model", choices=["cnn", "mlp"], default="cnn")
     parser.add_argument("--embedding", choices=["tsne", "pca"], default="tsne")
     args = parser.parse_args()
     started = time.perf_counter()
     kind = args.model
-    if kind == "auto":
-        kind = "cnn" if hasattr(nn, "Conv2d") else "mlp"
 
     X, y = mg.datasets.load_digits(flatten=False)
     X = (X[:, None] / 16).astype(np.float32)  # (N, 1, 8, 8) in [0, 1]
