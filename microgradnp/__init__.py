@@ -11,10 +11,12 @@ Example:
 """
 
 from . import (
+    adversarial,
     autograd,
     data,
     datasets,
     distributed,
+    explain,
     metrics,
     models,
     nn,
@@ -78,11 +80,13 @@ from .tensor import Tensor
 
 __all__ = [
     # submodules
+    "adversarial",
     "autograd",
     "compile",
     "data",
     "datasets",
     "distributed",
+    "explain",
     "metrics",
     "models",
     "nn",

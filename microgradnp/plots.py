@@ -16,7 +16,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_confusion_matrix", "plot_history", "plot_misclassified"]
+__all__ = [
+    "embed_2d",
+    "plot_adversarial_examples",
+    "plot_attribution",
+    "plot_attribution_grid",
+    "plot_confusion_matrix",
+    "plot_embedding",
+    "plot_history",
+    "plot_misclassified",
+    "plot_robustness",
+]
 
 _TRAIN_COLOR, _VAL_COLOR, _WRONG_COLOR = "#1f77b4", "#ff7f0e", "#c92a2a"
 _STYLE: Any = {  # (matplotlib types rc keys as literals)
@@ -316,3 +326,14 @@ def _rc() -> Any:
     import matplotlib
 
     return matplotlib.rc_context(_STYLE)
+
+
+# NOTE: _explain_plots uses the helpers above, so its pictures are re-exported at the end.
+from ._explain_plots import (  # noqa: E402
+    embed_2d,
+    plot_adversarial_examples,
+    plot_attribution,
+    plot_attribution_grid,
+    plot_embedding,
+    plot_robustness,
+)

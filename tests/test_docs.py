@@ -34,6 +34,8 @@ PUBLIC_MODULES = [
     "microgradnp.viz",
     "microgradnp.onnx",
     "microgradnp.plots",
+    "microgradnp.explain",
+    "microgradnp.adversarial",
 ]
 # Modules whose docstrings are kept elsewhere (the engine); their names are still documented.
 ENGINE = {
@@ -167,6 +169,7 @@ RUNNABLE_PAGES = [
     "concepts/training.md",
     "concepts/checkpoints.md",
     "concepts/graph-drawing.md",
+    "explain.md",
 ]
 
 
