@@ -93,7 +93,14 @@ def _run_backward(
                 if need and ga is not None:
                     if ga.shape != parent.shape:
                         ga = _sum_to(ga, parent.shape, node, create_graph)
-                    _add(grads, heap, leaves, parent, ga)
+                    if parent in grads:
+                        _add(grads, heap, leaves, parent, ga)
+                    else:  # first reached (inlined `_add`): schedule it
+                        grads[parent] = ga
+                        if type(parent) is Node:
+                            heappush(heap, (-parent.seq, parent))
+                        else:
+                            leaves.append(parent)
             if not retain_graph:
                 node.release()
         for leaf in leaves:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..device import parse_to_args
-from ..grad_mode import context
+from ..grad_mode import _local
 from ..tensor import Tensor
 
 
@@ -146,7 +146,7 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._forward_pre_hooks or self._forward_hooks:
             return self._call_with_hooks(args, kwargs)
-        ctx = context()
+        ctx = _local.ctx
         prev = ctx.modules
         ctx.modules = prev + (self,)  # ops recorded inside are grouped under this module
         try:
@@ -155,7 +155,7 @@ class Module:
             ctx.modules = prev
 
     def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
-        ctx = context()
+        ctx = _local.ctx
         prev = ctx.modules
         ctx.modules = prev + (self,)
         try:
@@ -415,7 +415,7 @@ class Module:
         """Reset the gradients of all parameters (to None by default, as PyTorch)."""
         if set_to_none:
             for param in self._parameter_list():
-                param.grad = None
+                param._grad = None  # (the slot itself: None needs no checks)
             return
         for param in self._parameter_list():
             if param.grad is not None:

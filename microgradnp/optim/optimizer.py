@@ -156,10 +156,10 @@ class Optimizer:
         """Reset the gradients: to `None` (default) or to zeros detached from any graph."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
+                if p._grad is None:
                     continue
                 if set_to_none:
-                    p.grad = None
+                    p._grad = None  # (the slot itself: None needs no checks)
                 else:
                     if p.grad.grad_fn is not None:
                         p.grad = p.grad.detach()

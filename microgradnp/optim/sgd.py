@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT, check_nonnegative, decayed_grad, stamp
+from .optimizer import Optimizer, ParamsT, check_nonnegative, decayed_grad
 
 
 def sgd_update(
@@ -121,15 +121,19 @@ class SGD(Optimizer):
         # Plain SGD, the common case, without the per-parameter call: θ -= lr g
         lr, state = group["lr"], self.state
         for p in group["params"]:
-            g = p.grad
+            g = p._grad
             if g is None:
                 continue
-            if p.data.dtype.itemsize < 4:  # float16: computed in float32 (see Optimizer)
+            data = p.data
+            if data.dtype.itemsize < 4:  # float16: computed in float32 (see Optimizer)
                 self._update_widened(p, g.data, state[p], group)
+                continue
+            state[p]  # noqa: B018 - an (empty) state entry per parameter, as torch.optim
+            data -= np.multiply(g.data, lr)
+            if p._base is None:  # the version stamp (see `stamp`), inlined: the hot loop
+                p._vc = clock
             else:
-                state[p]  # noqa: B018 - an (empty) state entry per parameter, as torch.optim
-                p.data -= np.multiply(g.data, lr)
-                stamp(p, clock)
+                p._base._vc = clock
 
     def _update(
         self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
