@@ -60,7 +60,7 @@ def _run_backward(
     into the `.grad` of leaves; otherwise they are returned for `inputs` only, keyed by node
     (or leaf), and `.grad` is left untouched."""
     grads: dict = {}  # node or leaf -> the cotangent so far
-    heap: list = []  # (-seq, node), to be processed
+    heap: list = []  # (-seq, node) and (-seq, id, leaf), to be processed
     leaves: list = []  # leaves reached, in order
     wanted = reach = None
     if inputs is not None:
@@ -75,8 +75,11 @@ def _run_backward(
     ctx.in_backward = not create_graph
     try:
         while heap:
-            node = heappop(heap)[1]
+            node = heappop(heap)[-1]
             g = grads.pop(node)
+            if type(node) is not Node:  # a leaf whose consumers are all done
+                _finish_leaf(node, g, create_graph, wanted, found, handed)
+                continue
             if node.hooks:
                 g = _run_hooks(node.hooks, g, node.shape, create_graph, node.name(), handed)
             if wanted is not None and node in wanted:
@@ -100,21 +103,11 @@ def _run_backward(
                         if type(parent) is Node:
                             heappush(heap, (-parent.seq, parent))
                         else:
-                            leaves.append(parent)
+                            _schedule_leaf(heap, leaves, parent)
             if not retain_graph:
                 node.release()
         for leaf in leaves:
-            g = grads.pop(leaf)
-            if leaf._hooks:
-                g = _run_hooks(leaf._hooks, g, leaf.shape, create_graph, "a leaf", handed)
-            if wanted is not None:
-                if leaf in wanted:
-                    found[leaf] = g
-                continue
-            _accumulate(leaf, g, create_graph, handed)
-            if leaf._post_hooks:
-                for hook in list(leaf._post_hooks):
-                    hook(leaf)
+            _finish_leaf(leaf, grads.pop(leaf), create_graph, wanted, found, handed)
     finally:
         ctx.in_backward = prev_mode
     return found
@@ -130,7 +123,35 @@ def _add(grads: dict, heap: list, leaves: list, key: Any, g: Any) -> None:
     if type(key) is Node:
         heappush(heap, (-key.seq, key))
     else:
-        leaves.append(key)
+        _schedule_leaf(heap, leaves, key)
+
+
+def _schedule_leaf(heap: list, leaves: list, leaf: Tensor) -> None:
+    """A leaf is finished right after the last op that used it (its creation number comes
+    before theirs), as PyTorch's AccumulateGrad: distributed training starts averaging a
+    gradient while the rest of backward runs. A leaf without one is finished at the end."""
+    seq = getattr(leaf, "_seq", None)
+    if seq is None:
+        leaves.append(leaf)
+    else:
+        heappush(heap, (-seq, id(leaf), leaf))  # (copies of a leaf share its number)
+
+
+def _finish_leaf(
+    leaf: Tensor, g: Any, create_graph: bool, wanted: Any, found: dict, handed: set
+) -> None:
+    """A leaf's gradient is complete: its hooks, then `.grad` (or `mg.grad`'s result), then
+    its post-accumulate hooks."""
+    if leaf._hooks:
+        g = _run_hooks(leaf._hooks, g, leaf.shape, create_graph, "a leaf", handed)
+    if wanted is not None:
+        if leaf in wanted:
+            found[leaf] = g
+        return
+    _accumulate(leaf, g, create_graph, handed)
+    if leaf._post_hooks:
+        for hook in list(leaf._post_hooks):
+            hook(leaf)
 
 
 def _vjp(node: Node, g: Any, needs: tuple, create_graph: bool) -> Any:

@@ -19,7 +19,7 @@ import numpy as np
 from . import device as _device
 from . import dtypes as _dtypes
 from . import random as _random
-from .graph import OUTPUT_CHANGED
+from .graph import OUTPUT_CHANGED, _sequence
 
 # The modules that import this one and that Tensor's methods call: bound by each of them
 # when it loads (see the module docstring).
@@ -73,7 +73,7 @@ class Tensor:
     # no view: the in-place clock (graph.py) at its memory's last in-place change, 0 if
     # never; a view's version is its base's.
     __slots__ = ("data", "_grad", "_requires_grad", "_node", "_vc", "_base", "_hooks",
-                 "_post_hooks", "__weakref__")  # fmt: skip
+                 "_post_hooks", "_seq", "__weakref__")  # fmt: skip
     # ndarray (+) Tensor must defer to Tensor's reflected operator, and np.exp(tensor) must
     # fail loudly instead of silently dropping the graph.
     __array_ufunc__ = None
@@ -135,6 +135,11 @@ class Tensor:
                 "you can only change requires_grad flags of leaf tensors; use detach() "
                 "to get a tensor outside the graph"
             )
+        if value and self._node is None and not hasattr(self, "_seq"):
+            # A leaf's place in creation order: every op that will use it as a parent is
+            # recorded later, so backward can finish its gradient (and run its hooks) as
+            # soon as the last of them is done.
+            self._seq = next(_sequence)
         self._requires_grad = bool(value)
 
     @property

@@ -395,3 +395,18 @@ def test_node_keeps_only_declared_values():
     z = x * y  # reads its inputs, not its output
     assert z.grad_fn.out is None and z.grad_fn.inputs is not None
     assert isinstance(z.grad_fn.parents[1], Node) and z.grad_fn.parents[0] is x
+
+
+def test_a_leaf_is_finished_as_soon_as_its_last_consumer_is_done(torch):
+    # As PyTorch's AccumulateGrad: the last layer's gradient is ready (and its hooks run)
+    # before backward reaches the first layer, so distributed training can overlap.
+    def order(lib, first, second):
+        seen = []
+        for name, p in (("second", second.weight), ("first", first.weight)):
+            p.register_post_accumulate_grad_hook(lambda t, name=name: seen.append(name))
+        x = lib.ones(3, 2)
+        second(lib.tanh(first(x))).sum().backward()
+        return seen
+
+    assert order(mg, mg.nn.Linear(2, 4), mg.nn.Linear(4, 1)) == ["second", "first"]
+    assert order(torch, torch.nn.Linear(2, 4), torch.nn.Linear(4, 1)) == ["second", "first"]
