@@ -215,6 +215,40 @@ def test_layernorm_model():
     _assert_identical(_run_both(build))
 
 
+def test_batchnorm_in_train_mode():
+    # running statistics are buffers updated in place at every step: read and written at
+    # replay as eager does
+    def build():
+        mg.manual_seed(0)
+        model = mg.nn.Sequential(
+            mg.nn.Linear(12, 16), mg.nn.BatchNorm1d(16), mg.nn.ReLU(), mg.nn.Linear(16, 5)
+        )
+        opt = mg.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        return model, opt, _nn_step(model, opt), model[1]
+
+    runs = _run_both(build)
+    _assert_identical(runs)
+
+
+def test_batchnorm_running_statistics_match_eager():
+    stats = []
+    for compiled in (False, True):
+        mg.manual_seed(0)
+        model = mg.nn.Sequential(mg.nn.Linear(12, 16), mg.nn.BatchNorm1d(16), mg.nn.Linear(16, 5))
+        opt = mg.optim.SGD(model.parameters(), lr=0.05)
+        step = _nn_step(model, opt)
+        fn = mg.compile(step) if compiled else step
+        x, y = _data()
+        for _ in range(10):
+            fn(x, y)
+        bn = model[1]
+        stats.append((bn.running_mean.data.copy(), bn.running_var.data.copy(),
+                      int(bn.num_batches_tracked.item())))  # fmt: skip
+    (m1, v1, n1), (m2, v2, n2) = stats
+    assert n1 == n2 == 10
+    assert np.array_equal(m1, m2) and np.array_equal(v1, v2)
+
+
 class _Twice(mg.nn.Module):
     def __init__(self):
         super().__init__()

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import dtypes
+from ..grad_mode import no_grad
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
@@ -75,9 +76,10 @@ class _BatchNorm(Module):
             raise ValueError(f"expected {expected} input (got {x.ndim}D input)")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.data[...] += 1
+            with no_grad():  # an in-place op (not a write to .data): captures see it
+                self.num_batches_tracked.add_(1)
             if self.momentum is None:  # a cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / self.num_batches_tracked.item()
         use_batch_stats = self.training or self.running_mean is None
         keep = not self.training or self.track_running_stats
         return batch_norm(

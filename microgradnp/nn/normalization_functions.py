@@ -10,11 +10,24 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..grad_mode import no_grad
 from ..primitive import raw
+from ..tensor import Tensor
 
 
 def _channel_shape(ndim: int, c: int) -> tuple[int, ...]:
     return (1, c) + (1,) * (ndim - 2)
+
+
+def _move_towards(running: Any, value: Any, momentum: float) -> None:
+    """running <- (1 - momentum) running + momentum value, in place, outside the graph (an
+    in-place op on a tensor, so version counters and captured steps see it)."""
+    with no_grad():
+        if isinstance(running, Tensor):
+            running.mul_(1.0 - momentum).add_(value.detach() * momentum)
+        else:
+            running *= 1.0 - momentum
+            running += momentum * raw(value)
 
 
 def batch_norm(
@@ -61,13 +74,9 @@ def batch_norm(
         centred = input - mean
         var = ops.mean(centred * centred, dim=axes, keepdim=True)  # biased, to normalise
         if running_mean is not None:
-            rm = raw(running_mean)
-            rm *= 1.0 - momentum
-            rm += momentum * raw(mean).reshape(c)
-        if running_var is not None:
-            rv = raw(running_var)
-            rv *= 1.0 - momentum
-            rv += momentum * raw(var).reshape(c) * (count / (count - 1))  # unbiased
+            _move_towards(running_mean, ops.reshape(mean, (c,)), momentum)
+        if running_var is not None:  # the unbiased variance
+            _move_towards(running_var, ops.reshape(var, (c,)) * (count / (count - 1)), momentum)
         out = centred / ops.sqrt(var + eps)
     else:
         if running_mean is None or running_var is None:
