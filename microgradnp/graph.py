@@ -131,14 +131,19 @@ class Node:
     def release(self) -> None:
         """Free what backward needed, keeping the structure (parents, shapes) for drawings.
         Constant arrays and tensors that needed no gradient go too (as `Freed` records)."""
-        saved = self.inputs is not None or self.out is not None or self.res is not None
-        self.inputs = self.data = self.out = self.res = None
-        if saved:
+        if self.inputs is not None or self.out is not None or self.res is not None:
             self.stamp = FREED
+            self.inputs = self.data = self.out = self.res = None
         if False in self.needs:
-            self.parents = tuple(
-                p if n else _light(p) for p, n in zip(self.parents, self.needs, strict=True)
-            )
+            for p in self.parents:  # rebuilt only when there is an array or a tensor to let go
+                if type(p) is not Node and type(p) not in _SMALL:
+                    self.parents = tuple(
+                        [
+                            p if n else _light(p)
+                            for p, n in zip(self.parents, self.needs, strict=True)
+                        ]
+                    )
+                    break
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
@@ -159,7 +164,12 @@ class Freed:
         return f"array{self.shape}"
 
 
+_SMALL = frozenset({int, float, bool, complex, str, tuple, type(None)})  # kept as they are
+
+
 def _light(p: Any) -> Any:
+    if type(p) in _SMALL:  # a number: kept for op labels (and no attribute look-ups)
+        return p
     if type(p) is np.ndarray:
         return Freed(p, was_tensor=False) if p.size > 3 else p  # small ones label ops
     data = getattr(p, "data", None)
