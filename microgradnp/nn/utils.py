@@ -1,5 +1,6 @@
-"""Gradient clipping and flat parameter vectors (`mg.nn.utils`), as in `torch.nn.utils`, and
-`summary` (a model's layers, shapes and parameter counts, as `torchinfo`).
+"""Gradient clipping and flat parameter vectors (`mg.nn.utils`), as in `torch.nn.utils`,
+pruning (`mg.nn.utils.prune`), and `summary` (a model's layers, shapes and parameter counts,
+as `torchinfo`).
 
 Example:
     >>> import microgradnp as mg
@@ -18,6 +19,7 @@ import numpy as np
 from ..autograd import no_grad
 from ..ops import cat, reshape
 from ..tensor import Tensor
+from . import prune
 from .summary import ModelSummary, summary
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "clip_grad_norm_",
     "clip_grad_value_",
     "parameters_to_vector",
+    "prune",
     "summary",
     "vector_to_parameters",
 ]
