@@ -10,7 +10,20 @@ Example:
     [2.0, 4.0, 6.0]
 """
 
-from . import autograd, data, datasets, distributed, metrics, nn, ops, optim, plots, train, viz
+from . import (
+    autograd,
+    data,
+    datasets,
+    distributed,
+    metrics,
+    nn,
+    ops,
+    optim,
+    plots,
+    quantization,
+    train,
+    viz,
+)
 from .autograd import (
     detect_anomaly,
     enable_grad,
@@ -70,6 +83,7 @@ __all__ = [
     "nn",
     "optim",
     "plots",
+    "quantization",
     "train",
     "viz",
     # tensor
