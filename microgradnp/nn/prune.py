@@ -137,6 +137,7 @@ class BasePruningMethod:
     _tensor_name: str
 
     def compute_mask(self, t: np.ndarray, default_mask: np.ndarray) -> np.ndarray:
+        """The mask for importance scores `t` (ndarray), keeping the zeros of `default_mask`."""
         raise NotImplementedError
 
     def __call__(self, module: Module, inputs: Any) -> None:
@@ -235,6 +236,7 @@ class PruningContainer(BasePruningMethod):
             self.add_pruning_method(m)
 
     def add_pruning_method(self, method: BasePruningMethod) -> None:
+        """Append `method`; it must act on the same tensor as those already held."""
         if not isinstance(method, BasePruningMethod):
             raise TypeError(f"{type(method).__name__} is not a BasePruningMethod subclass")
         if self._pruning_methods and method._tensor_name != self._tensor_name:
@@ -255,6 +257,7 @@ class PruningContainer(BasePruningMethod):
         return self._pruning_methods[idx]
 
     def compute_mask(self, t: np.ndarray, default_mask: np.ndarray) -> np.ndarray:
+        """The last method's mask, computed on the entries (or channels) still unpruned."""
         method = self._pruning_methods[-1]
         new_mask = default_mask.astype(t.dtype, copy=True)
         slc: Any
@@ -278,6 +281,7 @@ class Identity(BasePruningMethod):
     PRUNING_TYPE = "unstructured"
 
     def compute_mask(self, t: np.ndarray, default_mask: np.ndarray) -> np.ndarray:
+        """`default_mask` unchanged."""
         return default_mask.copy()
 
 
@@ -291,6 +295,7 @@ class RandomUnstructured(BasePruningMethod):
         self.amount = amount
 
     def compute_mask(self, t: np.ndarray, default_mask: np.ndarray) -> np.ndarray:
+        """`default_mask` with `amount` random entries more set to 0."""
         k = _n_to_prune(self.amount, t.size)
         mask = default_mask.copy()
         if k:
@@ -308,6 +313,7 @@ class L1Unstructured(BasePruningMethod):
         self.amount = amount
 
     def compute_mask(self, t: np.ndarray, default_mask: np.ndarray) -> np.ndarray:
+        """`default_mask` with the `amount` entries of smallest |t| set to 0."""
         k = _n_to_prune(self.amount, t.size)
         mask = default_mask.copy()
         if k:
@@ -325,6 +331,7 @@ class RandomStructured(BasePruningMethod):
         self.amount, self.dim = amount, dim
 
     def compute_mask(self, t: np.ndarray, default_mask: np.ndarray) -> np.ndarray:
+        """`default_mask` with `amount` random channels along `dim` set to 0."""
         dim = _check_dim(t, self.dim)
         size = t.shape[dim]
         k = _n_to_prune(self.amount, size)
@@ -350,6 +357,7 @@ class LnStructured(BasePruningMethod):
         self.amount, self.n, self.dim = amount, n, dim
 
     def compute_mask(self, t: np.ndarray, default_mask: np.ndarray) -> np.ndarray:
+        """`default_mask` with the `amount` channels of smallest norm along `dim` set to 0."""
         dim = _check_dim(t, self.dim)
         size = t.shape[dim]
         k = _n_to_prune(self.amount, size)
@@ -376,6 +384,7 @@ class CustomFromMask(BasePruningMethod):
         self.mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
 
     def compute_mask(self, t: np.ndarray, default_mask: np.ndarray) -> np.ndarray:
+        """`default_mask * mask`."""
         if self.mask.shape != default_mask.shape:
             raise ValueError(
                 f"custom mask of shape {self.mask.shape} does not match the tensor's "

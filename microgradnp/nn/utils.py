@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 
 import numpy as np
@@ -21,6 +22,10 @@ from ..ops import cat, reshape
 from ..tensor import Tensor
 from . import prune
 from .summary import ModelSummary, summary
+
+# `import microgradnp.nn.utils.prune` works as `import torch.nn.utils.prune` does, although
+# this is a module and not a package (the way `os.path` is registered)
+sys.modules[__name__ + ".prune"] = prune
 
 __all__ = [
     "ModelSummary",

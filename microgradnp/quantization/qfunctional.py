@@ -23,6 +23,15 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = [
+    "choose_qparams",
+    "exact_dtype",
+    "fake_quantize",
+    "int_linear",
+    "quantize_activation",
+    "quantize_weight",
+]
+
 QMIN, QMAX = 0, 255  # activation codes (quint8)
 WMAX = 127  # weight codes lie in [-WMAX, WMAX] (qint8, symmetric)
 _EPS = float(np.finfo(np.float32).eps)
