@@ -227,3 +227,35 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match='Only "unstructured"'):
         prune.global_unstructured([(m, "weight")], prune.LnStructured, amount=1, n=2)
     assert list(m.state_dict()) == ["weight", "bias"]  # failed calls changed nothing
+
+
+def test_global_after_structured_and_remove_of_a_container_match_torch(torch):
+    m, t = _conv_pair(torch, seed=6)
+    prune.ln_structured(m, "weight", amount=2, n=2, dim=0)
+    torch.nn.utils.prune.ln_structured(t, "weight", amount=2, n=2, dim=0)
+    prune.global_unstructured([(m, "weight")], prune.L1Unstructured, amount=0.5)
+    torch.nn.utils.prune.global_unstructured(
+        [(t, "weight")], torch.nn.utils.prune.L1Unstructured, amount=0.5
+    )
+    _same_state(m, t)
+    prune.remove(m, "weight")
+    torch.nn.utils.prune.remove(t, "weight")
+    _same_state(m, t)
+
+
+def test_pruned_model_copies_and_imports_like_torch():
+    import copy
+
+    import microgradnp.nn.utils.prune as by_path
+
+    assert by_path is mg.nn.utils.prune is prune
+    net = mg.nn.Sequential(mg.nn.Linear(4, 4))
+    prune.l1_unstructured(net[0], "weight", amount=8)
+    twin = copy.deepcopy(net)
+    with mg.no_grad():
+        twin[0].weight_orig.fill_(1.0)
+    x = mg.randn(2, 4)
+    assert not np.array_equal(twin(x).detach().numpy(), net(x).detach().numpy())
+    assert int((twin[0].weight.detach().numpy() == 0).sum()) == 8  # its own mask, its own weights
+    net.double()
+    assert net(x.double()).dtype == np.float64
