@@ -237,3 +237,23 @@ def test_bad_arguments():
         quantize_dynamic(net)(mg.randn(3, 5))
     with pytest.raises(ValueError, match="percentile"):
         PercentileObserver(20)
+
+
+def test_layers_inside_custom_modules_are_replaced():
+    class Net(mg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = mg.nn.Sequential(mg.nn.Conv2d(1, 2, 3), mg.nn.ReLU())
+            self.head = mg.nn.Linear(2 * 4 * 4, 3)
+
+        def forward(self, x):
+            return self.head(self.body(x).flatten(1))
+
+    net = Net()
+    q = quantize_dynamic(net, {mg.nn.Linear, mg.nn.Conv2d})
+    assert isinstance(q.body[0], QuantizedConv2d) and isinstance(q.head, QuantizedLinear)
+    assert isinstance(net.head, mg.nn.Linear)  # the original is untouched
+    x = mg.randn(2, 1, 6, 6)
+    with mg.no_grad():
+        ref = net(x).numpy()
+    assert np.abs(q(x).numpy() - ref).max() < 0.05 * np.abs(ref).max() + 1e-3
