@@ -259,3 +259,13 @@ def test_pruned_model_copies_and_imports_like_torch():
     assert int((twin[0].weight.detach().numpy() == 0).sum()) == 8  # its own mask, its own weights
     net.double()
     assert net(x.double()).dtype == np.float64
+
+
+def test_a_failed_second_pruning_changes_nothing():
+    m = prune.l1_unstructured(mg.nn.Linear(3, 3), "weight", amount=3)
+    mask = m.weight_mask.numpy().copy()
+    with pytest.raises(ValueError, match="smaller than the number"):
+        prune.l1_unstructured(m, "weight", amount=7)  # only 6 entries left unpruned
+    (hook,) = m._forward_pre_hooks.values()
+    assert isinstance(hook, prune.L1Unstructured)
+    np.testing.assert_array_equal(m.weight_mask.numpy(), mask)

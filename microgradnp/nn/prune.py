@@ -163,10 +163,9 @@ class BasePruningMethod:
         method = cls(*args, **kwargs)
         method._tensor_name = name
         hook_method: BasePruningMethod = method
-        if old is not None:
-            container = old if isinstance(old, PruningContainer) else PruningContainer(old)
-            container.add_pruning_method(method)
-            hook_method = container
+        if old is not None:  # a new container, so that a failure below leaves the old one
+            earlier = tuple(old) if isinstance(old, PruningContainer) else (old,)
+            hook_method = PruningContainer(*earlier, method)
         if old is None:
             orig = getattr(module, name, None)
             if not isinstance(orig, Parameter):
