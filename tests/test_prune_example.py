@@ -45,3 +45,26 @@ def test_prune_to_reaches_each_sparsity_and_keeps_earlier_zeros():
         mg.nn.utils.prune.remove(m, name)
     assert not mg.nn.utils.prune.is_pruned(model)
     assert abs(example.sparsity(model) - 0.95) < 1e-4
+
+
+def test_channel_pruned_network_equals_the_masked_one():
+    example = _load()
+    mg.manual_seed(1)
+    model = example.build_model()
+    model.train()
+    model(mg.randn(16, 1, 28, 28))  # non-trivial BatchNorm statistics
+    model.eval()
+    small = example.channel_pruned(model, 0.5)
+    assert small[0].out_channels == 4 and small[4].out_channels == 8
+    assert small[9].in_features == 200
+    # the same network with the dropped channels silenced after BatchNorm
+    masked = example.copy.deepcopy(model)
+    for conv, bn in ((0, 1), (4, 5)):
+        norms = np.abs(model[conv].weight.data).reshape(model[conv].out_channels, -1).sum(1)
+        dropped = np.argsort(-norms, kind="stable")[len(norms) // 2 :]
+        masked[bn].weight.data[dropped] = 0.0
+        masked[bn].bias.data[dropped] = 0.0
+    x = mg.randn(5, 1, 28, 28)
+    small.eval()
+    with mg.no_grad():
+        np.testing.assert_allclose(small(x).numpy(), masked(x).numpy(), rtol=1e-4, atol=1e-5)
