@@ -14,7 +14,7 @@ examples/cnn_mnist.py (about 53,000 parameters); the student is a single 5x5 con
 alone and distilled, on the same data, epochs and seeds; the table gives mean +- std over
 3 seeds.
 
-Run (about 40 s on 2 idle cores):
+Run (about 1 minute on 2 cores, measured while shared):
     python examples/distill.py [--out DIR]
 """
 

@@ -23,7 +23,7 @@ needs.
 Writes overfitting.png (training and validation accuracy and validation loss per epoch) and
 overfitting.md (the table: final train and validation accuracy, their gap, test accuracy).
 
-Run (about 1 minute on 2 idle cores):
+Run (about 1.5 minutes on 2 cores, measured while shared):
     python examples/overfitting.py [--out DIR] [--epochs N]
 """
 
