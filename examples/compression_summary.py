@@ -15,7 +15,7 @@ File sizes are the safetensors files of the state dicts (`mg.save`), and the sam
 compressed with gzip (level 6), where the zeros of a pruned model pay off. Times are the best
 of 5 passes over the 1,000 test images in batches of 500.
 
-Run (about 1 minute on 2 idle cores):
+Run (about 40 s on 2 cores, measured while shared):
     python examples/compression_summary.py [--out DIR]
 """
 

@@ -24,7 +24,7 @@ or compression would realise; inference time is unchanged with dense kernels.)
 
 Writes prune.png (test accuracy against sparsity) and prune.md (the table).
 
-Run (about 30 s on 2 idle cores):
+Run (about 15 s on 2 cores, measured while shared):
     python examples/prune_mnist.py [--out DIR]
 """
 

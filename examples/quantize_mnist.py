@@ -14,7 +14,7 @@ matrix product, so the integer accumulation runs in a float GEMM (exactly, see
 `mg.quantization.qfunctional`) after an extra pass that quantizes the activations. The gain in
 this library is size (memory, download, storage), not speed.
 
-Run (about 20 s on 2 idle cores):
+Run (about 15 s on 2 cores, measured while shared):
     python examples/quantize_mnist.py [--out DIR]
 """
 

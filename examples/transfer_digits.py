@@ -18,7 +18,7 @@ examples.
 
 Writes transfer.md (the table) and transfer.png (accuracy against examples per class).
 
-Run (about 2 minutes on 2 idle cores):
+Run (about 2 minutes on 2 cores, measured while shared):
     python examples/transfer_digits.py [--out DIR]
 """
 
