@@ -24,6 +24,7 @@ from . import (
     ops,
     optim,
     plots,
+    quantization,
     text,
     train,
     viz,
@@ -94,6 +95,7 @@ __all__ = [
     "optim",
     "plots",
     "text",
+    "quantization",
     "train",
     "viz",
     # tensor

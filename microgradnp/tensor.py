@@ -31,8 +31,10 @@ def _to_array(data: Any, dtype: Any = None, copy: builtins.bool = True) -> np.nd
     """Convert user data: Python floats become the default dtype, ndarrays keep theirs."""
     if isinstance(data, Tensor):
         data = data.data
-    if isinstance(data, (np.ndarray, np.generic)):
+    if isinstance(data, np.ndarray):
         arr = np.array(data, dtype=dtype, copy=copy)
+    elif isinstance(data, np.generic):  # a NumPy scalar: always a new 0-d array
+        arr = np.array(data, dtype=dtype)
     else:
         arr = np.array(data, dtype=dtype)
         if dtype is None and arr.dtype.kind == "f" and arr.dtype != _dtypes.get_default_dtype():

@@ -197,3 +197,9 @@ def test_every_public_op_is_exported_and_returns_a_tensor_for_arrays():
 def test_tensor_methods_cover_the_ops_torch_has_as_methods(torch):
     missing = [n for n in mg.ops.__all__ if hasattr(torch.Tensor, n) and not hasattr(mg.Tensor, n)]
     assert missing == [], missing
+
+
+def test_tensor_from_a_numpy_scalar():
+    t = mg.Tensor(np.float32(1.5))
+    assert t.shape == () and t.dtype == np.float32 and t.item() == 1.5
+    assert mg.tensor(np.int64(3)).dtype == np.int64

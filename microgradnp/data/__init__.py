@@ -4,11 +4,12 @@
 `torch.utils.data`; `StandardScaler` follows scikit-learn; `one_hot` prepares label arrays.
 Modules: `dataset` (map-style data sets), `sampler` (index orders and batches), `collate`
 (samples to batches), `loader` (`DataLoader`), `worker` (multi-process loading),
-`preprocessing` (scaling, one-hot). Bundled and synthetic data sets live in
-`microgradnp.datasets`; metrics in `microgradnp.metrics`. Shuffling and splitting draw from
-the generator that `mg.manual_seed` seeds, unless given one.
+`preprocessing` (scaling, one-hot), `transforms` (data augmentation). Bundled and synthetic
+data sets live in `microgradnp.datasets`; metrics in `microgradnp.metrics`. Shuffling and
+splitting draw from the generator that `mg.manual_seed` seeds, unless given one.
 """
 
+from . import transforms
 from .collate import default_collate, default_convert
 from .dataset import Dataset, Subset, TensorDataset, random_split
 from .distributed_sampler import DistributedSampler
@@ -43,4 +44,5 @@ __all__ = [
     "get_worker_info",
     "one_hot",
     "random_split",
+    "transforms",
 ]

@@ -1,5 +1,6 @@
-"""Gradient clipping and flat parameter vectors (`mg.nn.utils`), as in `torch.nn.utils`, and
-`summary` (a model's layers, shapes and parameter counts, as `torchinfo`).
+"""Gradient clipping and flat parameter vectors (`mg.nn.utils`), as in `torch.nn.utils`,
+pruning (`mg.nn.utils.prune`), and `summary` (a model's layers, shapes and parameter counts,
+as `torchinfo`).
 
 Example:
     >>> import microgradnp as mg
@@ -11,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 
 import numpy as np
@@ -19,13 +21,19 @@ from ..autograd import no_grad
 from ..compile.hooks import replayable
 from ..ops import cat, reshape
 from ..tensor import Tensor
+from . import prune
 from .summary import ModelSummary, summary
+
+# `import microgradnp.nn.utils.prune` works as `import torch.nn.utils.prune` does, although
+# this is a module and not a package (the way `os.path` is registered)
+sys.modules[__name__ + ".prune"] = prune
 
 __all__ = [
     "ModelSummary",
     "clip_grad_norm_",
     "clip_grad_value_",
     "parameters_to_vector",
+    "prune",
     "summary",
     "vector_to_parameters",
 ]
