@@ -2,15 +2,10 @@
 
 ``mg.nn.Linear`` (weights ``(out, in)``), ``mg.nn.Sigmoid``/``ReLU``, ``mg.nn.Sequential``,
 ``mg.nn.functional.cross_entropy``, ``mg.optim.SGD``, ``loss.backward()``,
-``opt.zero_grad()``, ``mg.no_grad()``, ``mg.grad(..., create_graph=True)``. Until
-``mg.nn`` and ``mg.optim`` exist, the MLP workloads raise ``Unsupported`` and the report
-says so; the per-op and long-chain workloads need only the core.
+``opt.zero_grad()``, ``mg.no_grad()``, ``mg.grad(..., create_graph=True)``.
 """
 
 from __future__ import annotations
-
-import contextlib
-import importlib
 
 import numpy as np
 
@@ -21,25 +16,6 @@ from benchmarks.contenders.base import (
     TorchStyleTrainer,
     Unsupported,
 )
-
-
-def _missing_core(mg) -> list[str]:
-    return [n for n in ("tensor", "from_numpy", "no_grad", "grad") if not hasattr(mg, n)]
-
-
-def _missing_nn(mg) -> list[str]:
-    """What the MLP workloads need from ``mg.nn`` and ``mg.optim`` and is not there yet."""
-    for sub in ("nn", "optim"):  # `import microgradnp.nn` works even before a re-export
-        with contextlib.suppress(ImportError):
-            importlib.import_module(f"microgradnp.{sub}")
-    if not hasattr(mg, "nn") or not hasattr(mg, "optim"):
-        return [n for n in ("nn", "optim") if not hasattr(mg, n)]
-    missing = [
-        f"nn.{n}"
-        for n in ("Linear", "Sigmoid", "ReLU", "Sequential", "functional")
-        if not hasattr(mg.nn, n)
-    ]
-    return missing + ([] if hasattr(mg.optim, "SGD") else ["optim.SGD"])
 
 
 def _model(mg, p: MLPProblem):
@@ -74,23 +50,15 @@ class Microgradnp(TorchStyleOps, Contender):
     def __init__(self):
         import microgradnp as mg
 
-        if missing := _missing_core(mg):
-            raise ImportError(f"microgradnp lacks {', '.join(missing)}")
         self.mg = mg
-
-    def _need_nn(self) -> None:
-        if missing := _missing_nn(self.mg):
-            raise Unsupported(f"microgradnp lacks {', '.join(missing)} (not built yet)")
 
     def version(self) -> str:
         return getattr(self.mg, "__version__", "?")
 
     def trainer(self, p):
-        self._need_nn()
         return _MgTrainer(self.mg, p)
 
     def inference(self, p):
-        self._need_nn()
         mg = self.mg
         model, x = _model(mg, p), mg.from_numpy(p.x)
 
@@ -101,7 +69,6 @@ class Microgradnp(TorchStyleOps, Contender):
         return run
 
     def hvp(self, p, v):
-        self._need_nn()
         mg = self.mg
         model, x, y = _model(mg, p), mg.from_numpy(p.x), mg.from_numpy(p.y)
         params = list(model.parameters())
@@ -202,7 +169,6 @@ class MicrogradnpRaw(_TrainingOnly, Microgradnp):
     key = "microgradnp-raw"
 
     def trainer(self, p):
-        self._need_nn()
         return _RawTrainer(self.mg, p)
 
     def inference(self, p):
@@ -217,7 +183,6 @@ class MicrogradnpCompiled(_TrainingOnly, Microgradnp):
     key = "microgradnp-compiled"
 
     def trainer(self, p):
-        self._need_nn()
         return _Compiled(self.mg, _MgTrainer(self.mg, p))
 
     def inference(self, p):
@@ -232,5 +197,4 @@ class MicrogradnpRawCompiled(MicrogradnpCompiled):
     key = "microgradnp-raw-compiled"
 
     def trainer(self, p):
-        self._need_nn()
         return _Compiled(self.mg, _RawTrainer(self.mg, p))
