@@ -28,7 +28,7 @@ from . import graph
 from . import tensor as _tensor
 from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import (
-    context,
+    _local,
     detect_anomaly,
     enable_grad,
     inference_mode,
@@ -70,7 +70,7 @@ def _run_backward(
         _add(grads, heap, leaves, r._node or r, g)
     found: dict = {}
     handed: set = set()  # arrays already given to some .grad (see `_accumulate`)
-    ctx = context()
+    ctx = _local.ctx
     prev_mode = ctx.in_backward
     ctx.in_backward = not create_graph
     try:

@@ -134,16 +134,17 @@ class Node:
         if self.inputs is not None or self.out is not None or self.res is not None:
             self.stamp = FREED
             self.inputs = self.data = self.out = self.res = None
-        if False in self.needs:
-            for p in self.parents:  # rebuilt only when there is an array or a tensor to let go
-                if type(p) is not Node and type(p) not in _SMALL:
-                    self.parents = tuple(
-                        [
-                            p if n else _light(p)
-                            for p, n in zip(self.parents, self.needs, strict=True)
-                        ]
-                    )
-                    break
+        needs = self.needs
+        if False in needs:  # replace arrays and tensors that need no gradient (not numbers)
+            parents = self.parents
+            light = None
+            for i, p in enumerate(parents):
+                if not needs[i] and type(p) is not Node and type(p) not in _SMALL:
+                    if light is None:
+                        light = list(parents)
+                    light[i] = _light(p)
+            if light is not None:
+                self.parents = tuple(light)
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
