@@ -63,6 +63,16 @@ def _geometry(name, x, kernel_size, stride, padding, dilation, ceil_mode, nd, ma
     return x4, unbatched, k, s, p, d, out, extra
 
 
+def _check_float(name: str, x: Any) -> None:
+    if raw(x).dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating-point tensor, got dtype {raw(x).dtype}")
+
+
+def _end_pad(p: tuple, extra: tuple) -> tuple:
+    """`ops.pad` widths (left, right, top, bottom): `p` each side, plus `extra` at the end."""
+    return (p[1], p[1] + extra[1], p[0], p[0] + extra[0])
+
+
 def _finish(out: Any, unbatched: bool, nd: int) -> Any:
     shape = raw(out).shape
     if nd == 1:
@@ -73,8 +83,7 @@ def _finish(out: Any, unbatched: bool, nd: int) -> Any:
 
 
 def _max_pool(name, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd):
-    if raw(x).dtype.kind != "f":
-        raise TypeError(f"{name}: expected a floating-point tensor, got dtype {raw(x).dtype}")
+    _check_float(name, x)
     x4, unbatched, k, s, p, d, (ho, wo), extra = _geometry(
         name, x, kernel_size, stride, padding, dilation, ceil_mode, nd, True
     )
@@ -92,7 +101,7 @@ def _gathered_max(x4, k, s, p, d, ho, wo, extra):
     scatters back to it. Returns the output and the maxima's rows and columns in the
     padded input."""
     n, c, h, w = raw(x4).shape
-    pad = (p[1], p[1] + extra[1], p[0], p[0] + extra[0])
+    pad = _end_pad(p, extra)
     xp = ops.pad(x4, pad, value=-np.inf) if any(pad) else x4
     hp, wp = h + p[0] * 2 + extra[0], w + p[1] * 2 + extra[1]
     win = windows(raw(xp), k, s, d)[..., :ho, :wo]  # (C, kh, kw, N, Ho, Wo), a view
@@ -172,13 +181,12 @@ def _divisor(size: int, out: int, k: int, s: int, p: int, include_pad: bool) -> 
 
 
 def _avg_pool(name, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor, nd):
-    if raw(x).dtype.kind != "f":
-        raise TypeError(f"{name}: expected a floating-point tensor, got dtype {raw(x).dtype}")
+    _check_float(name, x)
     x4, unbatched, k, s, p, d, (ho, wo), extra = _geometry(
         name, x, kernel_size, stride, padding, 1, ceil_mode, nd, False
     )
     n, c, h, w = raw(x4).shape
-    pad = (p[1], p[1] + extra[1], p[0], p[0] + extra[0])
+    pad = _end_pad(p, extra)
     xp = ops.pad(x4, pad) if any(pad) else x4
     planes = ops.reshape(xp, (n * c, 1) + raw(xp).shape[2:])
     cols = _unfold(planes, kernel=k, dilation=(1, 1), padding=(0, 0, 0, 0), stride=s)
