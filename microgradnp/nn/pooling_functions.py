@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..ops.im2col import _unfold, pair, windows
+from ..ops.im2col import _unfold, is_unbatched, pair, windows
 from ..primitive import raw
 from ..tensor import Tensor
 
@@ -30,12 +30,7 @@ def _out_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int
 def _geometry(name, x, kernel_size, stride, padding, dilation, ceil_mode, nd, max_pool):
     """(x as 4-D, unbatched flag, kernel, stride, pad, dilation, out size, extra end pad)."""
     xr = raw(x)
-    if xr.ndim not in (nd + 1, nd + 2):
-        raise ValueError(
-            f"{name}: expected a {nd + 1}-D (unbatched) or {nd + 2}-D (batched) input, got "
-            f"shape {xr.shape}"
-        )
-    unbatched = xr.ndim == nd + 1
+    unbatched = is_unbatched(name, x, nd)
     shape = ((1,) if unbatched else ()) + xr.shape
     k = pair(kernel_size, "kernel_size", nd)
     s = k if stride is None or stride == () or stride == [] else pair(stride, "stride", nd)
