@@ -11,35 +11,11 @@ import warnings
 
 import numpy as np
 import pytest
+from torch_compare import _close, _float64, _load  # noqa: F401 (_float64: an autouse fixture)
 
 import microgradnp as mg
 
 F = mg.nn.functional
-RTOL, ATOL = 1e-8, 1e-10
-
-
-@pytest.fixture(autouse=True)
-def _float64():
-    mg.set_default_dtype(mg.float64)  # restored by conftest
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small problems: threads only contend
-    yield
-    torch.set_num_threads(threads)
-
-
-def _load(model, tmodel):
-    result = model.load_state_dict({k: v.detach().numpy() for k, v in tmodel.state_dict().items()})
-    assert not result.missing_keys and not result.unexpected_keys
-    assert list(model.state_dict()) == list(tmodel.state_dict())
-
-
-def _close(ours, theirs, what):
-    np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=ATOL, err_msg=what)
 
 
 def _compare(torch, fn, tfn, arrays, rng, model=None, tmodel=None):

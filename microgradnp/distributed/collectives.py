@@ -110,6 +110,21 @@ def _contiguous(arr: np.ndarray) -> np.ndarray:
     return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
 
 
+def _finish_reduction(
+    arr: np.ndarray, buf: np.ndarray, op: ReduceOp, size: int
+) -> Callable[[], None]:
+    """What follows a reduction into `buf`: the division of an average by the number of
+    ranks, then the copy into `arr` where `buf` is a contiguous copy of it."""
+
+    def finish() -> None:
+        if op is ReduceOp.AVG:
+            _divide(buf, size)
+        if buf is not arr:
+            arr[...] = buf
+
+    return finish
+
+
 def all_reduce(
     tensor: Any, op: ReduceOp = ReduceOp.SUM, group: Any = None, async_op: bool = False
 ) -> Work | None:
@@ -128,13 +143,8 @@ def all_reduce(
     comm = _check_group(group, "all_reduce")
     arr = _array(tensor, "all_reduce")
     buf = _contiguous(arr)
-    mpi_op, size = _mpi_op(op, "all_reduce"), comm.Get_size()
-
-    def finish() -> None:
-        if op is ReduceOp.AVG:
-            _divide(buf, size)
-        if buf is not arr:
-            arr[...] = buf
+    mpi_op = _mpi_op(op, "all_reduce")
+    finish = _finish_reduction(arr, buf, op, comm.Get_size())
 
     call = comm.Iallreduce if async_op else comm.Allreduce
     return _run(call(mpi().IN_PLACE, buf, op=mpi_op), finish, async_op)
@@ -205,13 +215,8 @@ def reduce_scatter(
     _check_length(input_list, comm.Get_size(), "reduce_scatter", "input_list")
     send = np.stack(_same_layout(input_list, arr, "reduce_scatter", "input_list"))
     buf = _contiguous(arr)
-    mpi_op, size = _mpi_op(op, "reduce_scatter"), comm.Get_size()
-
-    def finish() -> None:
-        if op is ReduceOp.AVG:
-            _divide(buf, size)
-        if buf is not arr:
-            arr[...] = buf
+    mpi_op = _mpi_op(op, "reduce_scatter")
+    finish = _finish_reduction(arr, buf, op, comm.Get_size())
 
     call = comm.Ireduce_scatter_block if async_op else comm.Reduce_scatter_block
     return _run(call(send, buf, op=mpi_op), finish, async_op)

@@ -116,15 +116,10 @@ class _ConvNd(Module):
         return s
 
 
-class Conv2d(_ConvNd):
-    """2-D convolution over (N, C_in, H, W): weight (C_out, C_in / groups, kh, kw).
+class _Conv(_ConvNd):
+    """Shared constructor and forward of `Conv1d` and `Conv2d`."""
 
-    Example:
-        >>> import microgradnp as mg
-        >>> conv = mg.nn.Conv2d(1, 6, 5, padding=2)
-        >>> conv, conv(mg.randn(8, 1, 28, 28)).shape
-        (Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2)), (8, 6, 28, 28))
-    """
+    _conv = staticmethod(conv2d)
 
     def __init__(
         self,
@@ -146,10 +141,22 @@ class Conv2d(_ConvNd):
     def forward(self, x: Tensor) -> Tensor:
         """Apply the layer (see the class docstring for the computation)."""
         x, padding = self._input(x)
-        return conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+        return self._conv(x, self.weight, self.bias, self.stride, padding, self.dilation,
+                          self.groups)  # fmt: skip
 
 
-class Conv1d(_ConvNd):
+class Conv2d(_Conv):
+    """2-D convolution over (N, C_in, H, W): weight (C_out, C_in / groups, kh, kw).
+
+    Example:
+        >>> import microgradnp as mg
+        >>> conv = mg.nn.Conv2d(1, 6, 5, padding=2)
+        >>> conv, conv(mg.randn(8, 1, 28, 28)).shape
+        (Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2)), (8, 6, 28, 28))
+    """
+
+
+class Conv1d(_Conv):
     """1-D convolution over (N, C_in, L): weight (C_out, C_in / groups, k).
 
     Example:
@@ -160,28 +167,7 @@ class Conv1d(_ConvNd):
     """
 
     _n = 1
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: Any,
-        stride: Any = 1,
-        padding: Any = 0,
-        dilation: Any = 1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device: Any = None,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, dtype=dtype)  # fmt: skip
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Apply the layer (see the class docstring for the computation)."""
-        x, padding = self._input(x)
-        return conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+    _conv = staticmethod(conv1d)
 
 
 class ConvTranspose2d(_ConvNd):

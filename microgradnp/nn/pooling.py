@@ -13,6 +13,10 @@ from .module import Module
 
 
 class _MaxPoolNd(Module):
+    """Shared constructor, forward and repr of `MaxPool1d` and `MaxPool2d`."""
+
+    _pool = staticmethod(P.max_pool2d)
+
     def __init__(
         self,
         kernel_size: Any,
@@ -27,6 +31,11 @@ class _MaxPoolNd(Module):
         self.stride = stride if stride is not None else kernel_size
         self.padding, self.dilation = padding, dilation
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def forward(self, x: Tensor) -> Any:
+        """Apply the layer (see the class docstring for the computation)."""
+        return self._pool(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                          self.ceil_mode, self.return_indices)  # fmt: skip
 
     def extra_repr(self) -> str:
         """The constructor arguments shown in the module's `repr`."""
@@ -46,10 +55,7 @@ class MaxPool2d(_MaxPoolNd):
         (MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False), (1, 3, 4, 4))
     """
 
-    def forward(self, x: Tensor) -> Any:
-        """Apply the layer (see the class docstring for the computation)."""
-        return P.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                            self.ceil_mode, self.return_indices)  # fmt: skip
+    _pool = staticmethod(P.max_pool2d)
 
 
 class MaxPool1d(_MaxPoolNd):
@@ -61,13 +67,18 @@ class MaxPool1d(_MaxPoolNd):
         (2, 4, 4)
     """
 
-    def forward(self, x: Tensor) -> Any:
-        """Apply the layer (see the class docstring for the computation)."""
-        return P.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                            self.ceil_mode, self.return_indices)  # fmt: skip
+    _pool = staticmethod(P.max_pool1d)
 
 
-class AvgPool2d(Module):
+class _AvgPoolNd(Module):
+    """Shared repr of `AvgPool1d` and `AvgPool2d`."""
+
+    def extra_repr(self) -> str:
+        """The constructor arguments shown in the module's `repr`."""
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(_AvgPoolNd):
     """2-D average pooling (zero padding counted in the divisor when count_include_pad).
 
     Example:
@@ -97,12 +108,8 @@ class AvgPool2d(Module):
         return P.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)  # fmt: skip
 
-    def extra_repr(self) -> str:
-        """The constructor arguments shown in the module's `repr`."""
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-
-class AvgPool1d(Module):
+class AvgPool1d(_AvgPoolNd):
     """1-D average pooling over (N, C, L).
 
     Example:
@@ -130,10 +137,6 @@ class AvgPool1d(Module):
         """Apply the layer (see the class docstring for the computation)."""
         return P.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad)  # fmt: skip
-
-    def extra_repr(self) -> str:
-        """The constructor arguments shown in the module's `repr`."""
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AdaptiveAvgPool2d(Module):

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..ops.im2col import _unfold, pair, windows
+from ..ops.im2col import _unfold, is_unbatched, pair, windows
 from ..primitive import raw
 from ..tensor import Tensor
 
@@ -30,12 +30,7 @@ def _out_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int
 def _geometry(name, x, kernel_size, stride, padding, dilation, ceil_mode, nd, max_pool):
     """(x as 4-D, unbatched flag, kernel, stride, pad, dilation, out size, extra end pad)."""
     xr = raw(x)
-    if xr.ndim not in (nd + 1, nd + 2):
-        raise ValueError(
-            f"{name}: expected a {nd + 1}-D (unbatched) or {nd + 2}-D (batched) input, got "
-            f"shape {xr.shape}"
-        )
-    unbatched = xr.ndim == nd + 1
+    unbatched = is_unbatched(name, x, nd)
     shape = ((1,) if unbatched else ()) + xr.shape
     k = pair(kernel_size, "kernel_size", nd)
     s = k if stride is None or stride == () or stride == [] else pair(stride, "stride", nd)
@@ -63,6 +58,16 @@ def _geometry(name, x, kernel_size, stride, padding, dilation, ceil_mode, nd, ma
     return x4, unbatched, k, s, p, d, out, extra
 
 
+def _check_float(name: str, x: Any) -> None:
+    if raw(x).dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating-point tensor, got dtype {raw(x).dtype}")
+
+
+def _end_pad(p: tuple, extra: tuple) -> tuple:
+    """`ops.pad` widths (left, right, top, bottom): `p` each side, plus `extra` at the end."""
+    return (p[1], p[1] + extra[1], p[0], p[0] + extra[0])
+
+
 def _finish(out: Any, unbatched: bool, nd: int) -> Any:
     shape = raw(out).shape
     if nd == 1:
@@ -73,8 +78,7 @@ def _finish(out: Any, unbatched: bool, nd: int) -> Any:
 
 
 def _max_pool(name, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd):
-    if raw(x).dtype.kind != "f":
-        raise TypeError(f"{name}: expected a floating-point tensor, got dtype {raw(x).dtype}")
+    _check_float(name, x)
     x4, unbatched, k, s, p, d, (ho, wo), extra = _geometry(
         name, x, kernel_size, stride, padding, dilation, ceil_mode, nd, True
     )
@@ -92,7 +96,7 @@ def _gathered_max(x4, k, s, p, d, ho, wo, extra):
     scatters back to it. Returns the output and the maxima's rows and columns in the
     padded input."""
     n, c, h, w = raw(x4).shape
-    pad = (p[1], p[1] + extra[1], p[0], p[0] + extra[0])
+    pad = _end_pad(p, extra)
     xp = ops.pad(x4, pad, value=-np.inf) if any(pad) else x4
     hp, wp = h + p[0] * 2 + extra[0], w + p[1] * 2 + extra[1]
     win = windows(raw(xp), k, s, d)[..., :ho, :wo]  # (C, kh, kw, N, Ho, Wo), a view
@@ -172,13 +176,12 @@ def _divisor(size: int, out: int, k: int, s: int, p: int, include_pad: bool) -> 
 
 
 def _avg_pool(name, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor, nd):
-    if raw(x).dtype.kind != "f":
-        raise TypeError(f"{name}: expected a floating-point tensor, got dtype {raw(x).dtype}")
+    _check_float(name, x)
     x4, unbatched, k, s, p, d, (ho, wo), extra = _geometry(
         name, x, kernel_size, stride, padding, 1, ceil_mode, nd, False
     )
     n, c, h, w = raw(x4).shape
-    pad = (p[1], p[1] + extra[1], p[0], p[0] + extra[0])
+    pad = _end_pad(p, extra)
     xp = ops.pad(x4, pad) if any(pad) else x4
     planes = ops.reshape(xp, (n * c, 1) + raw(xp).shape[2:])
     cols = _unfold(planes, kernel=k, dilation=(1, 1), padding=(0, 0, 0, 0), stride=s)

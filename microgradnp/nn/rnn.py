@@ -201,7 +201,16 @@ class RNNBase(Module):
         return s
 
 
-class RNN(RNNBase):
+class _OneStateRNN(RNNBase):
+    """`RNN` and `GRU`: one state tensor h; `forward(input, hx=None)` returns `(output, h_n)`."""
+
+    def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:  # noqa: A002
+        """Apply the layer (see the class docstring for the computation)."""
+        out, (h,) = self._forward(input, hx, 1)
+        return out, h
+
+
+class RNN(_OneStateRNN):
     """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu), stacked
     `num_layers` deep, optionally bidirectional, with dropout between layers.
 
@@ -248,11 +257,6 @@ class RNN(RNNBase):
             bidirectional,
             dtype=dtype,
         )
-
-    def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:  # noqa: A002
-        """Apply the layer (see the class docstring for the computation)."""
-        out, (h,) = self._forward(input, hx, 1)
-        return out, h
 
 
 class LSTM(RNNBase):
@@ -304,7 +308,7 @@ class LSTM(RNNBase):
         return out, (h, c)
 
 
-class GRU(RNNBase):
+class GRU(_OneStateRNN):
     """Gated recurrent unit, PyTorch's gates r, z, n:
     n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h' = (1 - z) * n + z * h.
 
@@ -342,8 +346,3 @@ class GRU(RNNBase):
             bidirectional,
             dtype=dtype,
         )
-
-    def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:  # noqa: A002
-        """Apply the layer (see the class docstring for the computation)."""
-        out, (h,) = self._forward(input, hx, 1)
-        return out, h

@@ -31,98 +31,11 @@ def _activation(activation: str | Callable[[Any], Any]) -> Callable[[Any], Any]:
     raise ValueError(f"activation should be relu/gelu, not {activation!r}")
 
 
-class TransformerEncoderLayer(Module):
-    """Self-attention then a feed-forward block, each with residual, dropout and LayerNorm.
+class _TransformerLayer(Module):
+    """Constructor and blocks shared by the encoder and decoder layers; a decoder layer
+    (`_cross_attention`) adds `multihead_attn` and a third norm and dropout."""
 
-    Sub-modules (PyTorch's names): `self_attn`, `linear1`, `dropout`, `linear2`, `norm1`,
-    `norm2`, `dropout1`, `dropout2`. `forward(src, src_mask=None, src_key_padding_mask=None,
-    is_causal=False)`; masks as in `MultiheadAttention`.
-
-    Example:
-        >>> import microgradnp as mg
-        >>> layer = mg.nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, batch_first=True)
-        >>> layer(mg.randn(2, 5, 16)).shape
-        (2, 5, 16)
-    """
-
-    def __init__(
-        self,
-        d_model: int,
-        nhead: int,
-        dim_feedforward: int = 2048,
-        dropout: float = 0.1,
-        activation: str | Callable[[Any], Any] = "relu",
-        layer_norm_eps: float = 1e-5,
-        batch_first: bool = False,
-        norm_first: bool = False,
-        bias: bool = True,
-        *,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__()
-        self.self_attn = MultiheadAttention(
-            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, dtype=dtype
-        )
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.activation = _activation(activation)
-
-    def forward(
-        self,
-        src: Tensor,
-        src_mask: Any = None,
-        src_key_padding_mask: Any = None,
-        is_causal: bool = False,
-    ) -> Tensor:
-        """Apply the layer (see the class docstring for the computation)."""
-        x = src
-        if self.norm_first:
-            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
-            x = x + self._ff_block(self.norm2(x))
-        else:
-            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
-            x = self.norm2(x + self._ff_block(x))
-        return x
-
-    def _sa_block(self, x: Tensor, attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Any:
-        x = self.self_attn(
-            x,
-            x,
-            x,
-            attn_mask=attn_mask,
-            key_padding_mask=key_padding_mask,
-            need_weights=False,
-            is_causal=is_causal,
-        )[0]
-        return self.dropout1(x)
-
-    def _ff_block(self, x: Tensor) -> Any:
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
-        return self.dropout2(x)
-
-
-class TransformerDecoderLayer(Module):
-    """Self-attention, attention over the encoder's output (`memory`), then feed-forward,
-    each with residual, dropout and LayerNorm.
-
-    Sub-modules (PyTorch's names): `self_attn`, `multihead_attn`, `linear1`, `dropout`,
-    `linear2`, `norm1`, `norm2`, `norm3`, `dropout1`, `dropout2`, `dropout3`.
-    `forward(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
-    memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False)`.
-
-    Example:
-        >>> import microgradnp as mg
-        >>> layer = mg.nn.TransformerDecoderLayer(16, 4, dim_feedforward=32)
-        >>> tgt, memory = mg.randn(3, 2, 16), mg.randn(7, 2, 16)
-        >>> layer(tgt, memory).shape
-        (3, 2, 16)
-    """
+    _cross_attention = False
 
     def __init__(
         self,
@@ -141,18 +54,88 @@ class TransformerDecoderLayer(Module):
         super().__init__()
         kw = {"dropout": dropout, "bias": bias, "batch_first": batch_first, "dtype": dtype}
         self.self_attn = MultiheadAttention(d_model, nhead, **kw)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, **kw)
+        if self._cross_attention:
+            self.multihead_attn = MultiheadAttention(d_model, nhead, **kw)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
         self.dropout = Dropout(dropout)
         self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
         self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.dropout3 = Dropout(dropout)
+        n_blocks = 3 if self._cross_attention else 2
+        for i in range(1, n_blocks + 1):
+            setattr(
+                self, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+            )
+        for i in range(1, n_blocks + 1):
+            setattr(self, f"dropout{i}", Dropout(dropout))
         self.activation = _activation(activation)
+
+    def _sa_block(self, x: Tensor, attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Any:
+        x = self.self_attn(
+            x,
+            x,
+            x,
+            attn_mask=attn_mask,
+            key_padding_mask=key_padding_mask,
+            need_weights=False,
+            is_causal=is_causal,
+        )[0]
+        return self.dropout1(x)
+
+    def _ff_block(self, x: Tensor) -> Any:
+        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        return self.dropout3(x) if self._cross_attention else self.dropout2(x)
+
+
+class TransformerEncoderLayer(_TransformerLayer):
+    """Self-attention then a feed-forward block, each with residual, dropout and LayerNorm.
+
+    Sub-modules (PyTorch's names): `self_attn`, `linear1`, `dropout`, `linear2`, `norm1`,
+    `norm2`, `dropout1`, `dropout2`. `forward(src, src_mask=None, src_key_padding_mask=None,
+    is_causal=False)`; masks as in `MultiheadAttention`.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> layer = mg.nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, batch_first=True)
+        >>> layer(mg.randn(2, 5, 16)).shape
+        (2, 5, 16)
+    """
+
+    def forward(
+        self,
+        src: Tensor,
+        src_mask: Any = None,
+        src_key_padding_mask: Any = None,
+        is_causal: bool = False,
+    ) -> Tensor:
+        """Apply the layer (see the class docstring for the computation)."""
+        x = src
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            x = x + self._ff_block(self.norm2(x))
+        else:
+            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
+            x = self.norm2(x + self._ff_block(x))
+        return x
+
+
+class TransformerDecoderLayer(_TransformerLayer):
+    """Self-attention, attention over the encoder's output (`memory`), then feed-forward,
+    each with residual, dropout and LayerNorm.
+
+    Sub-modules (PyTorch's names): `self_attn`, `multihead_attn`, `linear1`, `dropout`,
+    `linear2`, `norm1`, `norm2`, `norm3`, `dropout1`, `dropout2`, `dropout3`.
+    `forward(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+    memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False)`.
+
+    Example:
+        >>> import microgradnp as mg
+        >>> layer = mg.nn.TransformerDecoderLayer(16, 4, dim_feedforward=32)
+        >>> tgt, memory = mg.randn(3, 2, 16), mg.randn(7, 2, 16)
+        >>> layer(tgt, memory).shape
+        (3, 2, 16)
+    """
+
+    _cross_attention = True
 
     def forward(
         self,
@@ -182,18 +165,6 @@ class TransformerDecoderLayer(Module):
             x = self.norm3(x + self._ff_block(x))
         return x
 
-    def _sa_block(self, x: Tensor, attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Any:
-        x = self.self_attn(
-            x,
-            x,
-            x,
-            attn_mask=attn_mask,
-            key_padding_mask=key_padding_mask,
-            is_causal=is_causal,
-            need_weights=False,
-        )[0]
-        return self.dropout1(x)
-
     def _mha_block(
         self, x: Tensor, mem: Tensor, attn_mask: Any, key_padding_mask: Any, is_causal: bool
     ) -> Any:
@@ -207,10 +178,6 @@ class TransformerDecoderLayer(Module):
             need_weights=False,
         )[0]
         return self.dropout2(x)
-
-    def _ff_block(self, x: Tensor) -> Any:
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
-        return self.dropout3(x)
 
 
 def _clones(layer: Module, n: int) -> ModuleList:

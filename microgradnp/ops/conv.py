@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..primitive import primitive, raw
-from .im2col import Pad4, Pair, out_size, padded, pair, windows
+from .im2col import Pad4, Pair, is_unbatched, out_size, padded, pair, windows
 from .reduce import _sum
 from .shape import _reshape
 
@@ -165,12 +165,7 @@ def _conv(name, x, weight, bias, stride, padding, dilation, groups, nd):
     if len(ws) != nd + 2:
         raise ValueError(f"{name}: weight must be {nd + 2}-D, got shape {ws}")
     xr = raw(x)
-    if xr.ndim not in (nd + 1, nd + 2):
-        raise ValueError(
-            f"{name}: expected a {nd + 1}-D (unbatched) or {nd + 2}-D (batched) input, "
-            f"got shape {xr.shape}"
-        )
-    unbatched = xr.ndim == nd + 1
+    unbatched = is_unbatched(name, x, nd)
     xs = ((1,) if unbatched else ()) + xr.shape
     _check_channels(name, xs, ws, groups, bias, ws[0])
     if nd == 1:  # a unit height turns the 1-D convolution into a 2-D one

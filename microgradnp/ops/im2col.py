@@ -106,16 +106,22 @@ def _fold_vjp(g, out, needs, cols, x_shape, kernel, dilation, padding, stride):
     return (_unfold(g, kernel=kernel, dilation=dilation, padding=padding, stride=stride),)
 
 
-def _batched(x: Any, ndim: int, name: str) -> tuple[Any, bool]:
-    """Add a batch dimension to an unbatched input, as PyTorch accepts both."""
-    nd = raw(x).ndim
-    if nd == ndim - 1:
-        return _reshape(x, shape=(1,) + raw(x).shape), True
-    if nd != ndim:
+def is_unbatched(name: str, x: Any, nd: int) -> bool:
+    """Whether `x` is an unbatched (C, *spatial) input of an op over `nd` spatial dimensions
+    rather than a batched (N, C, *spatial) one; any other rank is an error."""
+    ndim = raw(x).ndim
+    if ndim not in (nd + 1, nd + 2):
         raise ValueError(
-            f"{name}: expected a {ndim - 1}-D (unbatched) or {ndim}-D (batched) input, "
+            f"{name}: expected a {nd + 1}-D (unbatched) or {nd + 2}-D (batched) input, "
             f"got shape {raw(x).shape}"
         )
+    return ndim == nd + 1
+
+
+def _batched(x: Any, ndim: int, name: str) -> tuple[Any, bool]:
+    """Add a batch dimension to an unbatched input, as PyTorch accepts both."""
+    if is_unbatched(name, x, ndim - 2):
+        return _reshape(x, shape=(1,) + raw(x).shape), True
     return x, False
 
 
