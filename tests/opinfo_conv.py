@@ -342,7 +342,7 @@ CONV_OPS: list[OpInfo] = [
     OpInfo("unfold", F.unfold, np_unfold, _unfold_samples, _torch_f("unfold")),
     OpInfo("fold", F.fold, np_fold, _fold_samples, _torch_f("fold")),
     OpInfo("max_pool2d", F.max_pool2d, np_max_pool2d, _max_pool_samples, _torch_f("max_pool2d"),
-           primitives=("getitem",)),
+           primitives=("window_max",)),
     OpInfo("avg_pool2d", F.avg_pool2d, np_avg_pool2d, _avg_pool_samples, _torch_f("avg_pool2d"),
            primitives=("unfold",)),
     OpInfo("adaptive_avg_pool2d", F.adaptive_avg_pool2d, np_adaptive_avg_pool2d,

@@ -608,3 +608,37 @@ def test_rebound_parameter_array_traces_again():
     expected = _nn_step(ref, mg.optim.SGD(ref.parameters(), lr=0.1))(x, y).item()
     assert fn(x, y).item() == expected
     assert fn.traces == 2
+
+
+def test_indexing_with_a_tensor_falls_back_instead_of_reusing_indices():
+    emb = mg.nn.Embedding(10, 3)
+
+    @mg.compile
+    def lookup(i):
+        return emb(i).sum()
+
+    with pytest.warns(UserWarning, match="array from the data"):
+        got = [lookup(mg.tensor([k, k])).item() for k in range(3)]
+    assert got == [emb(mg.tensor([k, k])).sum().item() for k in range(3)]
+    assert lookup.fallback is not None
+
+
+def test_cnn_with_batchnorm_and_max_pooling():
+    # max pooling finds its windows' maxima from the data inside its primitive, so a replay
+    # recomputes them: compiled and eager stay bit-identical
+    def build():
+        mg.manual_seed(0)
+        nn = mg.nn
+        model = nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(4 * 4 * 4, 5),
+        )  # fmt: skip
+        opt = mg.optim.Adam(model.parameters(), lr=1e-2)
+        return model, opt, _nn_step(model, opt), None
+
+    rng = np.random.default_rng(3)
+    data = (
+        mg.tensor(rng.random((6, 1, 8, 8)).astype(np.float32)),
+        mg.tensor(rng.integers(0, 5, 6)),
+    )
+    _assert_identical(_run_both(build, data=data))

@@ -255,6 +255,15 @@ def _tensors_in(args: tuple, kwargs: dict) -> list[Tensor]:
 _orig: dict[str, Any] = {}
 
 
+def _param_arrays(v: Any) -> list:
+    """The ndarrays in a primitive's parameter (indices come as arrays or tuples of them)."""
+    if isinstance(v, np.ndarray):
+        return [v]
+    if isinstance(v, (tuple, list)):
+        return [a for x in v for a in _param_arrays(x)]
+    return []
+
+
 def _prim_call(prim: Primitive, *args: Any, **params: Any) -> Any:
     tr = hooks.tracer
     if tr is None or not tr.active():
@@ -263,8 +272,11 @@ def _prim_call(prim: Primitive, *args: Any, **params: Any) -> Any:
     for v in params.values():
         if isinstance(v, Tensor):
             tr.brk(f"{prim.name} was given a tensor as a parameter")
-        elif isinstance(v, np.ndarray) and id(v) in tr.created:
-            tr.brk(f"{prim.name} was given an array computed outside the ops")
+        for a in _param_arrays(v):
+            if id(a) in tr.created or id(a) in tr.slots:
+                # e.g. indexing with a tensor (an embedding lookup, gather): a plan would
+                # reuse the first call's indices
+                tr.brk(f"{prim.name} was given an array from the data as a parameter")
     out = _orig["prim"](prim, *args, **params)
     if tr.broken:
         return out

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import ops
 from ..ops.im2col import _unfold, is_unbatched, pair, windows
-from ..primitive import raw
+from ..primitive import primitive, raw
 from ..tensor import Tensor
 
 
@@ -92,14 +92,21 @@ def _max_pool(name, x, kernel_size, stride, padding, dilation, ceil_mode, return
 
 
 def _gathered_max(x4, k, s, p, d, ho, wo, extra):
-    """Gather each window's first maximum from the (-inf padded) input; the gradient
-    scatters back to it. Returns the output and the maxima's rows and columns in the
-    padded input."""
-    n, c, h, w = raw(x4).shape
+    """Each window's first maximum from the (-inf padded) input (the `window_max` primitive:
+    its gradient scatters back there). Returns the output and the maxima's rows and columns
+    in the padded input."""
     pad = _end_pad(p, extra)
     xp = ops.pad(x4, pad, value=-np.inf) if any(pad) else x4
-    hp, wp = h + p[0] * 2 + extra[0], w + p[1] * 2 + extra[1]
-    win = windows(raw(xp), k, s, d)[..., :ho, :wo]  # (C, kh, kw, N, Ho, Wo), a view
+    out = window_max(xp, k=k, s=s, d=d, ho=ho, wo=wo)
+    hp, wp = raw(xp).shape[2:]
+    index = _argmax_index(raw(xp), k, s, d, ho, wo)
+    return out, index // wp % hp, index % wp
+
+
+def _argmax_index(xp: np.ndarray, k, s, d, ho, wo) -> np.ndarray:
+    """Flat index into `xp` (N, C, Hp, Wp) of each window's first maximum, (N, C, Ho, Wo)."""
+    n, c, hp, wp = xp.shape
+    win = windows(xp, k, s, d)[..., :ho, :wo]  # (C, kh, kw, N, Ho, Wo), a view
     # flat index into xp of each window's top-left element, laid out (C, N, Ho, Wo)
     corner = (
         (np.arange(n)[:, None, None] * c * hp + np.arange(ho)[:, None] * s[0]) * wp
@@ -117,9 +124,31 @@ def _gathered_max(x4, k, s, p, d, ho, wo, extra):
             better = candidate > best
             np.maximum(best, candidate, out=best)
             index = np.where(better, corner + (i * d[0] * wp + j * d[1]), index)
-    index = index.transpose(1, 0, 2, 3)  # (N, C, Ho, Wo)
-    out = ops.getitem(ops.reshape(xp, (-1,)), index)
-    return out, index // wp % hp, index % wp
+    return index.transpose(1, 0, 2, 3)  # (N, C, Ho, Wo)
+
+
+@primitive(residuals=True)
+def window_max(xp, k, s, d, ho, wo):
+    """The first maximum of each pooling window of `xp` (N, C, Hp, Wp). The maxima's
+    positions are found here, from the data, so that a captured step recomputes them."""
+    index = _argmax_index(xp, k, s, d, ho, wo)
+    return xp.reshape(-1)[index], index
+
+
+@window_max.defvjp(uses_out=False)
+def _window_max_vjp(g, out, needs, xp, k, s, d, ho, wo):
+    # the gradient goes to each window's maximum; overlapping windows add up (index_add)
+    shape = raw(xp).shape
+    index = _argmax_index(raw(xp), k, s, d, ho, wo)
+    flat = ops.index_add(g, index=index, shape=(int(np.prod(shape)),))
+    return (ops.reshape(flat, shape),)
+
+
+@window_max.deffast
+def _window_max_fast(g, out, needs, xp, k, s, d, ho, wo, res=None):
+    flat = np.zeros(xp.size, dtype=g.dtype)
+    np.add.at(flat, res, g)  # the positions the forward found
+    return (flat.reshape(xp.shape),)
 
 
 def max_pool2d(
