@@ -191,7 +191,7 @@ class Primitive:
             t = Tensor._wrap(out)
         if self.view and out.base is not None:
             base = args[0]
-            if isinstance(base, Tensor):  # share memory: one base, one version counter
+            if isinstance(base, Tensor):  # `t._share_memory_with(base)`, inlined (hot path)
                 t._base = base if base._base is None else base._base
         return t
 

@@ -57,7 +57,7 @@ class _KeepGrad:
 
 def inputs(node: Node) -> list:
     """A node's arguments as drawings see them: tensors (leaves), `Produced` values,
-    constants (a freed constant array as its `ArrayInfo`)."""
+    constants (what backward let go of as its `Freed` record)."""
     return [Produced(p) if type(p) is Node else p for p in node.parents]
 
 
