@@ -66,7 +66,7 @@ def _run_backward(
     if inputs is not None:
         wanted = {t._node or t for t in inputs}
         reach = _reaching(roots, wanted)
-    for r, g in zip(roots, root_grads, strict=True):
+    for r, g in zip(roots, root_grads):  # noqa: B905 - one gradient per root, checked by callers
         _add(grads, heap, leaves, r._node or r, g)
     found: dict = {}
     handed: set = set()  # arrays already given to some .grad (see `_accumulate`)
@@ -77,7 +77,7 @@ def _run_backward(
         while heap:
             node = heappop(heap)[-1]
             g = grads.pop(node)
-            if type(node) is not Node:  # a leaf whose consumers are all done
+            if type(node) is not Node:  # a leaf with hooks whose consumers are all done
                 _finish_leaf(node, g, create_graph, wanted, found, handed)
                 continue
             if node.hooks:
@@ -92,7 +92,8 @@ def _run_backward(
             in_grads = _vjp(node, g, needs, create_graph)
             if ctx.anomaly:
                 _check_finite(node, in_grads)
-            for parent, need, ga in zip(node.parents, needs, in_grads, strict=False):
+            # (zip without `strict=`: a keyword makes the call 0.15 µs slower, per node)
+            for parent, need, ga in zip(node.parents, needs, in_grads):  # noqa: B905
                 if need and ga is not None:
                     if ga.shape != parent.shape:
                         ga = _sum_to(ga, parent.shape, node, create_graph)
@@ -102,12 +103,18 @@ def _run_backward(
                         grads[parent] = ga
                         if type(parent) is Node:
                             heappush(heap, (-parent.seq, parent))
-                        else:
+                        elif parent._hooks or parent._post_hooks:
                             _schedule_leaf(heap, leaves, parent)
+                        else:
+                            leaves.append(parent)
             if not retain_graph:
                 node.release()
         for leaf in leaves:
-            _finish_leaf(leaf, grads.pop(leaf), create_graph, wanted, found, handed)
+            g = grads.pop(leaf)
+            if wanted is None and not (leaf._hooks or leaf._post_hooks):
+                _accumulate(leaf, g, create_graph, handed)  # (`_finish_leaf`, inlined)
+            else:
+                _finish_leaf(leaf, g, create_graph, wanted, found, handed)
     finally:
         ctx.in_backward = prev_mode
     return found
@@ -127,11 +134,12 @@ def _add(grads: dict, heap: list, leaves: list, key: Any, g: Any) -> None:
 
 
 def _schedule_leaf(heap: list, leaves: list, leaf: Tensor) -> None:
-    """A leaf is finished right after the last op that used it (its creation number comes
-    before theirs), as PyTorch's AccumulateGrad: distributed training starts averaging a
-    gradient while the rest of backward runs. A leaf without one is finished at the end."""
+    """A leaf with hooks is finished right after the last op that used it (its creation
+    number comes before theirs), as PyTorch's AccumulateGrad: distributed training averages a
+    gradient (a post-accumulate hook) while the rest of backward runs. Other leaves are
+    finished at the end, where nothing can tell the difference, without the heap's cost."""
     seq = getattr(leaf, "_seq", None)
-    if seq is None:
+    if seq is None or not (leaf._hooks or leaf._post_hooks):
         leaves.append(leaf)
     else:
         heappush(heap, (-seq, id(leaf), leaf))  # (copies of a leaf share its number)
@@ -168,7 +176,9 @@ def _vjp(node: Node, g: Any, needs: tuple, create_graph: bool) -> Any:
     if prim.fast is not None:
         return prim.fast(g, node.out, needs, *(node.data or node.parents), res=node.res,
                          **node.params)  # fmt: skip
-    return prim.vjp(g, node.out, needs, *(node.data or node.parents), **node.params)
+    if node.params:
+        return prim.vjp(g, node.out, needs, *(node.data or node.parents), **node.params)
+    return prim.vjp(g, node.out, needs, *(node.data or node.parents))  # (no empty ** : faster)
 
 
 def _reaching(roots: Sequence[Tensor], wanted: set) -> set:
@@ -237,8 +247,9 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set) -> None:
         # .grad owns its memory, or an in-place clip on one would change another. NumPy
         # collapses view chains, so `base` is the buffer's owner.
         owner = id(g if g.base is None else g.base)
-        if owner in handed or not g.flags.writeable or g.dtype != t.data.dtype:
-            g = np.array(g, dtype=t.data.dtype)
+        dtype = t.data.dtype
+        if owner in handed or (g.dtype is not dtype and g.dtype != dtype) or not g.flags.writeable:
+            g = np.array(g, dtype=dtype)
             owner = id(g)
         handed.add(owner)
         t._grad = Tensor._wrap(g)
@@ -351,8 +362,9 @@ def backward(
     """Accumulate d(tensors)/d(leaf) into every leaf's `.grad` (see `Tensor.backward`)."""
     if grad_tensors is None and not create_graph and type(tensors) is Tensor:
         node = tensors._node  # the common case, `loss.backward()`: no argument handling
-        if node is not None and tensors.data.size == 1:
-            one = np.ones(tensors.data.shape, tensors.data.dtype)
+        d = tensors.data
+        if node is not None and d.size == 1:
+            one = np.array(1, d.dtype) if d.ndim == 0 else np.ones(d.shape, d.dtype)
             _run_backward((tensors,), (one,), bool(retain_graph), False)
             return
     roots, gs = _roots(tensors, grad_tensors, create_graph, "backward")

@@ -135,13 +135,12 @@ class Node:
             self.stamp = FREED
             self.inputs = self.data = self.out = self.res = None
         needs = self.needs
-        if False in needs:  # replace arrays and tensors that need no gradient (not numbers)
-            parents = self.parents
+        if False in needs:  # let go of arrays and tensors that need no gradient
             light = None
-            for i, p in enumerate(parents):
-                if not needs[i] and type(p) is not Node and type(p) not in _SMALL:
+            for i, p in enumerate(self.parents):
+                if not needs[i] and type(p) not in _KEPT:
                     if light is None:
-                        light = list(parents)
+                        light = list(self.parents)
                     light[i] = _light(p)
             if light is not None:
                 self.parents = tuple(light)
@@ -159,21 +158,22 @@ class Freed:
     requires_grad = False
 
     def __init__(self, value: Any, was_tensor: bool) -> None:
-        self.shape, self.dtype, self.was_tensor = value.shape, value.dtype, was_tensor
+        self.shape = value.shape
+        self.dtype = value.dtype
+        self.was_tensor = was_tensor
 
     def __repr__(self) -> str:
         return f"array{self.shape}"
 
 
-_SMALL = frozenset({int, float, bool, complex, str, tuple, type(None)})  # kept as they are
+# Parents that `release` keeps as they are: nodes, numbers (op labels), what it already freed.
+_KEPT = frozenset({Node, Freed, int, float, bool, complex, str, tuple, type(None)})
 
 
 def _light(p: Any) -> Any:
-    if type(p) in _SMALL:  # a number: kept for op labels (and no attribute look-ups)
-        return p
     if type(p) is np.ndarray:
-        return Freed(p, was_tensor=False) if p.size > 3 else p  # small ones label ops
+        return Freed(p, False) if p.size > 3 else p  # small ones label ops
     data = getattr(p, "data", None)
-    if type(data) is np.ndarray and type(p) is not Node:  # a Tensor that needed no gradient
-        return Freed(data, was_tensor=True)
+    if type(data) is np.ndarray:  # a Tensor that needed no gradient
+        return Freed(data, True)
     return p

@@ -38,8 +38,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import graph
 from .grad_mode import _local
-from .graph import Node
+from .graph import Node, _sequence
 from .tensor import Tensor
 
 # Creation traces of nodes recorded under `detect_anomaly` (a side table: no cost otherwise).
@@ -143,7 +144,7 @@ class Primitive:
         return out if _local.ctx.in_backward else Tensor._wrap(np.asarray(out))
 
     def __call__(self, *args: Any, **params: Any) -> Any:
-        # NOTE: the hot path of every op. One and two arguments (nearly all calls) are
+        # NOTE: the hot path of every op. One to three arguments (nearly all calls) are
         # unrolled; the loop at the end handles the rest.
         n = len(args)
         if n == 1:
@@ -151,26 +152,26 @@ class Primitive:
             if not isinstance(x, Tensor):
                 return self._plain(args, params)
             data: tuple = (x.data,)
-            if x._requires_grad:
-                parents: tuple = (x._node or x,)
-                needs: tuple = _NEEDS1
-            else:
-                parents, needs = args, _NEEDS0
+            needs: tuple = _NEEDS1 if x._requires_grad else _NEEDS0
         elif n == 2:
             x, y = args
             xt, yt = isinstance(x, Tensor), isinstance(y, Tensor)
             if not (xt or yt):
                 return self._plain(args, params)
             data = (x.data if xt else x, y.data if yt else y)
-            xg, yg = xt and x._requires_grad, yt and y._requires_grad
-            needs = (xg, yg)
-            parents = (x._node or x if xg else x, y._node or y if yg else y)
+            needs = (xt and x._requires_grad, yt and y._requires_grad)
+        elif n == 3:  # linear, where, layer norm, ...
+            x, y, z = args
+            xt, yt, zt = isinstance(x, Tensor), isinstance(y, Tensor), isinstance(z, Tensor)
+            if not (xt or yt or zt):
+                return self._plain(args, params)
+            data = (x.data if xt else x, y.data if yt else y, z.data if zt else z)
+            needs = (xt and x._requires_grad, yt and y._requires_grad, zt and z._requires_grad)
         else:
             if not any(isinstance(a, Tensor) for a in args):
                 return self._plain(args, params)
             data = tuple([a.data if isinstance(a, Tensor) else a for a in args])
             needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
-            parents = tuple([a._node or a if g else a for a, g in zip(args, needs, strict=False)])
         try:
             out = self.impl(*data, **params)
         except (ValueError, TypeError, IndexError) as e:
@@ -178,13 +179,43 @@ class Primitive:
         res = None
         if self.residuals:
             out, res = out
-        ctx = _local.ctx
-        record = ctx.record
-        if record and True in needs and out.dtype.kind == "f":
-            if type(out) is not np.ndarray:  # NumPy gives scalars for 0-d results
-                out = np.asarray(out)
-            node = Node(self, parents, needs, args, data, params, out, res, ctx.modules)
-            if record == 2:
+        if type(out) is not np.ndarray:  # NumPy gives scalars for 0-d results
+            out = np.asarray(out)
+        ctx = _local.ctx if True in needs else None
+        if ctx is not None and ctx.record and out.dtype.kind == "f":
+            # Each argument's parent: the node that made it or the leaf itself (those that
+            # need a gradient), else the constant.
+            if n == 1:
+                parents: tuple = (x._node or x,)
+            elif n == 2:
+                parents = (x._node or x if needs[0] else x, y._node or y if needs[1] else y)
+            elif n == 3:
+                parents = (x._node or x if needs[0] else x, y._node or y if needs[1] else y,
+                           z._node or z if needs[2] else z)  # fmt: skip
+            else:
+                parents = tuple([a._node or a if g else a
+                                 for a, g in zip(args, needs, strict=True)])  # fmt: skip
+            # NOTE: `Node(self, parents, needs, args, data, params, out, res, ctx.modules)`,
+            # inlined (the hot path of every recorded op); Node.__init__ is the reference.
+            node = _new(Node)
+            node.prim = self
+            node.parents = parents
+            node.needs = needs
+            if self.uses_inputs:
+                node.inputs = args
+                node.data = data
+            else:
+                node.inputs = node.data = None
+            node.out = out if self.uses_out else None
+            node.res = res
+            node.params = params
+            node.shape = out.shape
+            node.dtype = out.dtype
+            node.seq = next(_sequence)
+            node.stamp = graph.clock
+            node.scope = ctx.modules
+            node.hooks = None
+            if ctx.record == 2:
                 TRACES[node] = traceback.format_stack()[:-1]
             t = Tensor._from_op(out, node)
         else:
@@ -196,6 +227,7 @@ class Primitive:
         return t
 
 
+_new = object.__new__
 _NEEDS0, _NEEDS1 = (False,), (True,)
 
 

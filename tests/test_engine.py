@@ -289,3 +289,35 @@ def test_graph_freed_after_backward_keeps_a_skeleton():
     assert node.inputs is None and node.out is None  # saved data released
     (parent,) = node.parents
     assert parent.shape == (2,) and parent.name() == "SigmoidBackward"
+
+
+@pytest.mark.parametrize("op", ["mul", "exp", "sum", "linear"])
+def test_recorded_node_matches_node_init(op):
+    # Primitive.__call__ builds nodes inline (the hot path): it must set every field that
+    # Node.__init__ sets, to the same values.
+    from microgradnp.graph import Node
+
+    x = mg.tensor(np.ones((3, 2)), requires_grad=True)
+    w = mg.tensor(np.ones((4, 2)), requires_grad=True)
+    y = {
+        "mul": lambda: x * 2.0,
+        "exp": lambda: x.exp(),
+        "sum": lambda: x.sum(),
+        "linear": lambda: mg.linear(x, w),
+    }[op]()
+    node = y.grad_fn
+    ref = Node(node.prim, node.parents, node.needs, node.inputs or (), node.data or (),
+               node.params, y.data, node.res, node.scope)  # fmt: skip
+    if node.inputs is None:
+        assert ref.inputs is None and ref.data is None
+    for name in Node.__slots__:
+        if name in ("__weakref__", "seq"):
+            continue
+        got, want = getattr(node, name), getattr(ref, name)
+        if name in ("inputs", "data") and got is None:
+            continue
+        if isinstance(want, np.ndarray):
+            assert got is want or (got is None and not node.prim.uses_out)
+        else:
+            assert got == want if name != "stamp" else got <= want, name
+    assert ref.seq > node.seq
