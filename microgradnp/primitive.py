@@ -172,8 +172,8 @@ class Primitive:
                 return self._plain(args, params)
             data = tuple([a.data if isinstance(a, Tensor) else a for a in args])
             needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
-        try:
-            out = self.impl(*data, **params)
+        try:  # (an empty `**params` costs as much as a check)
+            out = self.impl(*data, **params) if params else self.impl(*data)
         except (ValueError, TypeError, IndexError) as e:
             raise op_error(self.name, e, args, params) from None
         res = None
@@ -232,13 +232,20 @@ _NEEDS0, _NEEDS1 = (False,), (True,)
 
 
 def primitive(
-    impl: Callable[..., Any] | None = None, *, residuals: bool = False, view: bool = False
+    impl: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    residuals: bool = False,
+    view: bool = False,
 ) -> Any:
     """Decorator: turn a NumPy function into a registered `Primitive`.
 
     `residuals=True`: the forward returns `(out, residuals)`. `view=True`: the output may
     share memory with the first input (reshape, permute, basic indexing); when it does, it
-    becomes a view of that tensor: one base, one version counter, as in PyTorch."""
+    becomes a view of that tensor: one base, one version counter, as in PyTorch.
+
+    A NumPy ufunc can be the forward itself, with no Python call in between:
+    `add = primitive(np.add, name="add")`."""
     if impl is None:
-        return lambda f: Primitive(f, residuals=residuals, view=view)
-    return Primitive(impl, residuals=residuals, view=view)
+        return lambda f: Primitive(f, name=name, residuals=residuals, view=view)
+    return Primitive(impl, name=name, residuals=residuals, view=view)

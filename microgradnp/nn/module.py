@@ -150,7 +150,7 @@ class Module:
         prev = ctx.modules
         ctx.modules = prev + (self,)  # ops recorded inside are grouped under this module
         try:
-            return self.forward(*args, **kwargs)
+            return self.forward(*args, **kwargs) if kwargs else self.forward(*args)
         finally:
             ctx.modules = prev
 

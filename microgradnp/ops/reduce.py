@@ -69,7 +69,8 @@ def _expand_like(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 
 @primitive
 def _sum(x, axis=None, keepdims=False):
-    return np.sum(x, axis=axis, keepdims=keepdims)
+    # (np.sum's own call: the same reduction, with a Python wrapper around it)
+    return np.add.reduce(x, axis=axis, keepdims=keepdims)
 
 
 @_sum.defvjp(uses_inputs=False, uses_out=False)

@@ -261,6 +261,8 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
 
 
 def normalize_index(index: Any) -> Any:
+    if type(index) in _PLAIN_INDEX:
+        return index
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
@@ -268,6 +270,9 @@ def normalize_index(index: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(normalize_index(i) for i in index)
     return index
+
+
+_PLAIN_INDEX = frozenset({int, slice, type(None), type(Ellipsis)})
 
 
 def _is_basic(index: Any) -> bool:

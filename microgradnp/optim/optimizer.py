@@ -187,7 +187,7 @@ class Optimizer:
         state = self.state
         for p in group["params"]:
             if p.grad is not None:
-                if p.data.dtype.itemsize < 4:
+                if p.data.itemsize < 4:
                     self._update_widened(p, p.grad.data, state[p], group)
                 else:
                     self._update(p, p.grad.data, state[p], group)

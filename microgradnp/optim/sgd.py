@@ -125,7 +125,7 @@ class SGD(Optimizer):
             if g is None:
                 continue
             data = p.data
-            if data.dtype.itemsize < 4:  # float16: computed in float32 (see Optimizer)
+            if data.itemsize < 4:  # float16: computed in float32 (see Optimizer)
                 self._update_widened(p, g.data, state[p], group)
                 continue
             state[p]  # noqa: B018 - an (empty) state entry per parameter, as torch.optim
