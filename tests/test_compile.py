@@ -610,17 +610,162 @@ def test_rebound_parameter_array_traces_again():
     assert fn.traces == 2
 
 
-def test_indexing_with_a_tensor_falls_back_instead_of_reusing_indices():
+def test_indices_are_read_at_replay():
+    # the indices of an embedding lookup and of gather reach their primitive as a
+    # parameter; a plan reads them from the argument at every call, never the first call's
+    def build():
+        mg.manual_seed(0)
+        emb = mg.nn.Embedding(10, 4)
+        head = mg.nn.Linear(4, 3)
+        opt = mg.optim.SGD(list(emb.parameters()) + list(head.parameters()), lr=0.1)
+
+        def step(i, j):
+            opt.zero_grad()
+            h = head(emb(i))  # (6, 3)
+            loss = (mg.gather(h, 1, j) ** 2).mean() + emb.weight[i[:2]].sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return emb, head, step
+
+    rng = np.random.default_rng(1)
+    calls = [(rng.integers(0, 10, 6), rng.integers(0, 3, (6, 2))) for _ in range(8)]
+    runs = []
+    for compiled in (False, True):
+        emb, head, step = build()
+        fn = mg.compile(step, fullgraph=True) if compiled else step
+        losses = [fn(mg.tensor(i), mg.tensor(j)).item() for i, j in calls]
+        runs.append((losses, [p.data.copy() for p in (emb.weight, head.weight, head.bias)]))
+    assert fn.traces == 1 and fn.replays == len(calls) - 1
+    assert len({tuple(i) for i, _ in calls}) > 1  # the indices change between calls
+    assert runs[0][0] == runs[1][0]
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
+
+
+def test_ndarray_arguments_are_read_at_replay():
+    emb = mg.nn.Embedding(10, 3)
+    lookup = mg.compile(lambda ids, t: F.cross_entropy(emb(ids), t))
+    rng = np.random.default_rng(2)
+    for _ in range(4):
+        ids, t = rng.integers(0, 10, 5), rng.integers(0, 3, 5)
+        assert lookup(ids, t).item() == F.cross_entropy(emb(ids), t).item()
+    assert lookup.fallback is None and lookup.replays == 3
+
+
+def test_indices_computed_from_the_data_outside_the_ops_fall_back():
     emb = mg.nn.Embedding(10, 3)
 
     @mg.compile
     def lookup(i):
-        return emb(i).sum()
+        return emb.weight[i.data[::-1]].sum()  # a NumPy view of the argument's array
 
-    with pytest.warns(UserWarning, match="array from the data"):
-        got = [lookup(mg.tensor([k, k])).item() for k in range(3)]
-    assert got == [emb(mg.tensor([k, k])).sum().item() for k in range(3)]
+    with pytest.warns(UserWarning, match="computed from the data outside the ops"):
+        got = [lookup(mg.tensor([k, 2 * k])).item() for k in range(3)]
+    assert got == [emb.weight[np.array([2 * k, k])].sum().item() for k in range(3)]
     assert lookup.fallback is not None
+
+    @mg.compile
+    def flipped(x):
+        return (x * x.data[::-1]).sum()  # the same, as an op's argument
+
+    with pytest.warns(UserWarning, match="array computed outside the ops"):
+        got = [flipped(mg.tensor([1.0, k])).item() for k in range(3)]
+    assert got == [2.0 * k for k in range(3)] and flipped.fallback is not None
+
+
+def test_labels_the_fused_cross_entropy_cannot_take_trace_again():
+    # traced with labels in [0, C): the fused path; a later call with an ignore_index
+    # label fails the plan's guard and is traced again (the general path, eager from then)
+    model = _mlp()
+    fn = mg.compile(lambda x, y: F.cross_entropy(model(x), y))
+    x, y = _data()
+    assert fn(x, y).item() == F.cross_entropy(model(x), y).item()
+    y2 = mg.tensor(np.where(np.arange(16) % 3 == 0, -100, y.data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = fn(x, y2).item()
+    assert got == F.cross_entropy(model(x), y2).item()
+    assert fn.traces == 2
+
+
+def test_embedding_and_gather_with_dropout_equal_eager():
+    def build():
+        mg.manual_seed(0)
+        emb = mg.nn.Embedding(12, 8, padding_idx=0)
+        lin = mg.nn.Linear(8, 5)
+        drop = mg.nn.Dropout(0.2)
+        opt = mg.optim.Adam(list(emb.parameters()) + list(lin.parameters()), lr=1e-2)
+
+        def step(i, j):
+            opt.zero_grad()
+            h = lin(drop(emb(i)))  # (4, 3, 5)
+            loss = mg.gather(h, 2, j).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return [emb.weight, lin.weight, lin.bias], step
+
+    rng = np.random.default_rng(4)
+    calls = [(rng.integers(0, 12, (4, 3)), rng.integers(0, 5, (4, 3, 2))) for _ in range(20)]
+    runs = []
+    for compiled in (False, True):
+        params, step = build()
+        fn = mg.compile(step, fullgraph=True) if compiled else step
+        mg.manual_seed(7)
+        losses = [fn(mg.tensor(i), mg.tensor(j)).item() for i, j in calls]
+        runs.append((losses, [p.data.copy() for p in params]))
+    assert fn.traces == 1 and fn.replays == len(calls) - 1
+    assert runs[0][0] == runs[1][0]
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
+
+
+def test_gpt_step_equals_eager():
+    # the GPT training step of examples/gpt/train.py (embeddings, causal attention,
+    # LayerNorm, GELU, dropout, cross-entropy, clip_grad_norm_, AdamW), at a small size:
+    # compiled without fallback, bit-identical to eager, with new token ids every step
+    from microgradnp.models.gpt import GPT, GPTConfig
+
+    cfg = GPTConfig(vocab_size=20, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.1)
+
+    def build():
+        mg.manual_seed(0)
+        model = GPT(cfg)
+        named = list(model.named_parameters())
+        opt = mg.optim.AdamW(
+            [
+                {"params": [p for _, p in named if p.ndim >= 2], "weight_decay": 0.1},
+                {"params": [p for _, p in named if p.ndim < 2], "weight_decay": 0.0},
+            ],
+            lr=1e-3,
+            betas=(0.9, 0.99),
+        )
+
+        def step(x, y):
+            logits = model(x)
+            loss = F.cross_entropy(logits.reshape(-1, cfg.vocab_size), y)
+            opt.zero_grad()
+            loss.backward()
+            mg.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            return loss
+
+        return model, step
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, cfg.vocab_size, (20, 4, cfg.block_size + 1))
+    runs = []
+    for compiled in (False, True):
+        model, step = build()
+        fn = mg.compile(step, fullgraph=True) if compiled else step
+        mg.manual_seed(5)
+        losses = [fn(b[:, :-1], b[:, 1:].reshape(-1)).item() for b in ids]
+        runs.append((losses, [p.data.copy() for p in model.parameters()]))
+    assert fn.fallback is None and fn.traces == 1 and fn.replays == 19
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1], strict=True):
+        assert a.dtype == b.dtype == np.float32 and np.array_equal(a, b)
 
 
 def test_cnn_with_batchnorm_and_max_pooling():

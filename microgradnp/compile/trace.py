@@ -130,10 +130,22 @@ class Tracer:
         """The slot whose memory `a` is (or views), if the trace has met that memory."""
         return self.owners.get(id(a if a.base is None else a.base))
 
+    def foreign_view(self, a: np.ndarray) -> bool:
+        """Whether `a` views memory whose contents the plan keeps elsewhere at replay (an
+        argument's, an op's): a constant made of it would be stale. (Views of parameters'
+        and other outside tensors' arrays stay valid: the plan checks those arrays.)"""
+        root = self.owner_root(a)
+        return root is not None and root.kind != "external"
+
     def add_input(self, t: Tensor, path: tuple) -> None:
         if id(t) not in self.externals:
             self.externals[id(t)] = self.new_slot("input", t.data, tensor=t, path=path)
             self.versions[id(t)] = (t, t._version)
+
+    def add_array_input(self, a: np.ndarray, path: tuple) -> None:
+        """An ndarray argument (token ids, class targets): read from the arguments at replay."""
+        if id(a) not in self.slots:
+            self.externals[id(a)] = self.new_slot("input", a, path=path)
 
     def check_versions(self) -> None:
         """An input or parameter changed in place by something not recorded (an in-place
@@ -167,7 +179,7 @@ class Tracer:
             s = self.slots.get(id(v))
             if s is not None:
                 return s
-            if id(v) in self.created:
+            if id(v) in self.created or self.foreign_view(v):
                 self.brk("an array computed outside the ops was passed to an op")
             return Const(v)
         if isinstance(v, (list, tuple)) and any(isinstance(a, Tensor) for a in v):
@@ -255,13 +267,37 @@ def _tensors_in(args: tuple, kwargs: dict) -> list[Tensor]:
 _orig: dict[str, Any] = {}
 
 
-def _param_arrays(v: Any) -> list:
-    """The ndarrays in a primitive's parameter (indices come as arrays or tuples of them)."""
-    if isinstance(v, np.ndarray):
-        return [v]
-    if isinstance(v, (tuple, list)):
-        return [a for x in v for a in _param_arrays(x)]
-    return []
+def _live(tr: Tracer, who: str, v: Any) -> Any:
+    """A primitive's parameter with its arrays from the data (indices: an embedding lookup,
+    `weight[idx]`, `gather`) replaced by their slots, which a replay reads live; None when
+    it holds none. Arrays the plan could not read at replay end the capture."""
+    if isinstance(v, Tensor):
+        tr.brk(f"{who} was given a tensor as a parameter")
+    elif isinstance(v, np.ndarray):
+        s = tr.slots.get(id(v))
+        if s is not None:
+            return s
+        if id(v) in tr.created or tr.foreign_view(v):
+            tr.brk(
+                f"{who} was given, as a parameter, an array computed from the data outside "
+                "the ops (a view or a NumPy function of a tensor's array); pass the tensor "
+                "itself, or build the array from ops"
+            )
+    elif isinstance(v, (tuple, list)):
+        parts = [_live(tr, who, a) for a in v]
+        if any(p is not None for p in parts):
+            return type(v)(a if p is None else p for a, p in zip(v, parts, strict=True))
+    return None
+
+
+def _live_params(tr: Tracer, who: str, params: dict) -> dict:
+    """{name: parameter with slots} for the parameters that hold arrays from the data."""
+    live = {}
+    for k, v in params.items():
+        r = _live(tr, who, v)
+        if r is not None:
+            live[k] = r
+    return live
 
 
 def _prim_call(prim: Primitive, *args: Any, **params: Any) -> Any:
@@ -269,14 +305,7 @@ def _prim_call(prim: Primitive, *args: Any, **params: Any) -> Any:
     if tr is None or not tr.active():
         return _orig["prim"](prim, *args, **params)
     refs = [tr.ref(a) for a in args]
-    for v in params.values():
-        if isinstance(v, Tensor):
-            tr.brk(f"{prim.name} was given a tensor as a parameter")
-        for a in _param_arrays(v):
-            if id(a) in tr.created or id(a) in tr.slots:
-                # e.g. indexing with a tensor (an embedding lookup, gather): a plan would
-                # reuse the first call's indices
-                tr.brk(f"{prim.name} was given an array from the data as a parameter")
+    live = _live_params(tr, prim.name, params)
     out = _orig["prim"](prim, *args, **params)
     if tr.broken:
         return out
@@ -294,7 +323,7 @@ def _prim_call(prim: Primitive, *args: Any, **params: Any) -> Any:
             rs.deps = [r for r in map(tr.owner_root, _arrays(node.res)) if r is not None]
         tr.nodes[id(node)] = (s, rs)
         tr.keep.append(node)
-    tr.events.append(Event("fwd", refs, [s, rs], {"prim": prim, "params": params}))
+    tr.events.append(Event("fwd", refs, [s, rs], {"prim": prim, "params": params, "live": live}))
     return out
 
 
@@ -315,6 +344,7 @@ def _vjp(node: Any, g: Any, needs: tuple, create_graph: bool) -> Any:
     else:
         args = [Const(_Stand(p.shape, p.dtype) if hasattr(p, "dtype") else p) for p in node.parents]
     gref = tr.ref(g)
+    live = _live_params(tr, prim.name, node.params)
     outref = entry[0] if node.out is not None else None
     res = entry[1] if node.res is not None else None
     grads = _orig["_vjp"](node, g, needs, create_graph)
@@ -324,7 +354,13 @@ def _vjp(node: Any, g: Any, needs: tuple, create_graph: bool) -> Any:
             "vjp",
             [gref, outref, res, *args],
             outs,
-            {"prim": prim, "needs": needs, "params": node.params, "nargs": len(args)},
+            {
+                "prim": prim,
+                "needs": needs,
+                "params": node.params,
+                "nargs": len(args),
+                "live": live,
+            },  # fmt: skip
         )
     )
     return grads
