@@ -54,6 +54,7 @@ def _window_max(ev: Event) -> Kernel | None:
     best = np.empty(corner.shape, xp.value.dtype)
     better = np.empty(corner.shape, bool)
     index = np.empty(corner.shape, corner.dtype)
+    diff = np.empty(corner.shape, corner.dtype)
     res.buffer = index.transpose(1, 0, 2, 3)  # the residual: (N, C, Ho, Wo) flat indices
 
     def emit(nm: Any) -> list[str]:
@@ -72,13 +73,17 @@ def _window_max(ev: Event) -> Kernel | None:
                 return f"_w[:, {i}, {j}, :, :{ho}, :{wo}]"
 
             flat = f"{nm.arr(xp)}.reshape(-1)"
-        b, bt, ix = nm.const(best), nm.const(better), nm.const(index)
+        b, bt, ix, df = nm.const(best), nm.const(better), nm.const(index), nm.const(diff)
         lines += [f"copyto({b}, {cand(0, 0)})", f"copyto({ix}, {nm.const(corner)})"]
         for i, j, at in offsets:  # a strict > keeps the first maximum
+            # index = where(better, at, index), as index + better (at - index): exact
+            # integers, and branch-free passes (a masked copy is several times slower)
             lines += [
                 f"greater({cand(i, j)}, {b}, out={bt})",
                 f"maximum({b}, {cand(i, j)}, out={b})",
-                f"copyto({ix}, {nm.const(at)}, where={bt})",
+                f"subtract({nm.const(at)}, {ix}, out={df})",
+                f"multiply({df}, {bt}, out={df})",
+                f"add({ix}, {df}, out={ix})",
             ]
         return lines + [f"{flat}.take({nm.const(res.buffer)}, out={nm.arr(out)})"]
 
@@ -104,7 +109,7 @@ def _window_max_vjp(ev: Event) -> Kernel | None:
         if not disjoint:
             return [f"{flat}.fill(0)", f"add.at({flat}, {idx}, {nm.arr(g)})"]
         t = nm.const(tmp)
-        return [f"{flat}.fill(0)", f"add({nm.arr(g)}, 0.0, out={t})", f"{flat}.put({idx}, {t})"]
+        return [f"{flat}.fill(0)", f"add({nm.arr(g)}, 0.0, out={t})", f"{flat}[{idx}] = {t}"]
 
     return Kernel([g], [r], emit)
 
