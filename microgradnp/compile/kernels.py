@@ -46,8 +46,8 @@ def _scalar(v: Any) -> bool:
 def _linear(ev: Event) -> Kernel | None:
     x, w, *b = ev.ins
     out = ev.outs[0]
-    if not (_f(x) and _f(w) and x.value.ndim == 2 and w.value.ndim == 2 and _f(out)):
-        return None
+    if not (_f(x) and _f(w) and x.value.ndim >= 2 and w.value.ndim == 2 and _f(out)):
+        return None  # (x of any rank >= 2: one matmul call over its leading axes, as eager)
     if b and not (_f(b[0]) and b[0].value.ndim == 1):
         return None
 
@@ -197,20 +197,26 @@ FORWARD: dict[str, Callable[[Event], Kernel | None]] = {
 def _linear_vjp(ev: Event) -> Kernel | None:
     g, _, _, x, w, *b = ev.ins
     outs = ev.outs
-    if not (_f(g) and g.value.ndim == 2 and _f(x) and _f(w)):
+    if not (_f(g) and g.value.ndim >= 2 and _f(x) and _f(w) and x.value.ndim == g.value.ndim):
         return None
     if any(o is not None and not _f(o) for o in outs):
         return None
     gx, gw, gb = (list(outs) + [None, None, None])[:3]
     reads = [g] + ([w] if gx is not None else []) + ([x] if gw is not None else [])
+    flat = g.value.ndim != 2  # (..., n) operands flattened to 2-D for the weight and bias
+    g2, x2 = (-1, g.value.shape[-1]), (-1, x.value.shape[-1])
 
     def emit(n: Any) -> list[str]:  # as ops.linalg._linear_fast
-        gi = n.arr(g)
         lines = []
         if gx is not None:
-            lines.append(f"matmul({gi}, {n.arr(w)}, out={n.arr(gx)})")
+            lines.append(f"matmul({n.arr(g)}, {n.arr(w)}, out={n.arr(gx)})")
+        if flat and (gw is not None or gb is not None):
+            lines += [f"_g2 = {n.view(g, g2)}", f"_x2 = {n.view(x, x2)}"]
+            gi, gt, xi = "_g2", "_g2.T", "_x2"
+        else:
+            gi, gt, xi = n.arr(g), n.T(g), n.arr(x)
         if gw is not None:
-            lines.append(f"matmul({n.T(g)}, {n.arr(x)}, out={n.arr(gw)})")
+            lines.append(f"matmul({gt}, {xi}, out={n.arr(gw)})")
         if gb is not None:
             lines.append(f"add.reduce({gi}, axis=0, out={n.arr(gb)})")
         return lines

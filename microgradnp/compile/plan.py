@@ -74,9 +74,13 @@ class _Namer:
         return self.const(a.T) if a is not None else f"{self.arr(v)}.T"
 
     def view(self, v: Any, shape: tuple) -> str:
+        """`v` reshaped: a view made once when its array is fixed and reshaping it is a view
+        (else the reshape runs at replay, copying where eager's copies)."""
         a = self._fixed(v)
         if a is not None:
-            return self.const(a.reshape(shape))
+            r = a.reshape(shape)
+            if np.may_share_memory(r, a) or a.size == 0:
+                return self.const(r)
         return f"{self.arr(v)}.reshape({shape!r})"
 
 
