@@ -815,3 +815,29 @@ def test_cnn_kernels_with_strides_overlapping_windows_and_input_gradients():
     src = runs[1][3].plan_source()
     assert "add.at(" in src and "] = " in src  # both pooling backward kernels ran
     assert src.count("matmul(") >= 3 + 9  # convolutions as GEMMs into buffers
+
+
+def test_batchnorm_in_eval_mode_reads_running_statistics_at_replay():
+    # an evaluation function compiled while training goes on: the running statistics it
+    # normalises by change between its calls, and each replay reads them anew
+    mg.manual_seed(0)
+    model = mg.nn.Sequential(mg.nn.Linear(12, 6), mg.nn.BatchNorm1d(6), mg.nn.ReLU())
+    opt = mg.optim.SGD(model.parameters(), lr=0.1)
+    train = mg.compile(lambda x: _bn_train_step(model, opt, x))
+    evaluate = mg.compile(lambda x: model(x).sum())
+    x, _ = _data()
+    for k in range(4):
+        model.train()
+        train(x * float(k + 1))
+        model.eval()
+        got = evaluate(x).item()
+        assert got == model(x).sum().item()
+    assert evaluate.fallback is None and evaluate.replays == 3 and train.replays == 3
+
+
+def _bn_train_step(model, opt, x):
+    opt.zero_grad()
+    loss = (model(x) ** 2).mean()
+    loss.backward()
+    opt.step()
+    return loss
