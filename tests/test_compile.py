@@ -841,3 +841,48 @@ def _bn_train_step(model, opt, x):
     loss.backward()
     opt.step()
     return loss
+
+
+@pytest.mark.parametrize("act", ["leaky_relu", "elu", "softplus"])
+def test_masks_computed_from_the_data_are_recomputed_at_replay(act):
+    # these activations pick branches with a NumPy mask of their input's values; a plan
+    # recomputes the mask at every replay (the first call's would be wrong from the second)
+    def build():
+        mg.manual_seed(0)
+        layer = {"leaky_relu": mg.nn.LeakyReLU(0.1), "elu": mg.nn.ELU(),
+                 "softplus": mg.nn.Softplus(beta=2.0, threshold=1.0)}[act]  # fmt: skip
+        model = mg.nn.Sequential(mg.nn.Linear(12, 16), layer, mg.nn.Linear(16, 5))
+        opt = mg.optim.SGD(model.parameters(), lr=0.5)
+        return model, opt, _nn_step(model, opt), None
+
+    _assert_identical(_run_both(build))
+
+
+def test_kl_div_with_targets_from_the_data():
+    # kl_div's t log t of the (non-differentiable) targets is NumPy on their values
+    model = _mlp()
+    fn = mg.compile(lambda x, t: F.kl_div(F.log_softmax(model(x), dim=1), t, reduction="sum"))
+    rng = np.random.default_rng(6)
+    x, _ = _data()
+    for _ in range(3):
+        t = rng.random((16, 5)).astype(np.float32)
+        t[t < 0.3] = 0.0
+        t = mg.tensor(t / t.sum(axis=1, keepdims=True))
+        assert (
+            fn(x, t).item() == F.kl_div(F.log_softmax(model(x), dim=1), t, reduction="sum").item()
+        )
+    assert fn.fallback is None and fn.replays == 2
+
+
+def test_attention_masks_from_the_data_fall_back():
+    mg.manual_seed(0)
+    mha = mg.nn.MultiheadAttention(8, 2, batch_first=True)
+    fn = mg.compile(lambda x, pad: mha(x, x, x, key_padding_mask=pad, need_weights=False)[0])
+    rng = np.random.default_rng(7)
+    x = mg.tensor(rng.standard_normal((2, 5, 8)).astype(np.float32))
+    with pytest.warns(UserWarning, match="key_padding_mask"):
+        for k in range(1, 4):
+            pad = mg.tensor(np.broadcast_to(np.arange(5) >= 5 - k, (2, 5)).copy())
+            want = mha(x, x, x, key_padding_mask=pad, need_weights=False)[0].data
+            assert np.array_equal(fn(x, pad).data, want)
+    assert fn.fallback is not None

@@ -1,4 +1,5 @@
-"""The hooks that compiled functions need outside the engine: `replayable`, `not_replayable`.
+"""The hooks that compiled functions need outside the engine: `replayable`, `not_replayable`,
+and `greater_mask`.
 
 A function decorated with `replayable` (gradient clipping, dropout's mask) is recorded by
 `mg.compile` as one call, made again at every replay against the live objects, instead of
@@ -55,3 +56,17 @@ def not_replayable(why: str) -> None:
     t = tracer
     if t is not None and t.active():
         t.brk(why)
+
+
+@replayable
+def greater_mask(a: Any, threshold: Any) -> Any:
+    """`a > threshold`, for a mask a layer computes from an array's values in NumPy (leaky
+    ReLU's `x > 0`): recorded as a replayable call, so that a compiled function recomputes
+    it at every replay from the array it reads then, instead of keeping the first call's.
+
+    Example:
+        >>> import numpy as np
+        >>> greater_mask(np.array([-1.0, 2.0]), 0).tolist()
+        [False, True]
+    """
+    return a > threshold

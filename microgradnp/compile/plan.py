@@ -341,8 +341,14 @@ class Plan:
             lowered = _sgd_step(opt, nm, ev.info["had_grad"])
             if lowered:
                 return lowered
-        call = f"{nm.const(fn)}(" + ", ".join(nm.const(a) for a in args)
-        call += "".join(f", {k}={nm.const(v)}" for k, v in kwargs.items()) + ")"
+        live = {id(s.value): s for s in ev.ins}  # arrays from the data: their slots
+
+        def arg(a: Any) -> str:
+            s = live.get(id(a)) if isinstance(a, np.ndarray) else None
+            return nm.arr(s) if s is not None else nm.const(a)
+
+        call = f"{nm.const(fn)}(" + ", ".join(arg(a) for a in args)
+        call += "".join(f", {k}={arg(v)}" for k, v in kwargs.items()) + ")"
         if not ev.outs:
             return [call]
         o = nm.arr(ev.outs[0])

@@ -214,6 +214,15 @@ class Tracer:
             if s is not None and s.kind in ("op", "call"):
                 self.brk(f"a computed tensor was passed to {fn.__qualname__}")
                 return fn(*args, **kwargs)
+        ins = []  # arrays from the data among the arguments: read from their slots at replay
+        for a in list(args) + list(kwargs.values()):
+            if isinstance(a, np.ndarray):
+                s = self.slots.get(id(a))
+                if s is not None:
+                    ins.append(s)
+                elif id(a) in self.created or self.foreign_view(a):
+                    self.brk(f"{fn.__qualname__} was given an array computed outside the ops")
+                    return fn(*args, **kwargs)
         resets = kind == "zero_grad" and kwargs.get("set_to_none", args[1:2] != (False,))
         for t in tensors:
             self.touch(t, reads=not resets)
@@ -224,8 +233,8 @@ class Tracer:
             out = fn(*args, **kwargs)
         finally:
             self.depth -= 1
-        ev = Event("call", info={"fn": fn, "args": args, "kwargs": kwargs, "kind": kind,
-                                 "had_grad": had_grad})  # fmt: skip
+        ev = Event("call", ins, info={"fn": fn, "args": args, "kwargs": kwargs, "kind": kind,
+                                      "had_grad": had_grad})  # fmt: skip
         if isinstance(out, np.ndarray):
             ev.outs = [self.new_slot("call", out)]
         elif isinstance(out, Tensor):

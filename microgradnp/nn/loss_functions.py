@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..compile.hooks import greater_mask, replayable
 from ..ops import (
     abs,
     astype,
@@ -421,12 +422,18 @@ def _cross_entropy(
     return nll * (1.0 - eps) + _reduce_by(smooth, reduction, denom) * (eps / n_classes)
 
 
+@replayable  # NumPy on the values: a compiled function recomputes it at every replay
+def _xlogx_values(t: np.ndarray) -> np.ndarray:
+    pos = t > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(pos, t * np.log(np.where(pos, t, 1.0)), 0.0)
+
+
 def _xlogx(t: Any) -> Any:
     """t * log(t), with 0 where t == 0 (PyTorch's xlogy(t, t))."""
-    pos = raw(t) > 0
     if not isinstance(t, Tensor) or not t.requires_grad:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(pos, raw(t) * np.log(np.where(pos, raw(t), 1.0)), 0.0)
+        return _xlogx_values(raw(t))
+    pos = greater_mask(raw(t), 0)  # (recomputed at every replay of a compiled function)
     safe = where(pos, t, np.ones_like(raw(t)))
     return where(pos, t * log(safe), np.zeros_like(raw(t)))
 
