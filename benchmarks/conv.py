@@ -348,23 +348,23 @@ def step_markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_step_results(text: str) -> None:
+def write_step_results(text: str, path: Path = RESULTS) -> None:
     """Replace the CNN step section of RESULTS.md, or add it after the convolution one."""
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
     if STEP_SECTION in old:
         head, _, tail = old.partition(STEP_SECTION)
         rest = tail.split("\n## ", 1)
         tail = "\n## " + rest[1] if len(rest) > 1 else ""
-        RESULTS.write_text(head + text + tail, encoding="utf-8")
+        path.write_text(head + text + tail, encoding="utf-8")
     elif SECTION in old:
         head, _, tail = old.partition(SECTION)
         rest = tail.split("\n## ", 1)
         after = "\n## " + rest[1] if len(rest) > 1 else ""
-        RESULTS.write_text(
+        path.write_text(
             head + SECTION + rest[0].rstrip("\n") + "\n\n" + text + after, encoding="utf-8"
         )
     else:
-        RESULTS.write_text(old.rstrip("\n") + "\n\n" + text, encoding="utf-8")
+        path.write_text(old.rstrip("\n") + "\n\n" + text, encoding="utf-8")
 
 
 TUNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "2000000000", "MALLOC_TRIM_THRESHOLD_": "2000000000"}
