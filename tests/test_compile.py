@@ -886,3 +886,24 @@ def test_attention_masks_from_the_data_fall_back():
             want = mha(x, x, x, key_padding_mask=pad, need_weights=False)[0].data
             assert np.array_equal(fn(x, pad).data, want)
     assert fn.fallback is not None
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: mg.max(x, dim=1).values.sum(),
+        lambda x: mg.topk(x, 2).values.sum(),
+        lambda x: mg.sort(x, descending=True).values[:, 0].sum(),
+    ],
+    ids=["max_dim", "topk", "sort"],
+)
+def test_positions_found_in_numpy_fall_back(fn):
+    # max(dim), topk and sort find positions with NumPy (argmax, argsort) and gather there:
+    # a plan would keep the first call's positions, so the function runs eagerly
+    compiled = mg.compile(fn)
+    rng = np.random.default_rng(8)
+    with pytest.warns(UserWarning, match="max\\(dim\\), sort or topk"):
+        for _ in range(3):
+            x = mg.tensor(rng.standard_normal((4, 5)).astype(np.float32))
+            assert compiled(x).item() == fn(x).item()
+    assert compiled.fallback is not None

@@ -4,10 +4,11 @@ While a function is traced, a few entry points are swapped for recording version
 and module attributes, restored afterwards, so the eager path carries no hook):
 `Primitive.__call__`, the backward engine's `_vjp`, `_sum_to`, `_add`, `_accumulate`,
 `Module.__call__`, in-place ops, `Optimizer.step`/`zero_grad` and `Module.zero_grad`
-(recorded whole), and the `Tensor` methods that read values into Python (`item`, `bool`,
-...), which end the capture. Values are told apart by the identity of their arrays: each
-array the trace meets is a `Slot`; every traced array stays referenced until the plan is
-built, so identities are never reused.
+(recorded whole), the `Tensor` methods that read values into Python (`item`, `bool`,
+...), which end the capture, and NumPy's position-finding functions (`argmax`, `argsort`,
+...), whose results must not become constants of a plan. Values are told apart by the
+identity of their arrays: each array the trace meets is a `Slot`; every traced array stays
+referenced until the plan is built, so identities are never reused.
 """
 
 from __future__ import annotations
@@ -289,8 +290,9 @@ def _live(tr: Tracer, who: str, v: Any) -> Any:
         if id(v) in tr.created or tr.foreign_view(v):
             tr.brk(
                 f"{who} was given, as a parameter, an array computed from the data outside "
-                "the ops (a view or a NumPy function of a tensor's array); pass the tensor "
-                "itself, or build the array from ops"
+                "the ops (a view or a NumPy function of a tensor's array, such as the "
+                "positions max(dim), sort or topk find); pass the tensor itself, or build "
+                "the array from ops"
             )
     elif isinstance(v, (tuple, list)):
         parts = [_live(tr, who, a) for a in v]
@@ -552,6 +554,26 @@ class _Generator:
         return getattr(self._real, name)
 
 
+# NumPy functions that find positions from values (max(dim)'s argmax, sort's argsort,
+# topk's take): arrays they return while a trace runs are marked as computed from the data,
+# so that passing them to an op (as indices) ends the capture instead of freezing them.
+_FINDERS = ("argmax", "argmin", "argsort", "argpartition", "lexsort", "nonzero",
+            "flatnonzero", "argwhere", "searchsorted", "unique", "take")  # fmt: skip
+
+
+def _finder(original: Any) -> Any:
+    def find(*args: Any, **kwargs: Any) -> Any:
+        out = original(*args, **kwargs)
+        tr = hooks.tracer
+        if tr is not None and tr.active():
+            for a in _arrays(out):
+                tr.created.add(id(a))
+                tr.keep.append(a)
+        return out
+
+    return find
+
+
 _patch_lock = threading.Lock()
 
 
@@ -581,6 +603,7 @@ def start(tr: Tracer) -> None:
         init=Tensor.__init__,
         readers={n: Tensor.__dict__[n] for n in _READERS},
         generator=random._generator,
+        finders={n: getattr(np, n) for n in _FINDERS},
     )
     Primitive.__call__ = _prim_call  # type: ignore[method-assign,assignment]
     for name in ("_vjp", "_sum_to", "_add", "_accumulate", "_run_hooks", "_run_backward",
@@ -598,6 +621,8 @@ def start(tr: Tracer) -> None:
     for n in _READERS:
         setattr(Tensor, n, _reader(n))
     random._generator = _Generator(random._generator)  # type: ignore[assignment]
+    for n, f in _orig["finders"].items():
+        setattr(np, n, _finder(f))
     hooks.tracer = tr
 
 
@@ -624,6 +649,8 @@ def stop(tr: Tracer) -> None:
         Tensor.__init__ = o["init"]  # type: ignore[method-assign]
         for n, f in o["readers"].items():
             setattr(Tensor, n, f)
+        for n, f in o["finders"].items():
+            setattr(np, n, f)
         if isinstance(random._generator, _Generator):
             random._generator = o["generator"]
         else:
