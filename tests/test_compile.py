@@ -907,3 +907,19 @@ def test_positions_found_in_numpy_fall_back(fn):
             x = mg.tensor(rng.standard_normal((4, 5)).astype(np.float32))
             assert compiled(x).item() == fn(x).item()
     assert compiled.fallback is not None
+
+
+def test_returned_values_computed_outside_the_ops():
+    # a returned comparison or argmax is not recomputed by a plan: the function falls back;
+    # a returned `.data` of a computed tensor is that call's array
+    model = _mlp()
+    predict = mg.compile(lambda x: model(x).argmax(1))
+    raw_out = mg.compile(lambda x: model(x).data)
+    rng = np.random.default_rng(9)
+    with pytest.warns(UserWarning, match="returns a tensor computed outside the ops"):
+        for _ in range(3):
+            x = mg.tensor(rng.standard_normal((16, 12)).astype(np.float32))
+            assert predict(x).tolist() == model(x).argmax(1).tolist()
+            assert np.array_equal(raw_out(x), model(x).data)
+    assert predict.fallback is not None
+    assert raw_out.fallback is None and raw_out.replays == 2

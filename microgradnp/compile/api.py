@@ -86,6 +86,7 @@ class CompiledFunction:
         try:
             result = self.fn(*args, **kwargs)
             tr.check_versions()
+            tr.check_result(result)
         finally:
             trace.stop(tr)
         self.traces += 1

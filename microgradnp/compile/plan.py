@@ -369,8 +369,11 @@ class Plan:
                 else:
                     lines.append(f"{name}.data = {nm.arr(s)}")
                 return name
-            if isinstance(v, np.ndarray) and id(tr.slots.get(id(v))) in self._arrays:
-                return self._arrays[id(tr.slots[id(v)])]  # an ndarray argument, as it is
+            if isinstance(v, np.ndarray) and id(v) in tr.slots:
+                s = tr.slots[id(v)]
+                if id(s) in self._arrays:
+                    return self._arrays[id(s)]  # an ndarray argument, as it is
+                return nm.arr(s)  # an op's array: this call's (refilled by the next)
             if isinstance(v, tuple):
                 return "(" + "".join(build(a) + ", " for a in v) + ")"
             if isinstance(v, list):

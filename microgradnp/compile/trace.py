@@ -160,6 +160,28 @@ class Tracer:
                 )
                 return
 
+    def check_result(self, v: Any) -> None:
+        """A returned tensor or array the plan would not recompute (made outside the ops: a
+        comparison, argmax) would be returned as the first call's value."""
+        if isinstance(v, Tensor):
+            if id(v.data) not in self.slots and (
+                id(v) in self.created or id(v.data) in self.created
+            ):
+                self.brk(
+                    "the function returns a tensor computed outside the ops (a comparison, "
+                    "argmax, ...); return the tensors it is computed from and compute it after "
+                    "the call"
+                )
+        elif isinstance(v, np.ndarray):
+            if id(v) not in self.slots and (id(v) in self.created or self.foreign_view(v)):
+                self.brk("the function returns an array computed outside the ops")
+        elif isinstance(v, (list, tuple)):
+            for a in v:
+                self.check_result(a)
+        elif isinstance(v, dict):
+            for a in v.values():
+                self.check_result(a)
+
     def ref(self, v: Any) -> Any:
         """The slot (or constant) for a primitive's argument."""
         if isinstance(v, Tensor):
