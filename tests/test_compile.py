@@ -923,3 +923,18 @@ def test_returned_values_computed_outside_the_ops():
             assert np.array_equal(raw_out(x), model(x).data)
     assert predict.fallback is not None
     assert raw_out.fallback is None and raw_out.replays == 2
+
+
+def test_targets_of_another_dtype_are_converted_at_replay():
+    model = _mlp(c=1)
+    mse = mg.compile(lambda x, t: F.mse_loss(model(x), t))
+    bce = mg.compile(lambda x, t: F.binary_cross_entropy_with_logits(model(x), t))
+    rng = np.random.default_rng(10)
+    x, _ = _data()
+    for _ in range(3):
+        t64 = mg.tensor(rng.standard_normal((16, 1)))  # float64 targets, float32 outputs
+        t_int = mg.tensor(rng.integers(0, 2, (16, 1)))
+        assert mse(x, t64).item() == F.mse_loss(model(x), t64).item()
+        want = F.binary_cross_entropy_with_logits(model(x), t_int).item()
+        assert bce(x, t_int).item() == want
+    assert mse.replays == bce.replays == 2 and mse.fallback is bce.fallback is None

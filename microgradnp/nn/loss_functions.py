@@ -67,13 +67,18 @@ def _float_target(target: Any, like: Any, who: str) -> Any:
         if tgt.dtype.kind not in "biuf":
             raise TypeError(f"{who}: target must be numeric, got dtype {tgt.dtype}")
         if tgt.dtype != xr.dtype:
-            tgt = tgt.astype(xr.dtype)
+            tgt = _as_dtype(tgt, xr.dtype)
     if raw(tgt).shape != xr.shape:
         raise ValueError(
             f"{who}: target shape {raw(tgt).shape} differs from input shape "
             f"{xr.shape}; they must be equal (reshape one of them)"
         )
     return tgt
+
+
+@replayable  # a compiled function converts the target it reads at every replay
+def _as_dtype(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    return a.astype(dtype)
 
 
 def _weight_array(weight: Any, shape: tuple, dtype: np.dtype, who: str, name: str) -> np.ndarray:
