@@ -83,7 +83,9 @@ def _as_dtype(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def _weight_array(weight: Any, shape: tuple, dtype: np.dtype, who: str, name: str) -> np.ndarray:
     """`weight` as an array that broadcasts to `shape` without changing it (as PyTorch)."""
-    w = np.asarray(raw(weight), dtype=dtype)
+    w = np.asarray(raw(weight))
+    if w.dtype != dtype:
+        w = _as_dtype(w, dtype)
     _check_broadcasts_into(w.shape, shape, who, name)
     return w
 
