@@ -938,3 +938,25 @@ def test_targets_of_another_dtype_are_converted_at_replay():
         want = F.binary_cross_entropy_with_logits(model(x), t_int).item()
         assert bce(x, t_int).item() == want
     assert mse.replays == bce.replays == 2 and mse.fallback is bce.fallback is None
+
+
+def test_cnn_kernels_with_groups_dilation_and_ceil_mode():
+    def build():
+        mg.manual_seed(0)
+        nn = mg.nn
+        model = nn.Sequential(
+            nn.Conv2d(4, 8, 3, groups=2, dilation=2), nn.Tanh(),  # 12 -> 8
+            nn.MaxPool2d(3, stride=2, ceil_mode=True),  # 8 -> 4
+            nn.Conv2d(8, 8, 2, stride=2, groups=8, bias=False), nn.ReLU(),  # depthwise
+            nn.Conv2d(8, 6, 1), nn.BatchNorm2d(6), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(6, 5),
+        )  # fmt: skip
+        opt = mg.optim.Adam(model.parameters(), lr=1e-2)
+        return model, opt, _nn_step(model, opt), None
+
+    rng = np.random.default_rng(5)
+    data = (
+        mg.tensor(rng.standard_normal((6, 4, 12, 12)).astype(np.float32)),
+        mg.tensor(rng.integers(0, 5, 6)),
+    )
+    _assert_identical(_run_both(build, data=data))
