@@ -398,8 +398,8 @@ def _reads(ev: Event, k: Any) -> list:
 
 
 def _tensor_slots(v: Any, tr: Tracer) -> list:
-    if isinstance(v, Tensor):
-        s = tr.slots.get(id(v.data))
+    if isinstance(v, (Tensor, np.ndarray)):  # a returned tensor, or a returned `.data`
+        s = tr.slots.get(id(v.data if isinstance(v, Tensor) else v))
         return [s] if s is not None else []
     if isinstance(v, (list, tuple)):
         return [s for a in v for s in _tensor_slots(a, tr)]
