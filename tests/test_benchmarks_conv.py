@@ -45,3 +45,20 @@ def test_markdown_marks_targets():
     assert "1.20x: met" in text and "1.09x: missed" in text  # floor met, DeZero missed
     rows[0]["times"]["microgradnp"] = 1.4
     assert "1.40x: missed" in markdown(rows, None) and "1.27x: missed" in markdown(rows, None)
+
+
+def test_cnn_step_rows_and_section(tmp_path):
+    # a one-round run: eager, compiled (equal to eager, checked inside) and PyTorch if present
+    from benchmarks.conv import SECTION, STEP_SECTION, run_step, step_markdown, write_step_results
+
+    res = run_step(rounds=1, target_s=0.01)
+    assert {"microgradnp", "microgradnp compiled"} <= set(res["summary"]) and res["trace_s"] > 0
+    text = step_markdown(res)
+    assert text.startswith(STEP_SECTION) and "| CNN step (time per step, median) |" in text
+    path = tmp_path / "RESULTS.md"
+    path.write_text(f"# R\n\n{SECTION}\n\nconv\n\n## Later\n\nx\n", encoding="utf-8")
+    for _ in range(2):  # added after the convolution section, then replaced in place
+        write_step_results(text, path)
+        out = path.read_text(encoding="utf-8")
+        assert out.count(STEP_SECTION) == 1
+        assert out.index(SECTION) < out.index(STEP_SECTION) < out.index("## Later")

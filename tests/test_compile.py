@@ -610,17 +610,162 @@ def test_rebound_parameter_array_traces_again():
     assert fn.traces == 2
 
 
-def test_indexing_with_a_tensor_falls_back_instead_of_reusing_indices():
+def test_indices_are_read_at_replay():
+    # the indices of an embedding lookup and of gather reach their primitive as a
+    # parameter; a plan reads them from the argument at every call, never the first call's
+    def build():
+        mg.manual_seed(0)
+        emb = mg.nn.Embedding(10, 4)
+        head = mg.nn.Linear(4, 3)
+        opt = mg.optim.SGD(list(emb.parameters()) + list(head.parameters()), lr=0.1)
+
+        def step(i, j):
+            opt.zero_grad()
+            h = head(emb(i))  # (6, 3)
+            loss = (mg.gather(h, 1, j) ** 2).mean() + emb.weight[i[:2]].sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return emb, head, step
+
+    rng = np.random.default_rng(1)
+    calls = [(rng.integers(0, 10, 6), rng.integers(0, 3, (6, 2))) for _ in range(8)]
+    runs = []
+    for compiled in (False, True):
+        emb, head, step = build()
+        fn = mg.compile(step, fullgraph=True) if compiled else step
+        losses = [fn(mg.tensor(i), mg.tensor(j)).item() for i, j in calls]
+        runs.append((losses, [p.data.copy() for p in (emb.weight, head.weight, head.bias)]))
+    assert fn.traces == 1 and fn.replays == len(calls) - 1
+    assert len({tuple(i) for i, _ in calls}) > 1  # the indices change between calls
+    assert runs[0][0] == runs[1][0]
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
+
+
+def test_ndarray_arguments_are_read_at_replay():
+    emb = mg.nn.Embedding(10, 3)
+    lookup = mg.compile(lambda ids, t: F.cross_entropy(emb(ids), t))
+    rng = np.random.default_rng(2)
+    for _ in range(4):
+        ids, t = rng.integers(0, 10, 5), rng.integers(0, 3, 5)
+        assert lookup(ids, t).item() == F.cross_entropy(emb(ids), t).item()
+    assert lookup.fallback is None and lookup.replays == 3
+
+
+def test_indices_computed_from_the_data_outside_the_ops_fall_back():
     emb = mg.nn.Embedding(10, 3)
 
     @mg.compile
     def lookup(i):
-        return emb(i).sum()
+        return emb.weight[i.data[::-1]].sum()  # a NumPy view of the argument's array
 
-    with pytest.warns(UserWarning, match="array from the data"):
-        got = [lookup(mg.tensor([k, k])).item() for k in range(3)]
-    assert got == [emb(mg.tensor([k, k])).sum().item() for k in range(3)]
+    with pytest.warns(UserWarning, match="computed from the data outside the ops"):
+        got = [lookup(mg.tensor([k, 2 * k])).item() for k in range(3)]
+    assert got == [emb.weight[np.array([2 * k, k])].sum().item() for k in range(3)]
     assert lookup.fallback is not None
+
+    @mg.compile
+    def flipped(x):
+        return (x * x.data[::-1]).sum()  # the same, as an op's argument
+
+    with pytest.warns(UserWarning, match="array computed outside the ops"):
+        got = [flipped(mg.tensor([1.0, k])).item() for k in range(3)]
+    assert got == [2.0 * k for k in range(3)] and flipped.fallback is not None
+
+
+def test_labels_the_fused_cross_entropy_cannot_take_trace_again():
+    # traced with labels in [0, C): the fused path; a later call with an ignore_index
+    # label fails the plan's guard and is traced again (the general path, eager from then)
+    model = _mlp()
+    fn = mg.compile(lambda x, y: F.cross_entropy(model(x), y))
+    x, y = _data()
+    assert fn(x, y).item() == F.cross_entropy(model(x), y).item()
+    y2 = mg.tensor(np.where(np.arange(16) % 3 == 0, -100, y.data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = fn(x, y2).item()
+    assert got == F.cross_entropy(model(x), y2).item()
+    assert fn.traces == 2
+
+
+def test_embedding_and_gather_with_dropout_equal_eager():
+    def build():
+        mg.manual_seed(0)
+        emb = mg.nn.Embedding(12, 8, padding_idx=0)
+        lin = mg.nn.Linear(8, 5)
+        drop = mg.nn.Dropout(0.2)
+        opt = mg.optim.Adam(list(emb.parameters()) + list(lin.parameters()), lr=1e-2)
+
+        def step(i, j):
+            opt.zero_grad()
+            h = lin(drop(emb(i)))  # (4, 3, 5)
+            loss = mg.gather(h, 2, j).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return [emb.weight, lin.weight, lin.bias], step
+
+    rng = np.random.default_rng(4)
+    calls = [(rng.integers(0, 12, (4, 3)), rng.integers(0, 5, (4, 3, 2))) for _ in range(20)]
+    runs = []
+    for compiled in (False, True):
+        params, step = build()
+        fn = mg.compile(step, fullgraph=True) if compiled else step
+        mg.manual_seed(7)
+        losses = [fn(mg.tensor(i), mg.tensor(j)).item() for i, j in calls]
+        runs.append((losses, [p.data.copy() for p in params]))
+    assert fn.traces == 1 and fn.replays == len(calls) - 1
+    assert runs[0][0] == runs[1][0]
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
+
+
+def test_gpt_step_equals_eager():
+    # the GPT training step of examples/gpt/train.py (embeddings, causal attention,
+    # LayerNorm, GELU, dropout, cross-entropy, clip_grad_norm_, AdamW), at a small size:
+    # compiled without fallback, bit-identical to eager, with new token ids every step
+    from microgradnp.models.gpt import GPT, GPTConfig
+
+    cfg = GPTConfig(vocab_size=20, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.1)
+
+    def build():
+        mg.manual_seed(0)
+        model = GPT(cfg)
+        named = list(model.named_parameters())
+        opt = mg.optim.AdamW(
+            [
+                {"params": [p for _, p in named if p.ndim >= 2], "weight_decay": 0.1},
+                {"params": [p for _, p in named if p.ndim < 2], "weight_decay": 0.0},
+            ],
+            lr=1e-3,
+            betas=(0.9, 0.99),
+        )
+
+        def step(x, y):
+            logits = model(x)
+            loss = F.cross_entropy(logits.reshape(-1, cfg.vocab_size), y)
+            opt.zero_grad()
+            loss.backward()
+            mg.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            return loss
+
+        return model, step
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, cfg.vocab_size, (20, 4, cfg.block_size + 1))
+    runs = []
+    for compiled in (False, True):
+        model, step = build()
+        fn = mg.compile(step, fullgraph=True) if compiled else step
+        mg.manual_seed(5)
+        losses = [fn(b[:, :-1], b[:, 1:].reshape(-1)).item() for b in ids]
+        runs.append((losses, [p.data.copy() for p in model.parameters()]))
+    assert fn.fallback is None and fn.traces == 1 and fn.replays == 19
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1], strict=True):
+        assert a.dtype == b.dtype == np.float32 and np.array_equal(a, b)
 
 
 def test_cnn_with_batchnorm_and_max_pooling():
@@ -639,6 +784,179 @@ def test_cnn_with_batchnorm_and_max_pooling():
     rng = np.random.default_rng(3)
     data = (
         mg.tensor(rng.random((6, 1, 8, 8)).astype(np.float32)),
+        mg.tensor(rng.integers(0, 5, 6)),
+    )
+    _assert_identical(_run_both(build, data=data))
+
+
+def test_cnn_kernels_with_strides_overlapping_windows_and_input_gradients():
+    # convolution and max pooling replay as kernels over preallocated buffers: strided and
+    # padded convolutions, a second convolution whose input gradient is needed, overlapping
+    # pooling windows (-inf padded) and disjoint ones; still bit-identical to eager
+    def build():
+        mg.manual_seed(0)
+        nn = mg.nn
+        model = nn.Sequential(
+            nn.Conv2d(2, 4, 3, stride=2, padding=1, bias=False), nn.ReLU(),
+            nn.MaxPool2d(3, stride=2, padding=1),
+            nn.Conv2d(4, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(6, 5),
+        )  # fmt: skip
+        opt = mg.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        return model, opt, _nn_step(model, opt), None
+
+    rng = np.random.default_rng(5)
+    data = (
+        mg.tensor(rng.standard_normal((6, 2, 8, 8)).astype(np.float32)),
+        mg.tensor(rng.integers(0, 5, 6)),
+    )
+    runs = _run_both(build, data=data)
+    _assert_identical(runs)
+    src = runs[1][3].plan_source()
+    assert "add.at(" in src and "] = " in src  # both pooling backward kernels ran
+    assert src.count("matmul(") >= 3 + 9  # convolutions as GEMMs into buffers
+
+
+def test_batchnorm_in_eval_mode_reads_running_statistics_at_replay():
+    # an evaluation function compiled while training goes on: the running statistics it
+    # normalises by change between its calls, and each replay reads them anew
+    mg.manual_seed(0)
+    model = mg.nn.Sequential(mg.nn.Linear(12, 6), mg.nn.BatchNorm1d(6), mg.nn.ReLU())
+    opt = mg.optim.SGD(model.parameters(), lr=0.1)
+    train = mg.compile(lambda x: _bn_train_step(model, opt, x))
+    evaluate = mg.compile(lambda x: model(x).sum())
+    x, _ = _data()
+    for k in range(4):
+        model.train()
+        train(x * float(k + 1))
+        model.eval()
+        got = evaluate(x).item()
+        assert got == model(x).sum().item()
+    assert evaluate.fallback is None and evaluate.replays == 3 and train.replays == 3
+
+
+def _bn_train_step(model, opt, x):
+    opt.zero_grad()
+    loss = (model(x) ** 2).mean()
+    loss.backward()
+    opt.step()
+    return loss
+
+
+@pytest.mark.parametrize("act", ["leaky_relu", "elu", "softplus"])
+def test_masks_computed_from_the_data_are_recomputed_at_replay(act):
+    # these activations pick branches with a NumPy mask of their input's values; a plan
+    # recomputes the mask at every replay (the first call's would be wrong from the second)
+    def build():
+        mg.manual_seed(0)
+        layer = {"leaky_relu": mg.nn.LeakyReLU(0.1), "elu": mg.nn.ELU(),
+                 "softplus": mg.nn.Softplus(beta=2.0, threshold=1.0)}[act]  # fmt: skip
+        model = mg.nn.Sequential(mg.nn.Linear(12, 16), layer, mg.nn.Linear(16, 5))
+        opt = mg.optim.SGD(model.parameters(), lr=0.5)
+        return model, opt, _nn_step(model, opt), None
+
+    _assert_identical(_run_both(build))
+
+
+def test_kl_div_with_targets_from_the_data():
+    # kl_div's t log t of the (non-differentiable) targets is NumPy on their values
+    model = _mlp()
+    fn = mg.compile(lambda x, t: F.kl_div(F.log_softmax(model(x), dim=1), t, reduction="sum"))
+    rng = np.random.default_rng(6)
+    x, _ = _data()
+    for _ in range(3):
+        t = rng.random((16, 5)).astype(np.float32)
+        t[t < 0.3] = 0.0
+        t = mg.tensor(t / t.sum(axis=1, keepdims=True))
+        assert (
+            fn(x, t).item() == F.kl_div(F.log_softmax(model(x), dim=1), t, reduction="sum").item()
+        )
+    assert fn.fallback is None and fn.replays == 2
+
+
+def test_attention_masks_from_the_data_fall_back():
+    mg.manual_seed(0)
+    mha = mg.nn.MultiheadAttention(8, 2, batch_first=True)
+    fn = mg.compile(lambda x, pad: mha(x, x, x, key_padding_mask=pad, need_weights=False)[0])
+    rng = np.random.default_rng(7)
+    x = mg.tensor(rng.standard_normal((2, 5, 8)).astype(np.float32))
+    with pytest.warns(UserWarning, match="key_padding_mask"):
+        for k in range(1, 4):
+            pad = mg.tensor(np.broadcast_to(np.arange(5) >= 5 - k, (2, 5)).copy())
+            want = mha(x, x, x, key_padding_mask=pad, need_weights=False)[0].data
+            assert np.array_equal(fn(x, pad).data, want)
+    assert fn.fallback is not None
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: mg.max(x, dim=1).values.sum(),
+        lambda x: mg.topk(x, 2).values.sum(),
+        lambda x: mg.sort(x, descending=True).values[:, 0].sum(),
+    ],
+    ids=["max_dim", "topk", "sort"],
+)
+def test_positions_found_in_numpy_fall_back(fn):
+    # max(dim), topk and sort find positions with NumPy (argmax, argsort) and gather there:
+    # a plan would keep the first call's positions, so the function runs eagerly
+    compiled = mg.compile(fn)
+    rng = np.random.default_rng(8)
+    with pytest.warns(UserWarning, match="max\\(dim\\), sort or topk"):
+        for _ in range(3):
+            x = mg.tensor(rng.standard_normal((4, 5)).astype(np.float32))
+            assert compiled(x).item() == fn(x).item()
+    assert compiled.fallback is not None
+
+
+def test_returned_values_computed_outside_the_ops():
+    # a returned comparison or argmax is not recomputed by a plan: the function falls back;
+    # a returned `.data` of a computed tensor is that call's array
+    model = _mlp()
+    predict = mg.compile(lambda x: model(x).argmax(1))
+    raw_out = mg.compile(lambda x: model(x).data)
+    rng = np.random.default_rng(9)
+    with pytest.warns(UserWarning, match="returns a tensor computed outside the ops"):
+        for _ in range(3):
+            x = mg.tensor(rng.standard_normal((16, 12)).astype(np.float32))
+            assert predict(x).tolist() == model(x).argmax(1).tolist()
+            assert np.array_equal(raw_out(x), model(x).data)
+    assert predict.fallback is not None
+    assert raw_out.fallback is None and raw_out.replays == 2
+
+
+def test_targets_of_another_dtype_are_converted_at_replay():
+    model = _mlp(c=1)
+    mse = mg.compile(lambda x, t: F.mse_loss(model(x), t))
+    bce = mg.compile(lambda x, t: F.binary_cross_entropy_with_logits(model(x), t))
+    rng = np.random.default_rng(10)
+    x, _ = _data()
+    for _ in range(3):
+        t64 = mg.tensor(rng.standard_normal((16, 1)))  # float64 targets, float32 outputs
+        t_int = mg.tensor(rng.integers(0, 2, (16, 1)))
+        assert mse(x, t64).item() == F.mse_loss(model(x), t64).item()
+        want = F.binary_cross_entropy_with_logits(model(x), t_int).item()
+        assert bce(x, t_int).item() == want
+    assert mse.replays == bce.replays == 2 and mse.fallback is bce.fallback is None
+
+
+def test_cnn_kernels_with_groups_dilation_and_ceil_mode():
+    def build():
+        mg.manual_seed(0)
+        nn = mg.nn
+        model = nn.Sequential(
+            nn.Conv2d(4, 8, 3, groups=2, dilation=2), nn.Tanh(),  # 12 -> 8
+            nn.MaxPool2d(3, stride=2, ceil_mode=True),  # 8 -> 4
+            nn.Conv2d(8, 8, 2, stride=2, groups=8, bias=False), nn.ReLU(),  # depthwise
+            nn.Conv2d(8, 6, 1), nn.BatchNorm2d(6), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(6, 5),
+        )  # fmt: skip
+        opt = mg.optim.Adam(model.parameters(), lr=1e-2)
+        return model, opt, _nn_step(model, opt), None
+
+    rng = np.random.default_rng(5)
+    data = (
+        mg.tensor(rng.standard_normal((6, 4, 12, 12)).astype(np.float32)),
         mg.tensor(rng.integers(0, 5, 6)),
     )
     _assert_identical(_run_both(build, data=data))

@@ -86,6 +86,7 @@ class CompiledFunction:
         try:
             result = self.fn(*args, **kwargs)
             tr.check_versions()
+            tr.check_result(result)
         finally:
             trace.stop(tr)
         self.traces += 1
@@ -110,6 +111,8 @@ class CompiledFunction:
 def _inputs(tr: trace.Tracer, v: Any, path: tuple) -> None:
     if isinstance(v, Tensor):
         tr.add_input(v, path)
+    elif isinstance(v, np.ndarray):
+        tr.add_array_input(v, path)
     elif isinstance(v, (list, tuple)):
         for i, a in enumerate(v):
             _inputs(tr, a, path + (i,))

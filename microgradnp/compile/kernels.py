@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ops.reduce import _kept_shape
 from .trace import Const, Event, Slot
 
 
@@ -45,8 +46,8 @@ def _scalar(v: Any) -> bool:
 def _linear(ev: Event) -> Kernel | None:
     x, w, *b = ev.ins
     out = ev.outs[0]
-    if not (_f(x) and _f(w) and x.value.ndim == 2 and w.value.ndim == 2 and _f(out)):
-        return None
+    if not (_f(x) and _f(w) and x.value.ndim >= 2 and w.value.ndim == 2 and _f(out)):
+        return None  # (x of any rank >= 2: one matmul call over its leading axes, as eager)
     if b and not (_f(b[0]) and b[0].value.ndim == 1):
         return None
 
@@ -196,20 +197,26 @@ FORWARD: dict[str, Callable[[Event], Kernel | None]] = {
 def _linear_vjp(ev: Event) -> Kernel | None:
     g, _, _, x, w, *b = ev.ins
     outs = ev.outs
-    if not (_f(g) and g.value.ndim == 2 and _f(x) and _f(w)):
+    if not (_f(g) and g.value.ndim >= 2 and _f(x) and _f(w) and x.value.ndim == g.value.ndim):
         return None
     if any(o is not None and not _f(o) for o in outs):
         return None
     gx, gw, gb = (list(outs) + [None, None, None])[:3]
     reads = [g] + ([w] if gx is not None else []) + ([x] if gw is not None else [])
+    flat = g.value.ndim != 2  # (..., n) operands flattened to 2-D for the weight and bias
+    g2, x2 = (-1, g.value.shape[-1]), (-1, x.value.shape[-1])
 
     def emit(n: Any) -> list[str]:  # as ops.linalg._linear_fast
-        gi = n.arr(g)
         lines = []
         if gx is not None:
-            lines.append(f"matmul({gi}, {n.arr(w)}, out={n.arr(gx)})")
+            lines.append(f"matmul({n.arr(g)}, {n.arr(w)}, out={n.arr(gx)})")
+        if flat and (gw is not None or gb is not None):
+            lines += [f"_g2 = {n.view(g, g2)}", f"_x2 = {n.view(x, x2)}"]
+            gi, gt, xi = "_g2", "_g2.T", "_x2"
+        else:
+            gi, gt, xi = n.arr(g), n.T(g), n.arr(x)
         if gw is not None:
-            lines.append(f"matmul({n.T(g)}, {n.arr(x)}, out={n.arr(gw)})")
+            lines.append(f"matmul({gt}, {xi}, out={n.arr(gw)})")
         if gb is not None:
             lines.append(f"add.reduce({gi}, axis=0, out={n.arr(gb)})")
         return lines
@@ -317,7 +324,116 @@ def _softmax_ce_vjp(ev: Event) -> Kernel | None:
     return Kernel([g, res], [], emit)
 
 
+def _num(v: Any) -> bool:
+    """A float array slot or a Python number: an operand a ufunc takes as eager does."""
+    return _f(v) or _scalar(v)
+
+
+def _mul_vjp(ev: Event) -> Kernel | None:
+    g, _, _, x, y = ev.ins
+    gx, gy = ev.outs
+    if not (_f(g) and _num(x) and _num(y)):
+        return None
+    if any(o is not None and not _f(o) for o in (gx, gy)):
+        return None
+    outs = [o for o in (gx, gy) if o is not None]
+
+    def emit(n: Any) -> list[str]:  # as ops.elementwise._mul_vjp: g * y, g * x
+        lines = []
+        if gx is not None:
+            lines.append(f"multiply({n.arr(g)}, {n.arr(y)}, out={n.arr(gx)})")
+        if gy is not None:
+            lines.append(f"multiply({n.arr(g)}, {n.arr(x)}, out={n.arr(gy)})")
+        return lines
+
+    reads = [g] + ([y] if gx is not None else []) + ([x] if gy is not None else [])
+    return Kernel(reads, outs, emit, {0: 0} if len(outs) == 1 else {})
+
+
+def _div_vjp(ev: Event) -> Kernel | None:
+    g, out, _, x, y = ev.ins
+    gx, gy = ev.outs
+    if not (_f(g) and _num(y) and (gy is None or _f(out))):
+        return None
+    if any(o is not None and not _f(o) for o in (gx, gy)):
+        return None
+    if gy is not None and not (g.value.shape == out.value.shape == gy.value.shape):
+        return None
+    outs = [o for o in (gx, gy) if o is not None]
+
+    def emit(n: Any) -> list[str]:  # as ops.elementwise._div_vjp: g / y, (-g * out) / y
+        lines = []
+        if gx is not None:
+            lines.append(f"true_divide({n.arr(g)}, {n.arr(y)}, out={n.arr(gx)})")
+        if gy is not None:
+            r = n.arr(gy)
+            lines += [f"negative({n.arr(g)}, out={r})", f"multiply({r}, {n.arr(out)}, out={r})",
+                      f"true_divide({r}, {n.arr(y)}, out={r})"]  # fmt: skip
+        return lines
+
+    reads = [g, y] + ([out] if gy is not None else [])
+    return Kernel(reads, outs, emit)
+
+
+def _sub_vjp(ev: Event) -> Kernel | None:
+    g = ev.ins[0]
+    gx, gy = ev.outs
+    if not (gx is None or gx is g) or not _f(g):
+        return None
+    if gy is None:
+        return Kernel([g], [], lambda n: [])
+    if not (_f(gy) and gy.value.shape == g.value.shape):
+        return None
+    return Kernel([g], [gy], lambda n: [f"negative({n.arr(g)}, out={n.arr(gy)})"])
+
+
+def _mean(ev: Event) -> Kernel | None:
+    (x,) = ev.ins
+    out = ev.outs[0]
+    axis, keepdims = ev.info["params"].get("axis"), ev.info["params"].get("keepdims", False)
+    if not (_f(x) and _f(out) and out.value.ndim > 0 and x.value.dtype.itemsize >= 4):
+        return None
+    if out.value.dtype != x.value.dtype:
+        return None
+    shape = x.value.shape
+    items = int(np.prod(shape)) // max(int(np.prod(_kept_shape(shape, axis))), 1)
+    count = np.intp(items)
+
+    def emit(n: Any) -> list[str]:  # as np.mean: add.reduce, then divide by an intp count
+        o = n.arr(out)
+        return [f"add.reduce({n.arr(x)}, axis={axis!r}, keepdims={keepdims!r}, out={o})",
+                f"true_divide({o}, {n.const(count)}, out={o}, casting='unsafe')"]  # fmt: skip
+
+    return Kernel([x], [out], emit)
+
+
+def _mean_vjp(ev: Event) -> Kernel | None:
+    g, _, _, x = ev.ins
+    (r,) = ev.outs
+    if not (_f(g) and _f(r) and isinstance(x, Const) and hasattr(x.value, "shape")):
+        return None
+    axis, keepdims = ev.info["params"].get("axis"), ev.info["params"].get("keepdims", False)
+    shape = tuple(x.value.shape)
+    kept = _kept_shape(shape, axis)
+    if r.value.shape != shape or r.value.dtype != g.value.dtype:
+        return None
+    n = max(int(np.prod(shape)) // max(int(np.prod(kept)), 1), 1)
+
+    def emit(nm: Any) -> list[str]:  # as ops.reduce._mean_vjp: broadcast g, divided by n
+        gv = nm.arr(g) if keepdims else nm.view(g, kept)
+        return [f"true_divide({gv}, {n}, out={nm.arr(r)})"]
+
+    return Kernel([g], [r], emit)
+
+
+FORWARD["mean"] = _mean
+
+
 BACKWARD: dict[str, Callable[[Event], Kernel | None]] = {
+    "mul": _mul_vjp,
+    "div": _div_vjp,
+    "sub": _sub_vjp,
+    "mean": _mean_vjp,
     "linear": _linear_vjp,
     "matmul": _matmul_vjp,
     "add": _add_vjp,
@@ -361,3 +477,10 @@ def add(ev: Event) -> Kernel | None:
         lambda n: [f"add({n.arr(a)}, {n.arr(b)}, out={n.arr(out)})"],
         {0: same[0]} if 0 in same else ({0: 1} if 1 in same else {}),
     )
+
+
+# the CNN ops' kernels live in their own module (imported last: it uses `Kernel` above)
+from . import kernels_cnn  # noqa: E402
+
+FORWARD.update(kernels_cnn.FORWARD)
+BACKWARD.update(kernels_cnn.BACKWARD)

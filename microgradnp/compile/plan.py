@@ -74,9 +74,13 @@ class _Namer:
         return self.const(a.T) if a is not None else f"{self.arr(v)}.T"
 
     def view(self, v: Any, shape: tuple) -> str:
+        """`v` reshaped: a view made once when its array is fixed and reshaping it is a view
+        (else the reshape runs at replay, copying where eager's copies)."""
         a = self._fixed(v)
         if a is not None:
-            return self.const(a.reshape(shape))
+            r = a.reshape(shape)
+            if np.may_share_memory(r, a) or a.size == 0:
+                return self.const(r)
         return f"{self.arr(v)}.reshape({shape!r})"
 
 
@@ -97,15 +101,21 @@ class Plan:
         self._pin(tr, steps)
         self._assign_buffers(tr, steps)
         self._args: dict[int, str] = {}  # id(tensor argument) -> its expression
+        self._arrays: dict[int, str] = {}  # id(slot of an ndarray argument) -> its expression
         for s in tr.externals.values():
             if s.kind == "input":
                 expr = "args" if s.path[0] == "a" else "kwargs"
-                self._args[id(s.tensor)] = expr + "".join(f"[{p!r}]" for p in s.path[1:])
+                expr += "".join(f"[{p!r}]" for p in s.path[1:])
+                if s.tensor is None:
+                    self._arrays[id(s)] = expr
+                else:
+                    self._args[id(s.tensor)] = expr
         body = self._guards(tr, nm)
         guards = len(body)
         body += self._inputs(tr, nm)
         self.defined = {id(s) for s in tr.externals.values()}
         for ev, k in zip(tr.events, steps, strict=True):
+            body += self._label_check(ev, nm, guard=False)
             body += k.emit(nm) if isinstance(k, kernels.Kernel) else self._call(ev, nm)
             self.defined.update(id(o) for o in ev.outs if o is not None)
         ret = self._returns(result, tr, nm)
@@ -218,14 +228,46 @@ class Plan:
                 conds.append(f"{t}._requires_grad is {s.tensor._requires_grad!r}")
         for t, was_none in tr.grad_entry.values():
             conds.append(f"({self._tensor(t, nm)}._grad is None) is {was_none!r}")
+        for ev in tr.events:
+            conds += self._label_check(ev, nm, guard=True)
         if not conds:
             return []
         return ["if not (" + "\n        and ".join(conds) + "):", "    return MISS"]
 
+    def _label_check(self, ev: Event, nm: _Namer, guard: bool) -> list[str]:
+        """Class labels read at replay must still be valid: `cross_entropy` takes its fused
+        path only when every label lies in [0, C) (checked on the data: the unsigned view's
+        maximum), else another path (ignore_index, ...). A plan traced on the fused path
+        checks this again at every call: as a guard when the labels are an argument (a
+        failed guard traces again), else where they are computed (an error; never a wrong
+        value)."""
+        if not (ev.op == "fwd" and ev.info["prim"].name == "softmax_cross_entropy"):
+            return []
+        t = ev.ins[1]
+        if not (isinstance(t, Slot) and t.value.dtype.kind in "iu" and t.value.ndim == 1):
+            return []
+        view = nm.const(np.dtype(f"u{t.value.dtype.itemsize}"))
+        c = ev.ins[0].value.shape[1] if isinstance(ev.ins[0], Slot) else None
+        if c is None or t.value.shape[0] == 0:
+            return []
+        if t.kind == "input":
+            if not guard:
+                return []
+            expr = self._arrays.get(id(t)) or self._args[id(t.tensor)] + ".data"
+            return [f"maximum.reduce({expr}.view({view})) < {c}"]
+        if guard:
+            return []
+        return [
+            f"if not maximum.reduce({nm.arr(t)}.view({view})) < {c}:",
+            f"    raise ValueError({_LABELS!r})",
+        ]
+
     def _inputs(self, tr: Tracer, nm: _Namer) -> list[str]:
         lines = []
         for s in tr.externals.values():
-            if s.kind == "input":
+            if s.kind == "input" and s.tensor is None:
+                lines.append(f"v{s.index} = {self._arrays[id(s)]}")
+            elif s.kind == "input":
                 lines.append(f"v{s.index} = {self._args[id(s.tensor)]}.data")
         return lines
 
@@ -236,7 +278,7 @@ class Plan:
     def _call(self, ev: Event, nm: _Namer) -> list[str]:
         if ev.op == "fwd":
             prim = ev.info["prim"]
-            call = f"{nm.const(prim.impl)}({_args(ev.ins, ev.info['params'], nm)})"
+            call = f"{nm.const(prim.impl)}({_args(ev.ins, ev.info['params'], nm, ev.info)})"
             out, res = ev.outs
             o = nm.arr(out) if id(out) not in self.defined else "_o"
             if prim.residuals:
@@ -254,7 +296,7 @@ class Plan:
                 fn = prim.fast
             else:
                 fn = prim.vjp
-            text = _args(args, {k: v for k, v in params.items() if k != "res"}, nm)
+            text = _args(args, {k: v for k, v in params.items() if k != "res"}, nm, ev.info)
             if prim.fast is not None:
                 text += (", " if text else "") + f"res={nm.arr(res) if res else 'None'}"
             lines = [f"_r = {nm.const(fn)}({head}{text})"]
@@ -299,8 +341,14 @@ class Plan:
             lowered = _sgd_step(opt, nm, ev.info["had_grad"])
             if lowered:
                 return lowered
-        call = f"{nm.const(fn)}(" + ", ".join(nm.const(a) for a in args)
-        call += "".join(f", {k}={nm.const(v)}" for k, v in kwargs.items()) + ")"
+        live = {id(s.value): s for s in ev.ins}  # arrays from the data: their slots
+
+        def arg(a: Any) -> str:
+            s = live.get(id(a)) if isinstance(a, np.ndarray) else None
+            return nm.arr(s) if s is not None else nm.const(a)
+
+        call = f"{nm.const(fn)}(" + ", ".join(arg(a) for a in args)
+        call += "".join(f", {k}={arg(v)}" for k, v in kwargs.items()) + ")"
         if not ev.outs:
             return [call]
         o = nm.arr(ev.outs[0])
@@ -321,6 +369,11 @@ class Plan:
                 else:
                     lines.append(f"{name}.data = {nm.arr(s)}")
                 return name
+            if isinstance(v, np.ndarray) and id(v) in tr.slots:
+                s = tr.slots[id(v)]
+                if id(s) in self._arrays:
+                    return self._arrays[id(s)]  # an ndarray argument, as it is
+                return nm.arr(s)  # an op's array: this call's (refilled by the next)
             if isinstance(v, tuple):
                 return "(" + "".join(build(a) + ", " for a in v) + ")"
             if isinstance(v, list):
@@ -340,12 +393,13 @@ def _root(v: Any) -> Any:
 def _reads(ev: Event, k: Any) -> list:
     vals = k.reads if isinstance(k, kernels.Kernel) else ev.ins
     slots = [v for v in vals if isinstance(v, Slot)]
+    slots += [s for v in ev.info.get("live", {}).values() for s in _param_slots(v)]
     return slots + [d for v in slots for d in v.deps]
 
 
 def _tensor_slots(v: Any, tr: Tracer) -> list:
-    if isinstance(v, Tensor):
-        s = tr.slots.get(id(v.data))
+    if isinstance(v, (Tensor, np.ndarray)):  # a returned tensor, or a returned `.data`
+        s = tr.slots.get(id(v.data if isinstance(v, Tensor) else v))
         return [s] if s is not None else []
     if isinstance(v, (list, tuple)):
         return [s for a in v for s in _tensor_slots(a, tr)]
@@ -354,10 +408,29 @@ def _tensor_slots(v: Any, tr: Tracer) -> list:
     return []
 
 
-def _args(args: list, params: dict, nm: _Namer) -> str:
+def _args(args: list, params: dict, nm: _Namer, info: dict) -> str:
+    live = info.get("live", {})
     parts = [nm.arr(a) for a in args]
-    parts += [f"{k}={nm.const(v)}" for k, v in params.items()]
+    parts += [f"{k}={_param(live[k], nm) if k in live else nm.const(v)}" for k, v in params.items()]
     return ", ".join(parts)
+
+
+def _param(v: Any, nm: _Namer) -> str:
+    """A parameter holding arrays from the data (indices): its slots read at replay."""
+    if isinstance(v, Slot):
+        return nm.arr(v)
+    if isinstance(v, (tuple, list)):
+        inner = "".join(_param(a, nm) + ", " for a in v)
+        return f"({inner})" if isinstance(v, tuple) else f"[{inner}]"
+    return nm.const(v)
+
+
+def _param_slots(v: Any) -> list:
+    if isinstance(v, Slot):
+        return [v]
+    if isinstance(v, (tuple, list)):
+        return [s for a in v for s in _param_slots(a)]
+    return []
 
 
 def _engine_sum_to(g: Any, shape: tuple) -> Any:
@@ -379,6 +452,11 @@ def _inplace(t: Tensor, op: str, other: Any, **kw: Any) -> None:
     t._bump_version(graph.tick())
 
 
+_LABELS = (
+    "mg.compile: the class labels computed in this step are not all in [0, C) (e.g. an "
+    "ignore_index); the plan was traced with labels that were: pass the labels as an "
+    "argument (a new trace then handles them) or call the function eagerly"
+)
 _INPLACE = _inplace
 _ENGINE = {"sum_to": _engine_sum_to, "add": _engine_add}
 

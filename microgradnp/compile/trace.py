@@ -4,10 +4,11 @@ While a function is traced, a few entry points are swapped for recording version
 and module attributes, restored afterwards, so the eager path carries no hook):
 `Primitive.__call__`, the backward engine's `_vjp`, `_sum_to`, `_add`, `_accumulate`,
 `Module.__call__`, in-place ops, `Optimizer.step`/`zero_grad` and `Module.zero_grad`
-(recorded whole), and the `Tensor` methods that read values into Python (`item`, `bool`,
-...), which end the capture. Values are told apart by the identity of their arrays: each
-array the trace meets is a `Slot`; every traced array stays referenced until the plan is
-built, so identities are never reused.
+(recorded whole), the `Tensor` methods that read values into Python (`item`, `bool`,
+...), which end the capture, and NumPy's position-finding functions (`argmax`, `argsort`,
+...), whose results must not become constants of a plan. Values are told apart by the
+identity of their arrays: each array the trace meets is a `Slot`; every traced array stays
+referenced until the plan is built, so identities are never reused.
 """
 
 from __future__ import annotations
@@ -130,10 +131,22 @@ class Tracer:
         """The slot whose memory `a` is (or views), if the trace has met that memory."""
         return self.owners.get(id(a if a.base is None else a.base))
 
+    def foreign_view(self, a: np.ndarray) -> bool:
+        """Whether `a` views memory whose contents the plan keeps elsewhere at replay (an
+        argument's, an op's): a constant made of it would be stale. (Views of parameters'
+        and other outside tensors' arrays stay valid: the plan checks those arrays.)"""
+        root = self.owner_root(a)
+        return root is not None and root.kind != "external"
+
     def add_input(self, t: Tensor, path: tuple) -> None:
         if id(t) not in self.externals:
             self.externals[id(t)] = self.new_slot("input", t.data, tensor=t, path=path)
             self.versions[id(t)] = (t, t._version)
+
+    def add_array_input(self, a: np.ndarray, path: tuple) -> None:
+        """An ndarray argument (token ids, class targets): read from the arguments at replay."""
+        if id(a) not in self.slots:
+            self.externals[id(a)] = self.new_slot("input", a, path=path)
 
     def check_versions(self) -> None:
         """An input or parameter changed in place by something not recorded (an in-place
@@ -146,6 +159,28 @@ class Tracer:
                     "optimizer whose step() is not the base class's)"
                 )
                 return
+
+    def check_result(self, v: Any) -> None:
+        """A returned tensor or array the plan would not recompute (made outside the ops: a
+        comparison, argmax) would be returned as the first call's value."""
+        if isinstance(v, Tensor):
+            if id(v.data) not in self.slots and (
+                id(v) in self.created or id(v.data) in self.created
+            ):
+                self.brk(
+                    "the function returns a tensor computed outside the ops (a comparison, "
+                    "argmax, ...); return the tensors it is computed from and compute it after "
+                    "the call"
+                )
+        elif isinstance(v, np.ndarray):
+            if id(v) not in self.slots and (id(v) in self.created or self.foreign_view(v)):
+                self.brk("the function returns an array computed outside the ops")
+        elif isinstance(v, (list, tuple)):
+            for a in v:
+                self.check_result(a)
+        elif isinstance(v, dict):
+            for a in v.values():
+                self.check_result(a)
 
     def ref(self, v: Any) -> Any:
         """The slot (or constant) for a primitive's argument."""
@@ -167,7 +202,7 @@ class Tracer:
             s = self.slots.get(id(v))
             if s is not None:
                 return s
-            if id(v) in self.created:
+            if id(v) in self.created or self.foreign_view(v):
                 self.brk("an array computed outside the ops was passed to an op")
             return Const(v)
         if isinstance(v, (list, tuple)) and any(isinstance(a, Tensor) for a in v):
@@ -202,6 +237,15 @@ class Tracer:
             if s is not None and s.kind in ("op", "call"):
                 self.brk(f"a computed tensor was passed to {fn.__qualname__}")
                 return fn(*args, **kwargs)
+        ins = []  # arrays from the data among the arguments: read from their slots at replay
+        for a in list(args) + list(kwargs.values()):
+            if isinstance(a, np.ndarray):
+                s = self.slots.get(id(a))
+                if s is not None:
+                    ins.append(s)
+                elif id(a) in self.created or self.foreign_view(a):
+                    self.brk(f"{fn.__qualname__} was given an array computed outside the ops")
+                    return fn(*args, **kwargs)
         resets = kind == "zero_grad" and kwargs.get("set_to_none", args[1:2] != (False,))
         for t in tensors:
             self.touch(t, reads=not resets)
@@ -212,8 +256,8 @@ class Tracer:
             out = fn(*args, **kwargs)
         finally:
             self.depth -= 1
-        ev = Event("call", info={"fn": fn, "args": args, "kwargs": kwargs, "kind": kind,
-                                 "had_grad": had_grad})  # fmt: skip
+        ev = Event("call", ins, info={"fn": fn, "args": args, "kwargs": kwargs, "kind": kind,
+                                      "had_grad": had_grad})  # fmt: skip
         if isinstance(out, np.ndarray):
             ev.outs = [self.new_slot("call", out)]
         elif isinstance(out, Tensor):
@@ -255,13 +299,38 @@ def _tensors_in(args: tuple, kwargs: dict) -> list[Tensor]:
 _orig: dict[str, Any] = {}
 
 
-def _param_arrays(v: Any) -> list:
-    """The ndarrays in a primitive's parameter (indices come as arrays or tuples of them)."""
-    if isinstance(v, np.ndarray):
-        return [v]
-    if isinstance(v, (tuple, list)):
-        return [a for x in v for a in _param_arrays(x)]
-    return []
+def _live(tr: Tracer, who: str, v: Any) -> Any:
+    """A primitive's parameter with its arrays from the data (indices: an embedding lookup,
+    `weight[idx]`, `gather`) replaced by their slots, which a replay reads live; None when
+    it holds none. Arrays the plan could not read at replay end the capture."""
+    if isinstance(v, Tensor):
+        tr.brk(f"{who} was given a tensor as a parameter")
+    elif isinstance(v, np.ndarray):
+        s = tr.slots.get(id(v))
+        if s is not None:
+            return s
+        if id(v) in tr.created or tr.foreign_view(v):
+            tr.brk(
+                f"{who} was given, as a parameter, an array computed from the data outside "
+                "the ops (a view or a NumPy function of a tensor's array, such as the "
+                "positions max(dim), sort or topk find); pass the tensor itself, or build "
+                "the array from ops"
+            )
+    elif isinstance(v, (tuple, list)):
+        parts = [_live(tr, who, a) for a in v]
+        if any(p is not None for p in parts):
+            return type(v)(a if p is None else p for a, p in zip(v, parts, strict=True))
+    return None
+
+
+def _live_params(tr: Tracer, who: str, params: dict) -> dict:
+    """{name: parameter with slots} for the parameters that hold arrays from the data."""
+    live = {}
+    for k, v in params.items():
+        r = _live(tr, who, v)
+        if r is not None:
+            live[k] = r
+    return live
 
 
 def _prim_call(prim: Primitive, *args: Any, **params: Any) -> Any:
@@ -269,14 +338,7 @@ def _prim_call(prim: Primitive, *args: Any, **params: Any) -> Any:
     if tr is None or not tr.active():
         return _orig["prim"](prim, *args, **params)
     refs = [tr.ref(a) for a in args]
-    for v in params.values():
-        if isinstance(v, Tensor):
-            tr.brk(f"{prim.name} was given a tensor as a parameter")
-        for a in _param_arrays(v):
-            if id(a) in tr.created or id(a) in tr.slots:
-                # e.g. indexing with a tensor (an embedding lookup, gather): a plan would
-                # reuse the first call's indices
-                tr.brk(f"{prim.name} was given an array from the data as a parameter")
+    live = _live_params(tr, prim.name, params)
     out = _orig["prim"](prim, *args, **params)
     if tr.broken:
         return out
@@ -294,7 +356,7 @@ def _prim_call(prim: Primitive, *args: Any, **params: Any) -> Any:
             rs.deps = [r for r in map(tr.owner_root, _arrays(node.res)) if r is not None]
         tr.nodes[id(node)] = (s, rs)
         tr.keep.append(node)
-    tr.events.append(Event("fwd", refs, [s, rs], {"prim": prim, "params": params}))
+    tr.events.append(Event("fwd", refs, [s, rs], {"prim": prim, "params": params, "live": live}))
     return out
 
 
@@ -315,6 +377,7 @@ def _vjp(node: Any, g: Any, needs: tuple, create_graph: bool) -> Any:
     else:
         args = [Const(_Stand(p.shape, p.dtype) if hasattr(p, "dtype") else p) for p in node.parents]
     gref = tr.ref(g)
+    live = _live_params(tr, prim.name, node.params)
     outref = entry[0] if node.out is not None else None
     res = entry[1] if node.res is not None else None
     grads = _orig["_vjp"](node, g, needs, create_graph)
@@ -324,7 +387,13 @@ def _vjp(node: Any, g: Any, needs: tuple, create_graph: bool) -> Any:
             "vjp",
             [gref, outref, res, *args],
             outs,
-            {"prim": prim, "needs": needs, "params": node.params, "nargs": len(args)},
+            {
+                "prim": prim,
+                "needs": needs,
+                "params": node.params,
+                "nargs": len(args),
+                "live": live,
+            },  # fmt: skip
         )
     )
     return grads
@@ -507,6 +576,26 @@ class _Generator:
         return getattr(self._real, name)
 
 
+# NumPy functions that find positions from values (max(dim)'s argmax, sort's argsort,
+# topk's take): arrays they return while a trace runs are marked as computed from the data,
+# so that passing them to an op (as indices) ends the capture instead of freezing them.
+_FINDERS = ("argmax", "argmin", "argsort", "argpartition", "lexsort", "nonzero",
+            "flatnonzero", "argwhere", "searchsorted", "unique", "take")  # fmt: skip
+
+
+def _finder(original: Any) -> Any:
+    def find(*args: Any, **kwargs: Any) -> Any:
+        out = original(*args, **kwargs)
+        tr = hooks.tracer
+        if tr is not None and tr.active():
+            for a in _arrays(out):
+                tr.created.add(id(a))
+                tr.keep.append(a)
+        return out
+
+    return find
+
+
 _patch_lock = threading.Lock()
 
 
@@ -536,6 +625,7 @@ def start(tr: Tracer) -> None:
         init=Tensor.__init__,
         readers={n: Tensor.__dict__[n] for n in _READERS},
         generator=random._generator,
+        finders={n: getattr(np, n) for n in _FINDERS},
     )
     Primitive.__call__ = _prim_call  # type: ignore[method-assign,assignment]
     for name in ("_vjp", "_sum_to", "_add", "_accumulate", "_run_hooks", "_run_backward",
@@ -553,6 +643,8 @@ def start(tr: Tracer) -> None:
     for n in _READERS:
         setattr(Tensor, n, _reader(n))
     random._generator = _Generator(random._generator)  # type: ignore[assignment]
+    for n, f in _orig["finders"].items():
+        setattr(np, n, _finder(f))
     hooks.tracer = tr
 
 
@@ -579,6 +671,8 @@ def stop(tr: Tracer) -> None:
         Tensor.__init__ = o["init"]  # type: ignore[method-assign]
         for n, f in o["readers"].items():
             setattr(Tensor, n, f)
+        for n, f in o["finders"].items():
+            setattr(np, n, f)
         if isinstance(random._generator, _Generator):
             random._generator = o["generator"]
         else:

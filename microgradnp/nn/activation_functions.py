@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from .. import ops
+from ..compile.hooks import greater_mask
 from ..ops.special import erf
 from ..primitive import raw
 
@@ -60,7 +61,7 @@ def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) 
         [-1.0, 3.0]
     """
     _check("leaky_relu", input)
-    return ops.where(raw(input) > 0, input, input * negative_slope)
+    return ops.where(greater_mask(raw(input), 0), input, input * negative_slope)
 
 
 def elu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Any:  # noqa: A002
@@ -72,7 +73,7 @@ def elu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Any:  # noqa: 
         [0.0, 2.0]
     """
     _check("elu", input)
-    positive = raw(input) > 0
+    positive = greater_mask(raw(input), 0)
     negative_part = ops.where(positive, 0.0, input)  # exp never sees the large positives
     return ops.where(positive, input, ops.expm1(negative_part) * alpha)
 
@@ -88,6 +89,6 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:  # 
     """
     _check("softplus", input)
     scaled = input * beta
-    linear = raw(scaled) > threshold
+    linear = greater_mask(raw(scaled), threshold)
     safe = ops.where(linear, 0.0, scaled)
     return ops.where(linear, input, ops.log1p(ops.exp(safe)) * (1.0 / beta))

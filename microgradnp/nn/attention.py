@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..compile.hooks import not_replayable
 from ..ops.tensor_ops import masked_fill
 from ..primitive import raw
 from ..tensor import Tensor
@@ -78,6 +79,7 @@ def scaled_dot_product_attention(
         keep = np.tril(np.ones((length, source), dtype=bool))
         scores = masked_fill(scores, ~keep, -math.inf)
     elif attn_mask is not None:
+        not_replayable(_MASKED)
         if _check_float_or_bool(attn_mask, "scaled_dot_product_attention") == np.bool_:
             scores = masked_fill(scores, ~np.asarray(raw(attn_mask)), -math.inf)
         else:
@@ -87,6 +89,11 @@ def scaled_dot_product_attention(
     if dropout_p > 0.0:
         weights = F.dropout(weights, dropout_p, training=True)
     return ops.matmul(weights, value)
+
+
+# A mask from the data is turned into -inf scores by NumPy, and rows masked entirely are
+# found from the values: mg.compile cannot replay either (a compiled function falls back)
+_MASKED = "attention with attn_mask or key_padding_mask (NumPy on the mask's values)"
 
 
 def _safe_softmax(scores: Any) -> Any:
@@ -258,6 +265,8 @@ class MultiheadAttention(Module):
         length, batch, _ = np.shape(raw(query))
         source = np.shape(raw(key))[0]
         heads, hd = self.num_heads, self.head_dim
+        if attn_mask is not None or key_padding_mask is not None:
+            not_replayable(_MASKED)
         mask = self._merged_mask(attn_mask, key_padding_mask, raw(query).dtype, batch, length)
 
         q, k, v = self._projections(query, key, value)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..compile.hooks import replayable
+from ..compile.hooks import not_replayable, replayable
 from ..ops import linear, one_hot, pad, relu, sigmoid, tanh
 from ..ops.conv import conv1d, conv2d, conv_transpose2d
 from ..ops.im2col import fold, unfold
@@ -177,6 +177,9 @@ def embedding(
         raise IndexError(
             f"embedding: indices must lie in [0, {num}), got values in [{idx.min()}, {idx.max()}]"
         )
+    if max_norm is not None or scale_grad_by_freq:
+        # NumPy on the indices' and weight's values: mg.compile cannot read them at replay
+        not_replayable("embedding with max_norm or scale_grad_by_freq")
     if max_norm is not None:
         rows = np.unique(idx)
         w = raw(weight)
@@ -198,8 +201,9 @@ def embedding(
         padding_idx += num
     # where() passes the gradient only to the selected branch; the padding rows take the
     # constant copy, so weight[padding_idx] gets none
-    keep = (idx != padding_idx)[..., None]
-    return ops.where(keep, out, raw(weight)[idx])
+    # (both built by lookups with `idx`, so that mg.compile reads the indices at replay)
+    keep = ops.getitem(np.arange(num) != padding_idx, idx)[..., None]
+    return ops.where(keep, out, (weight.detach() if isinstance(weight, Tensor) else weight)[idx])
 
 
 def layer_norm(

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..compile.hooks import greater_mask, replayable
 from ..ops import (
     abs,
     astype,
@@ -66,7 +67,7 @@ def _float_target(target: Any, like: Any, who: str) -> Any:
         if tgt.dtype.kind not in "biuf":
             raise TypeError(f"{who}: target must be numeric, got dtype {tgt.dtype}")
         if tgt.dtype != xr.dtype:
-            tgt = tgt.astype(xr.dtype)
+            tgt = _as_dtype(tgt, xr.dtype)
     if raw(tgt).shape != xr.shape:
         raise ValueError(
             f"{who}: target shape {raw(tgt).shape} differs from input shape "
@@ -75,9 +76,16 @@ def _float_target(target: Any, like: Any, who: str) -> Any:
     return tgt
 
 
+@replayable  # a compiled function converts the target it reads at every replay
+def _as_dtype(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    return a.astype(dtype)
+
+
 def _weight_array(weight: Any, shape: tuple, dtype: np.dtype, who: str, name: str) -> np.ndarray:
     """`weight` as an array that broadcasts to `shape` without changing it (as PyTorch)."""
-    w = np.asarray(raw(weight), dtype=dtype)
+    w = np.asarray(raw(weight))
+    if w.dtype != dtype:
+        w = _as_dtype(w, dtype)
     _check_broadcasts_into(w.shape, shape, who, name)
     return w
 
@@ -421,12 +429,18 @@ def _cross_entropy(
     return nll * (1.0 - eps) + _reduce_by(smooth, reduction, denom) * (eps / n_classes)
 
 
+@replayable  # NumPy on the values: a compiled function recomputes it at every replay
+def _xlogx_values(t: np.ndarray) -> np.ndarray:
+    pos = t > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(pos, t * np.log(np.where(pos, t, 1.0)), 0.0)
+
+
 def _xlogx(t: Any) -> Any:
     """t * log(t), with 0 where t == 0 (PyTorch's xlogy(t, t))."""
-    pos = raw(t) > 0
     if not isinstance(t, Tensor) or not t.requires_grad:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(pos, raw(t) * np.log(np.where(pos, raw(t), 1.0)), 0.0)
+        return _xlogx_values(raw(t))
+    pos = greater_mask(raw(t), 0)  # (recomputed at every replay of a compiled function)
     safe = where(pos, t, np.ones_like(raw(t)))
     return where(pos, t * log(safe), np.zeros_like(raw(t)))
 

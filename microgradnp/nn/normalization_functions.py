@@ -81,8 +81,11 @@ def batch_norm(
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are needed in eval mode")
-        inv_std = 1.0 / np.sqrt(raw(running_var).reshape(shape) + eps)
-        out = (input - raw(running_mean).reshape(shape)) * inv_std.astype(xr.dtype)
+        # with ops (no gradient flows to the statistics): mg.compile reads them at replay
+        inv_std = 1.0 / ops.sqrt(ops.reshape(running_var, shape) + eps)
+        if raw(inv_std).dtype != xr.dtype:
+            inv_std = ops.astype(inv_std, xr.dtype)
+        out = (input - ops.reshape(running_mean, shape)) * inv_std
     if weight is not None:
         out = out * ops.reshape(weight, shape)
     if bias is not None:
