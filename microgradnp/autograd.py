@@ -173,8 +173,8 @@ def _vjp(node: Node, g: Any, needs: tuple, create_graph: bool) -> Any:
         out = None if node.out is None else Tensor._from_op(node.out, node)
         with enable_grad():
             return prim.vjp(gt, out, needs, *(node.inputs or node.parents), **node.params)
-    if prim.fast is not None:
-        return prim.fast(g, node.out, needs, *(node.data or node.parents), res=node.res,
+    if prim.fast is not None:  # (the residuals positional: no keyword dict per call)
+        return prim.fast(g, node.out, needs, node.res, *(node.data or node.parents),
                          **node.params)  # fmt: skip
     if node.params:
         return prim.vjp(g, node.out, needs, *(node.data or node.parents), **node.params)

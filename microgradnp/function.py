@@ -104,7 +104,7 @@ class _FunctionPrim:
         grads = self._grads_in(g, lambda s, d: Tensor._wrap(np.zeros(s, d)))
         return self._check(self.cls.backward(ctx, *grads), len(args))
 
-    def fast(self, g: Any, out: Any, needs: tuple, *args: Any, res: Any, ctx: FunctionCtx) -> tuple:
+    def fast(self, g: Any, out: Any, needs: tuple, res: Any, *args: Any, ctx: FunctionCtx) -> tuple:
         grads = self._grads_in(g, np.zeros)
         with no_grad():
             result = self.cls.backward(ctx, *[Tensor._wrap(x) for x in grads])

@@ -20,8 +20,9 @@ Two optional extras, both checked against the plain VJP by the op table for ever
 has them:
 - `@primitive(residuals=True)`: the forward returns `(out, residuals)`; the node keeps the
   residuals (arrays the backward can reuse) until backward frees them.
-- `@op.deffast`: a NumPy-only VJP for the fast path, ``fast(g, out, needs, *arrays,
-  res=residuals, **params)``, when the plain rule would waste passes or memory.
+- `@op.deffast`: a NumPy-only VJP for the fast path, ``fast(g, out, needs, res, *arrays,
+  **params)`` (`res`: the residuals, or None), when the plain rule would waste passes or
+  memory.
 
 Called with a Tensor among its arguments a primitive computes on `.data`, wraps the result
 and records a `Node` when grad mode is on and some input requires grad. Called with plain

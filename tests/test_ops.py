@@ -165,7 +165,7 @@ def test_fast_vjp_equals_plain_vjp(info: OpInfo, sample: Sample):
                 continue
             g = np.asarray(rng.standard_normal(node.shape))
             data = node.data or node.parents
-            fast = prim.fast(g, node.out, node.needs, *data, res=node.res, **node.params)
+            fast = prim.fast(g, node.out, node.needs, node.res, *data, **node.params)
             plain = prim.vjp(g, node.out, node.needs, *data, **node.params)
             for a, b in zip(fast, plain, strict=True):
                 assert (a is None) == (b is None)

@@ -290,15 +290,12 @@ class Plan:
             prim = ev.info["prim"]
             g, out, res, *args = ev.ins
             head = f"{nm.arr(g)}, {nm.arr(out)}, {nm.const(ev.info['needs'])}, "
-            params = dict(ev.info["params"])
-            if prim.fast is not None:
-                params["res"] = None  # placeholder: filled below
+            if prim.fast is not None:  # fast(g, out, needs, res, *arrays, **params)
+                head += f"{nm.arr(res) if res else 'None'}, "
                 fn = prim.fast
             else:
                 fn = prim.vjp
-            text = _args(args, {k: v for k, v in params.items() if k != "res"}, nm, ev.info)
-            if prim.fast is not None:
-                text += (", " if text else "") + f"res={nm.arr(res) if res else 'None'}"
+            text = _args(args, dict(ev.info["params"]), nm, ev.info)
             lines = [f"_r = {nm.const(fn)}({head}{text})"]
             for i, o in enumerate(ev.outs):
                 if o is not None and id(o) not in self.defined:

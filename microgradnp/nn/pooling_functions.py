@@ -145,7 +145,7 @@ def _window_max_vjp(g, out, needs, xp, k, s, d, ho, wo):
 
 
 @window_max.deffast
-def _window_max_fast(g, out, needs, xp, k, s, d, ho, wo, res=None):
+def _window_max_fast(g, out, needs, res, xp, k, s, d, ho, wo):
     flat = np.zeros(xp.size, dtype=g.dtype)
     np.add.at(flat, res, g)  # the positions the forward found
     return (flat.reshape(xp.shape),)

@@ -203,7 +203,7 @@ def _tanh_vjp(g, out, needs, x):
 
 
 @tanh.deffast
-def _tanh_fast(g, out, needs, x, res=None):
+def _tanh_fast(g, out, needs, res, x):
     r = np.multiply(out, out, out=np.empty_like(out))  # one new array, not three
     np.subtract(1.0, r, out=r)
     r *= g
@@ -235,7 +235,7 @@ def _sigmoid_vjp(g, out, needs, x):
 
 
 @sigmoid.deffast
-def _sigmoid_fast(g, out, needs, x, res=None):
+def _sigmoid_fast(g, out, needs, res, x):
     r = np.subtract(1.0, out)  # one new array, not three
     r *= out
     r *= g
@@ -253,7 +253,7 @@ def _relu_vjp(g, out, needs, x):
 
 
 @relu.deffast
-def _relu_fast(g, out, needs, x, res=None):
+def _relu_fast(g, out, needs, res, x):
     return (np.multiply(g, out > 0),)  # a bool mask multiplies without a float copy
 
 

@@ -24,9 +24,7 @@ def _swap_last(a: Any) -> Any:
     return _permute(a, axes=axes)
 
 
-@primitive
-def _matmul(x, y):
-    return np.matmul(x, y)
+_matmul = primitive(np.matmul, name="matmul")  # the ufunc itself (see ops/elementwise.py)
 
 
 @_matmul.defvjp(uses_out=False)
@@ -99,7 +97,7 @@ def _linear_vjp(g, out, needs, x, weight, bias=None):
 
 
 @_linear.deffast
-def _linear_fast(g, out, needs, x, weight, bias=None, res=None):
+def _linear_fast(g, out, needs, res, x, weight, bias=None):
     # The same rule in plain NumPy: linear layers dominate small networks, and skipping the
     # primitive dispatch here halves their backward time.
     gx = g @ weight if needs[0] else None

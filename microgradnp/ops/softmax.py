@@ -131,7 +131,7 @@ def _softmax_cross_entropy_vjp(g, out, needs, logits, target, reduction="mean"):
 
 
 @softmax_cross_entropy.deffast
-def _softmax_cross_entropy_fast(g, out, needs, logits, target, res, reduction="mean"):
+def _softmax_cross_entropy_fast(g, out, needs, res, logits, target, reduction="mean"):
     # softmax from the forward's exponentials, one-hot subtracted in place
     e, s, flat = res
     p = e / s  # new memory: with retain_graph the residuals serve another backward
