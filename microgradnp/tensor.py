@@ -107,9 +107,10 @@ class Tensor:
         return t
 
     @classmethod
-    def _from_op(cls, data: Any, node: Any) -> Tensor:
+    def _from_op(cls, data: np.ndarray, node: Any) -> Tensor:
+        """The output of a recorded op: `data` is an ndarray (callers make sure of it)."""
         t = object.__new__(cls)
-        t.data = data if type(data) is np.ndarray else np.asarray(data)
+        t.data = data
         t._grad = None
         t._requires_grad = True
         t._node = node
