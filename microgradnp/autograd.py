@@ -173,12 +173,15 @@ def _vjp(node: Node, g: Any, needs: tuple, create_graph: bool) -> Any:
         out = None if node.out is None else Tensor._from_op(node.out, node)
         with enable_grad():
             return prim.vjp(gt, out, needs, *(node.inputs or node.parents), **node.params)
-    if prim.fast is not None:  # (the residuals positional: no keyword dict per call)
-        return prim.fast(g, node.out, needs, node.res, *(node.data or node.parents),
-                         **node.params)  # fmt: skip
+    # (No keyword arguments unless there are parameters: each would cost a dict per call.)
+    args = node.data or node.parents
+    if prim.fast is not None:
+        if node.params:
+            return prim.fast(g, node.out, needs, node.res, *args, **node.params)
+        return prim.fast(g, node.out, needs, node.res, *args)
     if node.params:
-        return prim.vjp(g, node.out, needs, *(node.data or node.parents), **node.params)
-    return prim.vjp(g, node.out, needs, *(node.data or node.parents))  # (no empty ** : faster)
+        return prim.vjp(g, node.out, needs, *args, **node.params)
+    return prim.vjp(g, node.out, needs, *args)
 
 
 def _reaching(roots: Sequence[Tensor], wanted: set) -> set:

@@ -32,9 +32,11 @@ clock = 0
 def tick() -> int:
     """Advance the in-place clock; returns the new value (thread-safe)."""
     global clock
-    with _clock_lock:
-        clock += 1
-        return clock
+    _clock_lock.acquire()  # (not `with`: this runs once per optimizer step, and is cheaper)
+    clock += 1
+    value = clock
+    _clock_lock.release()
+    return value
 
 
 # Values of `Node.stamp` that are not clock readings: the node's output was changed in place
@@ -171,9 +173,20 @@ _KEPT = frozenset({Node, Freed, int, float, bool, complex, str, tuple, type(None
 
 
 def _light(p: Any) -> Any:
+    data: Any
     if type(p) is np.ndarray:
-        return Freed(p, False) if p.size > 3 else p  # small ones label ops
-    data = getattr(p, "data", None)
-    if type(data) is np.ndarray:  # a Tensor that needed no gradient
-        return Freed(data, True)
-    return p
+        if p.size <= 3:  # small ones label ops
+            return p
+        data, was_tensor = p, False
+    else:
+        data, was_tensor = getattr(p, "data", None), True  # a Tensor that needed no gradient
+        if type(data) is not np.ndarray:
+            return p
+    f = _new(Freed)  # `Freed(data, was_tensor)`, without the call (once per constant)
+    f.shape = data.shape
+    f.dtype = data.dtype
+    f.was_tensor = was_tensor
+    return f
+
+
+_new = object.__new__

