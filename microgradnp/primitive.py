@@ -27,6 +27,10 @@ has them:
 Called with a Tensor among its arguments a primitive computes on `.data`, wraps the result
 and records a `Node` when grad mode is on and some input requires grad. Called with plain
 arrays only it returns a Tensor, except inside a fast backward pass, where VJPs get arrays.
+
+`@primitive` returns the op as a plain function (`exp` above); its record, a `Primitive`
+(`exp.prim`, also in `Primitive.registry`), holds the VJPs and flags, and is what nodes
+point to.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from __future__ import annotations
 import traceback
 import weakref
 from collections.abc import Callable
-from types import MethodType
+from types import FunctionType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -84,11 +88,14 @@ def op_error(name: str, e: Exception, args: tuple, params: dict | None = None) -
 
 
 class Primitive:
-    """A differentiable op: `impl` on ndarrays, `vjp` set with `defvjp`."""
+    """A differentiable op's record: `impl` on ndarrays, `vjp` set with `defvjp`. The op
+    itself, what `@primitive` returns and users call, is `op`: a plain function (a call to
+    it costs half what a call to an object with `__call__` does), with this record's `name`,
+    `impl`, `defvjp` and `deffast` as attributes; nodes point to the record."""
 
     registry: ClassVar[dict[str, Primitive]] = {}
     __slots__ = ("name", "impl", "vjp", "fast", "uses_inputs", "uses_out", "residuals",
-                 "view", "__wrapped__")  # fmt: skip
+                 "view", "op", "eager")  # fmt: skip
 
     def __init__(
         self,
@@ -105,10 +112,21 @@ class Primitive:
         self.uses_out = True
         self.residuals = residuals
         self.view = view  # the output may share the first input's memory (see `primitive`)
-        self.__wrapped__ = impl
         if self.name in Primitive.registry:
             raise ValueError(f"primitive {self.name!r} is already registered")
         Primitive.registry[self.name] = self
+        self.op = _make_op(self, watched=True)
+        self.eager = _make_op(self, watched=False)  # what an observer calls (see `observer`)
+        op: Any = self.op
+        op.__name__ = op.__qualname__ = self.name
+        op.__doc__ = (
+            getattr(impl, "__doc__", None)
+            if isinstance(impl, FunctionType)
+            else (f"The differentiable op `{self.name}`: NumPy's `{impl.__name__}` on the data.")
+        )
+        op.__wrapped__ = impl
+        op.prim, op.name, op.impl = self, self.name, impl
+        op.defvjp, op.deffast = self.defvjp, self.deffast
 
     def defvjp(
         self,
@@ -133,9 +151,8 @@ class Primitive:
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
 
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        # Bind like a function, so that a primitive can serve as a method.
-        return self if obj is None else MethodType(self, obj)
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        return self.op(*args, **params)
 
     def _plain(self, args: tuple, params: dict) -> Any:
         """No Tensor among the arguments: arrays in a fast backward pass, else a Tensor."""
@@ -144,41 +161,55 @@ class Primitive:
             out = out[0]
         return out if _local.ctx.in_backward else Tensor._wrap(np.asarray(out))
 
-    def __call__(self, *args: Any, **params: Any) -> Any:
+
+# A function that sees every op call, `observer(prim, args, params)`, or None: how
+# `mg.compile` records a step (it calls `prim.eager` to run the op itself).
+observer: Callable[[Primitive, tuple, dict], Any] | None = None
+
+
+def _make_op(prim: Primitive, watched: bool) -> Callable[..., Any]:
+    """The function that runs `prim` (one per primitive; `watched`: it reports to
+    `observer` when one is set)."""
+
+    def op(*args: Any, **params: Any) -> Any:
+        if watched:
+            hook = observer
+            if hook is not None:
+                return hook(prim, args, params)
         # NOTE: the hot path of every op. One to three arguments (nearly all calls) are
         # unrolled; the loop at the end handles the rest.
         n = len(args)
         if n == 1:
             x = args[0]
             if not isinstance(x, Tensor):
-                return self._plain(args, params)
+                return prim._plain(args, params)
             data: tuple = (x.data,)
             needs: tuple = _NEEDS1 if x._requires_grad else _NEEDS0
         elif n == 2:
             x, y = args
             xt, yt = isinstance(x, Tensor), isinstance(y, Tensor)
             if not (xt or yt):
-                return self._plain(args, params)
+                return prim._plain(args, params)
             data = (x.data if xt else x, y.data if yt else y)
             needs = (xt and x._requires_grad, yt and y._requires_grad)
         elif n == 3:  # linear, where, layer norm, ...
             x, y, z = args
             xt, yt, zt = isinstance(x, Tensor), isinstance(y, Tensor), isinstance(z, Tensor)
             if not (xt or yt or zt):
-                return self._plain(args, params)
+                return prim._plain(args, params)
             data = (x.data if xt else x, y.data if yt else y, z.data if zt else z)
             needs = (xt and x._requires_grad, yt and y._requires_grad, zt and z._requires_grad)
         else:
             if not any(isinstance(a, Tensor) for a in args):
-                return self._plain(args, params)
+                return prim._plain(args, params)
             data = tuple([a.data if isinstance(a, Tensor) else a for a in args])
             needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
         try:  # (an empty `**params` costs as much as a check)
-            out = self.impl(*data, **params) if params else self.impl(*data)
+            out = prim.impl(*data, **params) if params else prim.impl(*data)
         except (ValueError, TypeError, IndexError) as e:
-            raise op_error(self.name, e, args, params) from None
+            raise op_error(prim.name, e, args, params) from None
         res = None
-        if self.residuals:
+        if prim.residuals:
             out, res = out
         if type(out) is not np.ndarray:  # NumPy gives scalars for 0-d results
             out = np.asarray(out)
@@ -196,18 +227,18 @@ class Primitive:
             else:
                 parents = tuple([a._node or a if g else a
                                  for a, g in zip(args, needs, strict=True)])  # fmt: skip
-            # NOTE: `Node(self, parents, needs, args, data, params, out, res, ctx.modules)`,
+            # NOTE: `Node(prim, parents, needs, args, data, params, out, res, ctx.modules)`,
             # inlined (the hot path of every recorded op); Node.__init__ is the reference.
             node = _new(Node)
-            node.prim = self
+            node.prim = prim
             node.parents = parents
             node.needs = needs
-            if self.uses_inputs:
+            if prim.uses_inputs:
                 node.inputs = args
                 node.data = data
             else:
                 node.inputs = node.data = None
-            node.out = out if self.uses_out else None
+            node.out = out if prim.uses_out else None
             node.res = res
             node.params = params
             node.shape = out.shape
@@ -221,11 +252,13 @@ class Primitive:
             t = Tensor._from_op(out, node)
         else:
             t = Tensor._wrap(out)
-        if self.view and out.base is not None:
+        if prim.view and out.base is not None:
             base = args[0]
             if isinstance(base, Tensor):  # `t._share_memory_with(base)`, inlined (hot path)
                 t._base = base if base._base is None else base._base
         return t
+
+    return op
 
 
 _new = object.__new__
@@ -248,5 +281,5 @@ def primitive(
     A NumPy ufunc can be the forward itself, with no Python call in between:
     `add = primitive(np.add, name="add")`."""
     if impl is None:
-        return lambda f: Primitive(f, name=name, residuals=residuals, view=view)
-    return Primitive(impl, name=name, residuals=residuals, view=view)
+        return lambda f: Primitive(f, name=name, residuals=residuals, view=view).op
+    return Primitive(impl, name=name, residuals=residuals, view=view).op

@@ -1,9 +1,9 @@
 """Recording one eager call: every primitive, VJP, gradient update and replayable call.
 
 While a function is traced, a few entry points are swapped for recording versions (class
-and module attributes, restored afterwards, so the eager path carries no hook):
-`Primitive.__call__`, the backward engine's `_vjp`, `_sum_to`, `_add`, `_accumulate`,
-`Module.__call__`, in-place ops, `Optimizer.step`/`zero_grad` and `Module.zero_grad`
+and module attributes, restored afterwards, so the eager path carries no hook but one
+check): the ops' `primitive.observer`, the backward engine's `_vjp`, `_sum_to`, `_add`,
+`_accumulate`, `Module.__call__`, in-place ops, `Optimizer.step`/`zero_grad` and `Module.zero_grad`
 (recorded whole), the `Tensor` methods that read values into Python (`item`, `bool`,
 ...), which end the capture, and NumPy's position-finding functions (`argmax`, `argsort`,
 ...), whose results must not become constants of a plan. Values are told apart by the
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import autograd, ops, random
+from .. import autograd, ops, primitive, random
 from ..grad_mode import context
 from ..primitive import Primitive
 from ..tensor import Tensor
@@ -333,13 +333,13 @@ def _live_params(tr: Tracer, who: str, params: dict) -> dict:
     return live
 
 
-def _prim_call(prim: Primitive, *args: Any, **params: Any) -> Any:
+def _prim_call(prim: Primitive, args: tuple, params: dict) -> Any:
     tr = hooks.tracer
     if tr is None or not tr.active():
-        return _orig["prim"](prim, *args, **params)
+        return prim.eager(*args, **params)
     refs = [tr.ref(a) for a in args]
     live = _live_params(tr, prim.name, params)
-    out = _orig["prim"](prim, *args, **params)
+    out = prim.eager(*args, **params)
     if tr.broken:
         return out
     if not isinstance(out, Tensor):
@@ -606,7 +606,6 @@ def start(tr: Tracer) -> None:
 
     _patch_lock.acquire()
     _orig.update(
-        prim=Primitive.__call__,
         _vjp=autograd._vjp,
         _sum_to=autograd._sum_to,
         _add=autograd._add,
@@ -627,7 +626,7 @@ def start(tr: Tracer) -> None:
         generator=random._generator,
         finders={n: getattr(np, n) for n in _FINDERS},
     )
-    Primitive.__call__ = _prim_call  # type: ignore[method-assign,assignment]
+    primitive.observer = _prim_call
     for name in ("_vjp", "_sum_to", "_add", "_accumulate", "_run_hooks", "_run_backward",
                  "_as_root_grad"):  # fmt: skip
         setattr(autograd, name, globals()[name])
@@ -656,7 +655,7 @@ def stop(tr: Tracer) -> None:
     try:
         hooks.tracer = None
         o = _orig
-        Primitive.__call__ = o["prim"]  # type: ignore[method-assign]
+        primitive.observer = None
         for name in ("_vjp", "_sum_to", "_add", "_accumulate", "_run_hooks",
                      "_run_backward", "_as_root_grad"):  # fmt: skip
             setattr(autograd, name, o[name])
