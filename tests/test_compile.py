@@ -959,3 +959,21 @@ def test_cnn_kernels_with_groups_dilation_and_ceil_mode():
         mg.tensor(rng.integers(0, 5, 6)),
     )
     _assert_identical(_run_both(build, data=data))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_where_exp_overflows_equals_eager(dtype):
+    # exp(-x) overflows to inf below about -88 (float32) or -709 (float64): eager's sigmoid
+    # gives exactly 0 there, at every size, and so must the replayed kernel
+    x = mg.from_numpy(np.array([[-1000.0, -100.0, -89.0, -88.5, 0.0, 30.0]], dtype=dtype))
+    w = mg.tensor(np.ones((1, 6), dtype=dtype), requires_grad=True)
+
+    def step(x):
+        return mg.sigmoid(x * w)
+
+    eager = step(x).data.copy()
+    fn = mg.compile(step)
+    for _ in range(3):
+        assert np.array_equal(fn(x).data, eager)
+    assert fn.fallback is None and fn.replays == 2
+    assert mg.sigmoid(x).data[0, 0] == 0.0

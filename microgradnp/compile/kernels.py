@@ -106,28 +106,27 @@ def _unary(ufunc: str) -> Callable[[Event], Kernel | None]:
     return make
 
 
-_EXP_CAP = {np.dtype(np.float16): 11.0, np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}
-
-
 def _sigmoid(ev: Event) -> Kernel | None:
     (x,) = ev.ins
     out = ev.outs[0]
     if not (_f(x) and x.value.ndim > 0 and out.value.dtype == x.value.dtype):
         return None
-    big = x.value.size >= 16384
-    cap = -_EXP_CAP.get(x.value.dtype, 709.0)
 
-    def emit(n: Any) -> list[str]:  # as ops.elementwise.sigmoid
+    def emit(n: Any) -> list[str]:  # as ops.elementwise.sigmoid: exp(-x) = inf gives 0
         xi, o = n.arr(x), n.arr(out)
-        if big:
-            head = ["with errstate(over='ignore'):", f"    negative({xi}, out={o})",
-                    f"    exp({o}, out={o})"]  # fmt: skip
-        else:
-            head = [f"maximum({xi}, {cap!r}, out={o})", f"negative({o}, out={o})",
-                    f"exp({o}, out={o})"]  # fmt: skip
-        return head + [f"add({o}, 1.0, out={o})", f"reciprocal({o}, out={o})"]
+        return [
+            f"{n.const(_exp_neg_into)}({xi}, {o})",
+            f"add({o}, 1.0, out={o})",
+            f"reciprocal({o}, out={o})",
+        ]
 
     return Kernel([x], [out], emit, {0: 0})
+
+
+@np.errstate(over="ignore")  # as ops.elementwise._exp_neg, into a buffer
+def _exp_neg_into(x: np.ndarray, out: np.ndarray) -> None:
+    np.negative(x, out=out)
+    np.exp(out, out=out)
 
 
 def _relu(ev: Event) -> Kernel | None:
