@@ -283,12 +283,20 @@ def plot(res: dict, path: Path) -> Path | None:
     if not tabs:
         return None
     fig, axes = plt.subplots(1, len(tabs), figsize=(6.5 * len(tabs), 4.5), squeeze=False)
+    # One colour per contender in both panels, and no two alike (the default cycle has ten):
+    # tab20's strong colours first, then its light ones, dashed.
+    names = list(dict.fromkeys(n for t in tabs for n in _columns(t)))
+    palette = plt.get_cmap("tab20").colors
+    order = [*range(0, 20, 2), *range(1, 20, 2)]
+    style = {n: (palette[order[i % 20]], "-" if i < 10 else "--") for i, n in enumerate(names)}
     for ax, t in zip(axes[0], tabs, strict=True):
         labels = [r["label"] for r in t["rows"]]
         for name in _columns(t):
             xs = [i for i, r in enumerate(t["rows"]) if name in r["results"]]
             ys = [t["rows"][i]["results"][name]["ratio"] for i in xs]
-            ax.plot(xs, ys, marker="o", lw=2.5 if name == OURS else 1.2, label=name)
+            color, line = style[name]
+            ax.plot(xs, ys, line, color=color, marker="o", lw=2.5 if name == OURS else 1.2,
+                    label=name)  # fmt: skip
         if t["id"] == "train":
             tx = [i for i, lab in enumerate(labels) if lab in TRAIN_TARGETS]
             ax.scatter(
