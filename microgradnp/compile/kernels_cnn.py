@@ -20,17 +20,6 @@ from .kernels import Kernel, _f
 from .trace import Event, Slot
 
 
-def _fixed(v: Any) -> np.ndarray | None:
-    """The array behind slot `v` when it is the same object at every replay (a buffer or a
-    parameter's array), else None (then views of it are taken at replay)."""
-    if isinstance(v, Slot):
-        if isinstance(v.buffer, np.ndarray):
-            return v.buffer
-        if v.kind == "external":
-            return v.value
-    return None
-
-
 # ---- max pooling: as nn.pooling_functions.window_max and its fast VJP -----------------
 def _window_max(ev: Event) -> Kernel | None:
     (xp,) = ev.ins
@@ -58,7 +47,7 @@ def _window_max(ev: Event) -> Kernel | None:
     res.buffer = index.transpose(1, 0, 2, 3)  # the residual: (N, C, Ho, Wo) flat indices
 
     def emit(nm: Any) -> list[str]:
-        fixed = _fixed(xp)
+        fixed = nm.fixed(xp)
         if fixed is not None:
             win = windows(fixed, k, s, d)[..., :ho, :wo]
 
@@ -140,7 +129,7 @@ def _conv2d(ev: Event) -> Kernel | None:
 
     def emit(nm: Any) -> list[str]:
         lines = []
-        src: np.ndarray | None = _fixed(x)
+        src: np.ndarray | None = nm.fixed(x)
         if xpad is not None:
             inner = xpad[:, :, t : t + h, left : left + wd]
             lines.append(f"copyto({nm.const(inner)}, {nm.arr(x)})")
@@ -197,7 +186,7 @@ def _conv2d_vjp(ev: Event) -> Kernel | None:
                 adds.append((i, j, view[:, :, rows, columns]))
 
         def emit_gx(nm: Any) -> list[str]:
-            wf = _fixed(w)
+            wf = nm.fixed(w)
             w5 = None if wf is None else wf.reshape(groups, o // groups, cg, kh, kw)
             lines = [
                 f"copyto({nm.const(g2.reshape(o, n, ho, wo))}, {nm.arr(g)}.transpose(1, 0, 2, 3))",

@@ -58,8 +58,9 @@ class _Namer:
             return self.const(v.value)
         return f"v{v.index}"
 
-    def _fixed(self, v: Any) -> Any:
-        """The array behind `v` when it is the same object at every replay, else None."""
+    def fixed(self, v: Any) -> Any:
+        """The array behind `v` when it is the same object at every replay (a constant, a
+        buffer, a parameter's array), else None (then views of it are taken at replay)."""
         if isinstance(v, Const) and isinstance(v.value, np.ndarray):
             return v.value
         if isinstance(v, Slot):
@@ -70,13 +71,13 @@ class _Namer:
         return None
 
     def T(self, v: Any) -> str:  # noqa: N802
-        a = self._fixed(v)
+        a = self.fixed(v)
         return self.const(a.T) if a is not None else f"{self.arr(v)}.T"
 
     def view(self, v: Any, shape: tuple) -> str:
         """`v` reshaped: a view made once when its array is fixed and reshaping it is a view
         (else the reshape runs at replay, copying where eager's copies)."""
-        a = self._fixed(v)
+        a = self.fixed(v)
         if a is not None:
             r = a.reshape(shape)
             if np.may_share_memory(r, a) or a.size == 0:
