@@ -35,6 +35,7 @@ point to.
 
 from __future__ import annotations
 
+import sys
 import traceback
 import weakref
 from collections.abc import Callable
@@ -118,12 +119,13 @@ class Primitive:
         self.op = _make_op(self, watched=True)
         self.eager = _make_op(self, watched=False)  # what an observer calls (see `observer`)
         op: Any = self.op
-        op.__name__ = op.__qualname__ = self.name
-        op.__doc__ = (
-            getattr(impl, "__doc__", None)
-            if isinstance(impl, FunctionType)
-            else (f"The differentiable op `{self.name}`: NumPy's `{impl.__name__}` on the data.")
-        )
+        if isinstance(impl, FunctionType):  # found where it is defined (pickle, help)
+            op.__name__, op.__qualname__ = impl.__name__, impl.__qualname__
+            op.__module__, op.__doc__ = impl.__module__, impl.__doc__
+        else:  # a ufunc
+            op.__name__ = op.__qualname__ = self.name
+            op.__module__ = sys._getframe(2).f_globals["__name__"]  # who called `primitive`
+            op.__doc__ = f"The differentiable op `{self.name}`: NumPy's `{impl.__name__}`."
         op.__wrapped__ = impl
         op.prim, op.name, op.impl = self, self.name, impl
         op.defvjp, op.deffast = self.defvjp, self.deffast

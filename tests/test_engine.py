@@ -321,3 +321,16 @@ def test_recorded_node_matches_node_init(op):
         else:
             assert got == want if name != "stamp" else got <= want, name
     assert ref.seq > node.seq
+
+
+@pytest.mark.parametrize("name", ["add", "mul", "exp", "relu", "sigmoid", "sum", "tanh"])
+def test_ops_are_functions_found_where_they_are_defined(name):
+    # an op is a plain function (cheap to call) that pickles by reference and documents itself
+    import pickle
+    import types
+
+    op = getattr(mg, name) if name != "sum" else mg.ops.reduce._sum
+    assert isinstance(op, types.FunctionType)
+    assert pickle.loads(pickle.dumps(op)) is op
+    assert op.__module__.startswith("microgradnp.ops.")
+    assert op.prim.name in (name, "sum") and op.prim.op is op

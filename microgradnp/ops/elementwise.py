@@ -212,6 +212,7 @@ def _tanh_fast(g, out, needs, res, x):
 
 @primitive
 def sigmoid(x):
+    """1 / (1 + exp(-x)), elementwise: exact in both tails, 0 where exp(-x) overflows."""
     # NOTE: 1 / (1 + exp(-x)) keeps full relative precision in both tails (exp is accurate
     # relative to its value), unlike 0.5*tanh(x/2)+0.5, and is 10x faster than
     # exp(-logaddexp(0, -x)). For x below about -709 (float64; -88 in float32) exp(-x)
@@ -249,6 +250,7 @@ def _sigmoid_fast(g, out, needs, res, x):
 
 @primitive
 def relu(x):
+    """max(x, 0), elementwise (the gradient at 0 is 0, as PyTorch's)."""
     return np.maximum(x, 0)
 
 
@@ -288,6 +290,8 @@ def _minimum_vjp(g, out, needs, x, y):
 
 @primitive
 def where(condition, x, y):
+    """x where `condition` holds, else y (broadcast together); gradients go to the branch
+    that was taken."""
     return np.where(condition, x, y)
 
 
@@ -299,6 +303,7 @@ def _where_vjp(g, out, needs, condition, x, y):
 
 @primitive
 def clip(x, min=None, max=None):  # noqa: A002
+    """x limited to [min, max] (either may be None); the gradient is 0 where x lay outside."""
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
     return np.clip(x, min, max)
@@ -349,6 +354,7 @@ def _astype_vjp(g, out, needs, x, dtype):
 
 @primitive
 def clone(x):
+    """A copy of x with its own memory (differentiable: the gradient passes through)."""
     return x.copy()
 
 

@@ -189,11 +189,13 @@ def _extreme_vjp(g, out, needs, x, axis=None, keepdims=False):
 
 @primitive
 def amax(x, axis=None, keepdims=False):
+    """The largest value over `axis` (all when None); ties share the gradient evenly."""
     return np.max(x, axis=axis, keepdims=keepdims)
 
 
 @primitive
 def amin(x, axis=None, keepdims=False):
+    """The smallest value over `axis` (all when None); ties share the gradient evenly."""
     return np.min(x, axis=axis, keepdims=keepdims)
 
 
