@@ -262,19 +262,16 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set) -> None:
 
 def _sum_to(g: Any, shape: tuple, node: Node, create_graph: bool) -> Any:
     """Undo broadcasting: sum `g` down to `shape` (recorded when `g` is a Tensor)."""
-    from .ops.shape import sum_to  # ops depend on the engine's module, not the reverse
-
     gshape = g.shape
-    if len(gshape) < len(shape) or any(
-        s != 1 and s != gs for s, gs in zip(shape[::-1], gshape[::-1], strict=False)
-    ):
+    lead = len(gshape) - len(shape)
+    if lead < 0 or any(s != 1 and s != gshape[lead + i] for i, s in enumerate(shape)):
         raise RuntimeError(
             f"{node.name()} returned a gradient of shape {tuple(gshape)} that cannot be "
             f"reduced to its input's shape {tuple(shape)}"
         )
     if create_graph and not isinstance(g, Tensor):
         g = Tensor._wrap(np.asarray(g))
-    return sum_to(g, shape)
+    return _tensor._ops.sum_to(g, shape)  # (ops bind themselves when they load: tensor.py)
 
 
 def _check_saved(node: Node) -> None:

@@ -49,6 +49,15 @@ def _matmul_vjp(g, out, needs, x, y):
     return gx, gy
 
 
+@_matmul.deffast
+def _matmul_fast(g, out, needs, res, x, y):
+    # The same rule for two matrices (a layer's `h @ W`) in plain NumPy; anything else takes
+    # the general rule above.
+    if x.ndim != 2 or y.ndim != 2:
+        return _matmul_vjp(g, out, needs, x, y)
+    return (g @ y.T if needs[0] else None), (x.T @ g if needs[1] else None)
+
+
 def matmul(x: Any, y: Any) -> Any:
     """Matrix product with NumPy's rules (1-D operands, broadcast batch dimensions).
 
