@@ -402,3 +402,20 @@ def test_loss_modules_repr_and_buffers():
     assert repr(loss) == "CrossEntropyLoss()"
     assert list(loss.state_dict()) == ["weight"]
     assert list(nn.BCEWithLogitsLoss(pos_weight=mg.ones(2)).state_dict()) == ["pos_weight"]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int32])
+def test_cross_entropy_any_integer_label_dtype_equals_int64(dtype):
+    # uint64 labels used to fail inside the fused path (int64 + uint64 promotes to float)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 4))
+    labels = np.array([0, 3, 1, 2, 3])
+    results = []
+    for lab in (labels.astype(np.int64), labels.astype(dtype)):
+        xt = mg.tensor(x, requires_grad=True)
+        loss = mg.nn.functional.cross_entropy(xt, mg.from_numpy(lab))
+        loss.backward()
+        results.append((loss.item(), xt.grad.data))
+    # (uint64 takes the general path, whose rounding differs from the fused one's)
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-12)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12, atol=1e-15)

@@ -181,3 +181,25 @@ def test_every_fast_vjp_is_checked():
     fast = {name for name, prim in Primitive.registry.items() if prim.fast is not None}
     covered = {n for info in OP_DB if _has_fast(info) for n in info.covers()}
     assert fast <= covered, f"fast VJPs without an op-table entry: {fast - covered}"
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int8, np.int32, np.bool_])
+def test_sum_and_sum_to_equal_numpy_sum(dtype):
+    # the forwards reduce with np.add.reduce (np.sum without its wrapper): same dtype, same bits
+    from microgradnp.ops.shape import sum_to
+
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((3, 4, 5)) * 10).astype(dtype)
+    for axis in (None, 0, -1, (0, 2)):
+        for keepdim in (False, True):
+            got = mg.sum(mg.from_numpy(x), dim=axis, keepdim=keepdim).data
+            want = np.sum(x, axis=axis, keepdims=keepdim)
+            assert got.dtype == want.dtype and np.array_equal(got, want)
+    for shape in ((4, 5), (1, 5), (3, 1, 1), (5,)):
+        lead = x.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1
+        )
+        want = np.sum(x, axis=axes, keepdims=True)
+        got = sum_to(mg.from_numpy(x), shape).data
+        assert got.dtype == want.dtype and np.array_equal(got, want.reshape(shape))
