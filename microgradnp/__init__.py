@@ -38,7 +38,7 @@ from .autograd import (
     set_detect_anomaly,
     set_grad_enabled,
 )
-from .compile import compile  # noqa: E402,A004 - mg.compile, as torch.compile
+from .compile import compile  # noqa: A004 - mg.compile, as torch.compile
 from .creation import (
     arange,
     empty,

@@ -3,7 +3,7 @@
 Attribution heatmaps over an input image, a grid comparing methods, a 2-D embedding of hidden
 activations (t-SNE from scikit-learn, the `explain` extra, or PCA in NumPy), robust accuracy
 against the attack budget, and adversarial examples with their predictions. Figure plumbing
-(`_figure`, `_save`, `_rc`) comes from `plots.py`.
+(`_figure`, `_save`, `_rc`) comes from `_figures.py`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ._figures import _as_images, _figure, _rc, _save
 from .explain import _upsample
-from .plots import _as_images, _figure, _rc, _save
 
 __all__ = [
     "embed_2d",

@@ -173,20 +173,9 @@ _KEPT = frozenset({Node, Freed, int, float, bool, complex, str, tuple, type(None
 
 
 def _light(p: Any) -> Any:
-    data: Any
     if type(p) is np.ndarray:
-        if p.size <= 3:  # small ones label ops
-            return p
-        data, was_tensor = p, False
-    else:
-        data, was_tensor = getattr(p, "data", None), True  # a Tensor that needed no gradient
-        if type(data) is not np.ndarray:
-            return p
-    f = _new(Freed)  # `Freed(data, was_tensor)`, without the call (once per constant)
-    f.shape = data.shape
-    f.dtype = data.dtype
-    f.was_tensor = was_tensor
-    return f
-
-
-_new = object.__new__
+        return Freed(p, False) if p.size > 3 else p  # small ones label ops
+    data = getattr(p, "data", None)
+    if type(data) is np.ndarray:  # a Tensor that needed no gradient
+        return Freed(data, True)
+    return p

@@ -16,6 +16,16 @@ from typing import Any
 
 import numpy as np
 
+from ._explain_plots import (
+    embed_2d,
+    plot_adversarial_examples,
+    plot_attribution,
+    plot_attribution_grid,
+    plot_embedding,
+    plot_robustness,
+)
+from ._figures import _as_images, _figure, _rc, _save
+
 __all__ = [
     "embed_2d",
     "plot_adversarial_examples",
@@ -29,40 +39,6 @@ __all__ = [
 ]
 
 _TRAIN_COLOR, _VAL_COLOR, _WRONG_COLOR = "#1f77b4", "#ff7f0e", "#c92a2a"
-_STYLE: Any = {  # (matplotlib types rc keys as literals)
-    "font.size": 11,
-    "axes.titlesize": 13,
-    "axes.labelsize": 11,
-    "legend.fontsize": 10,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-}
-
-
-def _figure(width: float, height: float) -> Any:
-    """A new Agg-backed figure (no pyplot), or an ImportError naming the extra."""
-    try:
-        import matplotlib
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as e:
-        raise ImportError(
-            "microgradnp.plots needs matplotlib, part of the `train` extra: "
-            'pip install "microgradnp[train]" (or pip install matplotlib)'
-        ) from e
-    with matplotlib.rc_context(_STYLE):
-        fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Any, path: str | os.PathLike, dpi: int) -> Path:
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ValueError(f"plots are saved as PNG; give a path ending in .png, got {str(path)!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, facecolor="white")
-    return path
 
 
 def _curve_keys(history: Mapping[str, Sequence[float]]) -> list[str]:
@@ -306,34 +282,3 @@ def plot_misclassified(
             more = f", first {len(shown)} shown" if len(wrong) > len(shown) else ""
             fig.suptitle(f"{title}: {len(wrong)} of {len(y_true)}{more}", fontweight="bold")
     return _save(fig, path, dpi)
-
-
-def _as_images(images: np.ndarray, image_shape: tuple[int, int] | None) -> np.ndarray:
-    if image_shape is not None:
-        return images.reshape(len(images), *image_shape)
-    if images.ndim == 3:
-        return images
-    side = math.isqrt(images.shape[1]) if images.ndim == 2 else 0
-    if images.ndim == 2 and side * side == images.shape[1]:
-        return images.reshape(len(images), side, side)
-    raise ValueError(
-        f"images must have shape (N, H, W) or (N, side*side), got {images.shape}; "
-        f"pass image_shape=(H, W) for other flattened images"
-    )
-
-
-def _rc() -> Any:
-    import matplotlib
-
-    return matplotlib.rc_context(_STYLE)
-
-
-# NOTE: _explain_plots uses the helpers above, so its pictures are re-exported at the end.
-from ._explain_plots import (  # noqa: E402
-    embed_2d,
-    plot_adversarial_examples,
-    plot_attribution,
-    plot_attribution_grid,
-    plot_embedding,
-    plot_robustness,
-)

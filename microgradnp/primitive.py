@@ -153,9 +153,6 @@ class Primitive:
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
 
-    def __call__(self, *args: Any, **params: Any) -> Any:
-        return self.op(*args, **params)
-
     def _plain(self, args: tuple, params: dict) -> Any:
         """No Tensor among the arguments: arrays in a fast backward pass, else a Tensor."""
         out = self.impl(*args, **params)

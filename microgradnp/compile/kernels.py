@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ops.elementwise import _exp_neg
 from ..ops.reduce import _kept_shape
 from .trace import Const, Event, Slot
 
@@ -115,18 +116,12 @@ def _sigmoid(ev: Event) -> Kernel | None:
     def emit(n: Any) -> list[str]:  # as ops.elementwise.sigmoid: exp(-x) = inf gives 0
         xi, o = n.arr(x), n.arr(out)
         return [
-            f"{n.const(_exp_neg_into)}({xi}, {o})",
+            f"{n.const(_exp_neg)}({xi}, {o})",
             f"add({o}, 1.0, out={o})",
             f"reciprocal({o}, out={o})",
         ]
 
     return Kernel([x], [out], emit, {0: 0})
-
-
-@np.errstate(over="ignore")  # as ops.elementwise._exp_neg, into a buffer
-def _exp_neg_into(x: np.ndarray, out: np.ndarray) -> None:
-    np.negative(x, out=out)
-    np.exp(out, out=out)
 
 
 def _relu(ev: Event) -> Kernel | None:
@@ -476,10 +471,3 @@ def add(ev: Event) -> Kernel | None:
         lambda n: [f"add({n.arr(a)}, {n.arr(b)}, out={n.arr(out)})"],
         {0: same[0]} if 0 in same else ({0: 1} if 1 in same else {}),
     )
-
-
-# the CNN ops' kernels live in their own module (imported last: it uses `Kernel` above)
-from . import kernels_cnn  # noqa: E402
-
-FORWARD.update(kernels_cnn.FORWARD)
-BACKWARD.update(kernels_cnn.BACKWARD)

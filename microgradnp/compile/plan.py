@@ -20,13 +20,18 @@ from ..grad_mode import context
 from ..optim.optimizer import Optimizer, stamp
 from ..optim.sgd import SGD
 from ..tensor import Tensor
-from . import kernels
+from . import kernels, kernels_cnn
 from .trace import Const, Event, Slot, Tracer
 
 MISS = object()  # returned by a plan whose guards fail
 
 _NUMPY = ("matmul", "add", "subtract", "multiply", "true_divide", "negative", "exp", "log",
           "tanh", "sqrt", "maximum", "reciprocal", "greater", "errstate", "copyto")  # fmt: skip
+
+
+# The kernels by primitive name: the common ops' and the CNN ops' (kept in their own module).
+_FORWARD = {**kernels.FORWARD, **kernels_cnn.FORWARD}
+_BACKWARD = {**kernels.BACKWARD, **kernels_cnn.BACKWARD}
 
 
 class _Namer:
@@ -138,9 +143,9 @@ class Plan:
     def _lower(self, ev: Event, res_reads: dict) -> Any:
         make = None
         if ev.op == "fwd":
-            make = kernels.FORWARD.get(ev.info["prim"].name)
+            make = _FORWARD.get(ev.info["prim"].name)
         elif ev.op == "vjp":
-            make = kernels.BACKWARD.get(ev.info["prim"].name)
+            make = _BACKWARD.get(ev.info["prim"].name)
             res = ev.ins[2]
             if res is not None and res_reads[id(res)] > 1:
                 make = None  # backward run twice (retain_graph): the residuals must stay

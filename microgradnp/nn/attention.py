@@ -19,8 +19,8 @@ from ..compile.hooks import not_replayable
 from ..ops.tensor_ops import masked_fill
 from ..primitive import raw
 from ..tensor import Tensor
-from . import functional as F
 from . import init
+from .dropout_functions import dropout
 from .layers import Linear, _empty
 from .module import Module
 
@@ -87,7 +87,7 @@ def scaled_dot_product_attention(
     masked = is_causal or attn_mask is not None
     weights = _safe_softmax(scores) if masked else ops.softmax(scores, -1)
     if dropout_p > 0.0:
-        weights = F.dropout(weights, dropout_p, training=True)
+        weights = dropout(weights, dropout_p, training=True)
     return ops.matmul(weights, value)
 
 
@@ -282,7 +282,7 @@ class MultiheadAttention(Module):
         safe = mask is not None and not need_weights
         weights = _safe_softmax(scores) if safe else ops.softmax(scores, -1)
         if self.training and self.dropout > 0.0:
-            weights = F.dropout(weights, self.dropout, training=True)
+            weights = dropout(weights, self.dropout, training=True)
         out = ops.matmul(weights, v)  # (N, H, L, hd)
         # back to (N, L, E) for batch_first, else (L, N, E)
         out = ops.permute(out, (0, 2, 1, 3) if batched and self.batch_first else (2, 0, 1, 3))

@@ -19,15 +19,16 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..compile.hooks import not_replayable, replayable
+from ..compile.hooks import not_replayable
 from ..ops import linear, one_hot, pad, relu, sigmoid, tanh
 from ..ops.conv import conv1d, conv2d, conv_transpose2d
 from ..ops.im2col import fold, unfold
 from ..ops.layer_norm import layer_normalize
 from ..primitive import raw
-from ..random import default_generator
 from ..tensor import Tensor
 from .activation_functions import elu, gelu, leaky_relu, silu, softplus
+from .attention import scaled_dot_product_attention
+from .dropout_functions import dropout
 from .loss_functions import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -106,43 +107,6 @@ def log_softmax(input: Any, dim: int | None = None) -> Tensor:  # noqa: A002
     if dim is None:
         dim = _softmax_dim(raw(input).ndim, "log_softmax")
     return ops.log_softmax(input, dim)
-
-
-def dropout(
-    input: Any,
-    p: float = 0.5,
-    training: bool = True,  # noqa: A002
-    inplace: bool = False,
-) -> Tensor:
-    """Inverted dropout: zero each element with probability `p` and scale the survivors by
-    1 / (1 - p), so the expected value is unchanged; the identity when not `training`.
-
-    The mask is drawn from the generator seeded by `mg.manual_seed`. `inplace` is accepted
-    for PyTorch compatibility; the result is always a new tensor.
-
-    Example:
-        >>> import microgradnp as mg
-        >>> _ = mg.manual_seed(0)
-        >>> mg.nn.functional.dropout(mg.ones(6), p=0.5).tolist()
-        [2.0, 2.0, 2.0, 0.0, 0.0, 0.0]
-    """
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0.0:
-        return input
-    xr = raw(input)
-    if p == 1.0:
-        return input * np.zeros(xr.shape, xr.dtype)
-    return input * _dropout_mask(xr.shape, xr.dtype, p)
-
-
-@replayable  # mg.compile draws a fresh mask at every replay
-def _dropout_mask(shape: tuple, dtype: Any, p: float) -> np.ndarray:
-    """Bernoulli(1 - p) / (1 - p) in `dtype`, drawn from the seeded generator."""
-    draw_dtype = np.float64 if dtype == np.float64 else np.float32
-    mask = (default_generator().random(shape, dtype=draw_dtype) >= p).astype(dtype)
-    mask /= 1.0 - p  # as PyTorch: bernoulli(1 - p) / (1 - p), in the input's dtype
-    return mask
 
 
 def embedding(
@@ -235,7 +199,3 @@ def layer_norm(
     if bias is not None:
         out = out + bias
     return out
-
-
-# Imported last: attention.py uses this module's `dropout`.
-from .attention import scaled_dot_product_attention  # noqa: E402

@@ -228,9 +228,9 @@ def sigmoid(x):
 
 
 @np.errstate(over="ignore")  # (as a decorator it costs half what a `with` block does)
-def _exp_neg(x: np.ndarray) -> np.ndarray:
-    """exp(-x) in a new array: inf, without a warning, where it overflows."""
-    out = np.negative(x)
+def _exp_neg(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """exp(-x), in `out` or a new array: inf, without a warning, where it overflows."""
+    out = np.negative(x, out=out)
     return np.exp(out, out=out)
 
 
